@@ -1,0 +1,376 @@
+//! The echo server: it sends back every byte a client sends, one client at a time.
+//!
+//! The listening socket is built call by call with `socket2`, so every decision the tutorial's
+//! `socket.socket()` / `bind()` / `listen()` makes quietly is visible here: the address family,
+//! `SO_REUSEADDR`, the bind address and the listen backlog. Then the server does what the
+//! tutorial's does: `accept()` one client, `recv` and `sendall` until the client closes, and
+//! only then `accept()` the next. A second client waits in the kernel's accept queue the whole
+//! time; chapter 02 fixes that.
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use common::narrate;
+use common::narrate::Narrator;
+use common::stop::Stop;
+use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+
+use crate::conn::{Conn, Endpoint, Listener, family_name};
+
+/// The tutorial's port: above 1023, so no privileges are needed to bind it.
+pub const DEFAULT_PORT: u16 = 65432;
+/// Linux's default `somaxconn` until 5.4, and what Python's `listen()` asks for by default.
+pub const DEFAULT_BACKLOG: i32 = 128;
+/// The tutorial's `recv(1024)`. Larger buffers mean fewer system calls (see the benchmark).
+pub const DEFAULT_BUF_SIZE: usize = 1024;
+/// 16 MiB: far above any useful `recv` size, low enough that a typo cannot exhaust memory.
+pub const MAX_BUF_SIZE: usize = 16 << 20;
+/// After a failed `accept()` (say, out of file descriptors), pause this long before the next
+/// try, so a lasting failure does not turn into a busy loop that floods the log.
+const ACCEPT_RETRY_DELAY: Duration = Duration::from_millis(100);
+/// A one-at-a-time server is held by whichever client it serves, so a client that goes silent
+/// (or stops reading our echoes) for this long is dropped, and the next one gets its turn.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Everything the server needs to know, from the command line.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where to listen.
+    pub endpoint: Endpoint,
+    /// `listen(backlog)`: how many finished handshakes the kernel queues for `accept()`.
+    pub backlog: i32,
+    /// Bytes asked for in each `recv`.
+    pub buf_size: usize,
+    /// Set `SO_REUSEADDR` before `bind`.
+    pub reuse_address: bool,
+    /// Longest a `recv` or `send` may block before the client is dropped; `None` waits forever.
+    pub timeout: Option<Duration>,
+    /// Narration of each socket call (`--trace`).
+    pub narrator: Narrator,
+}
+
+/// What the server did, printed when it stops.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Summary {
+    /// Connections accepted.
+    pub connections: u64,
+    /// Bytes received and sent back.
+    pub bytes_echoed: u64,
+}
+
+/// A bound, listening echo server that has not started accepting yet.
+pub struct Server {
+    listener: Listener,
+    config: Config,
+}
+
+impl Server {
+    /// Creates the listening socket: `socket`, `setsockopt`, `bind`, `listen`.
+    ///
+    /// # Errors
+    /// When the host does not resolve, or `bind`/`listen` fail (address in use, not an
+    /// address of this machine, a privileged port, a live Unix socket at the path).
+    pub fn bind(config: Config) -> Result<Self> {
+        let listener = match &config.endpoint {
+            Endpoint::Tcp { host, port } => {
+                // A name can resolve to several addresses; a server binds the first one.
+                let addr = common::host::resolve(host, *port)?[0];
+                Listener::Tcp(listen_tcp(addr, &config)?)
+            }
+            #[cfg(unix)]
+            Endpoint::Unix(path) => listen_unix(path, &config)?,
+        };
+        Ok(Self { listener, config })
+    }
+
+    /// The address really bound: after `--port 0`, it names the port the kernel picked.
+    ///
+    /// # Errors
+    /// When `getsockname` fails, which it does not for a bound socket.
+    pub fn local_endpoint(&self) -> Result<String> {
+        Ok(self.listener.local_endpoint()?)
+    }
+
+    /// The bound TCP address (`None` for a Unix socket).
+    pub fn tcp_addr(&self) -> Option<SocketAddr> {
+        match &self.listener {
+            Listener::Tcp(l) => l.local_addr().ok(),
+            #[cfg(unix)]
+            Listener::Unix(..) => None,
+        }
+    }
+
+    /// Accepts and serves clients one at a time until `stop` triggers.
+    pub fn serve(self, stop: &Arc<Stop>) -> Summary {
+        let _wake_accept = self.wake_on_stop(stop);
+        let summary = accept_loop(&self.listener, &self.config, stop);
+        narrate!(
+            self.config.narrator,
+            "close({}) (the listening socket)",
+            self.listener.fd()
+        );
+        summary
+    }
+
+    /// `accept()` blocks, and a flag does not wake it. So on stop we connect to ourselves:
+    /// `accept()` returns that connection, the loop sees the flag, and the server ends.
+    fn wake_on_stop(&self, stop: &Arc<Stop>) -> common::stop::Watch {
+        let wake_addr = match &self.listener {
+            Listener::Tcp(_) => self.tcp_addr().map(|addr| {
+                // Connecting to 0.0.0.0 or :: is not portable; loopback reaches the same socket.
+                let ip = match addr {
+                    SocketAddr::V4(a) if a.ip().is_unspecified() => [127, 0, 0, 1].into(),
+                    SocketAddr::V6(a) if a.ip().is_unspecified() => {
+                        std::net::Ipv6Addr::LOCALHOST.into()
+                    }
+                    _ => addr.ip(),
+                };
+                SockAddr::from(SocketAddr::new(ip, addr.port()))
+            }),
+            #[cfg(unix)]
+            Listener::Unix(_, file) => SockAddr::unix(&file.0).ok(),
+        };
+        stop.watch(move || {
+            if let Some(addr) = &wake_addr {
+                let domain = addr.domain();
+                if let Ok(socket) = Socket::new(domain, Type::STREAM, None) {
+                    let _ = socket.connect_timeout(addr, Duration::from_secs(1));
+                }
+            }
+        })
+    }
+}
+
+// ANCHOR: listen_tcp
+/// Builds a listening TCP socket step by step, as the C API (and Python) does it.
+fn listen_tcp(addr: SocketAddr, config: &Config) -> Result<std::net::TcpListener> {
+    let n = config.narrator;
+    // socket(): an IPv4 or IPv6 endpoint (the address family) for a byte stream (TCP).
+    let domain = Domain::for_address(addr);
+    let socket = Socket::new(domain, Type::STREAM, Some(Protocol::TCP))
+        .context("could not create a socket")?;
+    narrate!(
+        n,
+        "socket({}, SOCK_STREAM) -> {}",
+        family_name(domain),
+        common::narrate::fd(&socket)
+    );
+
+    // SO_REUSEADDR lets a restarted server bind its port while connections of the old one
+    // still sit in TIME_WAIT. Without it, a quick restart fails with "Address already in use".
+    if config.reuse_address {
+        socket.set_reuse_address(true)?;
+        narrate!(n, "setsockopt(SOL_SOCKET, SO_REUSEADDR, 1)");
+    }
+    // Bound to "::" (every IPv6 address), a dual-stack socket also accepts IPv4 clients, seen
+    // as ::ffff:a.b.c.d. Operating systems disagree on the default, so we say it.
+    if addr.is_ipv6() && addr.ip().is_unspecified() {
+        socket.set_only_v6(false)?;
+        narrate!(n, "setsockopt(IPPROTO_IPV6, IPV6_V6ONLY, 0)");
+    }
+
+    // bind(): claim the address and port. Port 0 asks the kernel for any free port.
+    socket
+        .bind(&addr.into())
+        .with_context(|| format!("could not bind {addr}"))?;
+    narrate!(n, "bind({addr})");
+
+    // listen(): from now on the kernel completes handshakes on its own and queues up to
+    // `backlog` connections for accept(), even while we are busy with another client.
+    socket
+        .listen(config.backlog)
+        .with_context(|| format!("could not listen on {addr}"))?;
+    narrate!(n, "listen(backlog={})", config.backlog);
+    Ok(socket.into())
+}
+// ANCHOR_END: listen_tcp
+
+// ANCHOR: listen_unix
+/// Builds a listening Unix-domain socket at `path`: the address is a file, not a port.
+#[cfg(unix)]
+fn listen_unix(path: &std::path::Path, config: &Config) -> Result<Listener> {
+    use crate::conn::SocketFile;
+    use std::os::unix::net::UnixListener;
+
+    let n = config.narrator;
+    remove_stale_socket_file(path)?;
+    let socket =
+        Socket::new(Domain::UNIX, Type::STREAM, None).context("could not create a socket")?;
+    narrate!(
+        n,
+        "socket(AF_UNIX, SOCK_STREAM) -> {}",
+        common::narrate::fd(&socket)
+    );
+    let addr = SockAddr::unix(path)
+        .with_context(|| format!("{} is not a usable socket path", path.display()))?;
+    socket
+        .bind(&addr)
+        .with_context(|| format!("could not bind {}", path.display()))?;
+    narrate!(n, "bind({:?})", path);
+    // From here the file exists and is ours: SocketFile removes it when the server ends.
+    let file = SocketFile(path.to_owned());
+    socket
+        .listen(config.backlog)
+        .with_context(|| format!("could not listen on {}", path.display()))?;
+    narrate!(n, "listen(backlog={})", config.backlog);
+    let listener = UnixListener::from(std::os::fd::OwnedFd::from(socket));
+    Ok(Listener::Unix(listener, file))
+}
+
+/// A server that crashed leaves its socket file behind, and `bind` then fails with "Address
+/// already in use". A file nobody answers on is stale and safe to remove; anything else is not
+/// ours to delete.
+#[cfg(unix)]
+fn remove_stale_socket_file(path: &std::path::Path) -> Result<()> {
+    use std::os::unix::fs::FileTypeExt;
+
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return Ok(()); // Nothing there: the normal case.
+    };
+    if !meta.file_type().is_socket() {
+        anyhow::bail!(
+            "{} exists and is not a socket; not replacing it",
+            path.display()
+        );
+    }
+    match std::os::unix::net::UnixStream::connect(path) {
+        Ok(_) => anyhow::bail!("another server is already listening on {}", path.display()),
+        Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
+            std::fs::remove_file(path).with_context(|| {
+                format!("could not remove stale socket file {}", path.display())
+            })?;
+            eprintln!(
+                "removed stale socket file {} (no server was listening on it)",
+                path.display()
+            );
+            Ok(())
+        }
+        Err(e) => Err(e).with_context(|| format!("could not check {}", path.display())),
+    }
+}
+// ANCHOR_END: listen_unix
+
+// ANCHOR: accept_loop
+/// Accepts one client, echoes until it closes, then accepts the next: one at a time.
+fn accept_loop(listener: &Listener, config: &Config, stop: &Arc<Stop>) -> Summary {
+    let n = config.narrator;
+    let mut summary = Summary::default();
+    let mut buf = vec![0u8; config.buf_size];
+    while !stop.is_stopping() {
+        // accept() returns a *new* socket for this one client; the listening socket stays
+        // open and keeps queueing the clients that arrive meanwhile.
+        let (mut conn, peer) = match listener.accept() {
+            Ok(accepted) => accepted,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                // Typically EMFILE (out of descriptors) or ECONNABORTED (the client gave up
+                // while queued): that client is lost, the server is not.
+                eprintln!("accept failed: {e}");
+                std::thread::sleep(ACCEPT_RETRY_DELAY);
+                continue;
+            }
+        };
+        if stop.is_stopping() {
+            break; // The wake-up connection from `wake_on_stop`, or a client too late.
+        }
+        narrate!(n, "accept() -> {}, peer {peer}", conn.fd());
+        println!("Connected by {peer}");
+        summary.connections += 1;
+
+        // Ctrl-C while a client is connected: shutting the socket down makes our blocked
+        // recv() return at once, so the server can stop.
+        let _wake_recv = conn.try_clone().ok().map(|handle| {
+            stop.watch(move || {
+                let _ = handle.shutdown(Shutdown::Both);
+            })
+        });
+        if let Err(e) = conn.set_timeouts(config.timeout) {
+            eprintln!("connection from {peer}: could not set timeouts: {e}");
+        }
+        let result = echo_until_closed(&mut conn, &mut buf, &mut summary.bytes_echoed, n);
+        if let Err(e) = result {
+            if !stop.is_stopping() {
+                eprintln!(
+                    "connection from {peer} ended: {}",
+                    describe(&e, config.timeout)
+                );
+            }
+        }
+        narrate!(n, "close({})", conn.fd());
+        // Dropping `conn` closes the socket.
+    }
+    summary
+}
+// ANCHOR_END: accept_loop
+
+// ANCHOR: echo
+/// Echoes everything `conn` sends until it closes its side (`recv` returns 0 bytes).
+fn echo_until_closed(
+    conn: &mut Conn,
+    buf: &mut [u8],
+    bytes_echoed: &mut u64,
+    n: Narrator,
+) -> io::Result<()> {
+    loop {
+        // recv() returns whatever has arrived, from 1 byte up to buf.len(): TCP is a byte
+        // stream, not a sequence of messages. 0 means the peer closed its sending side.
+        let received = match conn.read(buf) {
+            Ok(0) => {
+                narrate!(n, "recv({}) -> 0 bytes (peer closed)", buf.len());
+                return Ok(());
+            }
+            Ok(received) => received,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        narrate!(n, "recv({}) -> {received} bytes", buf.len());
+
+        // sendall(): send() may take only part of the data when the socket's send buffer is
+        // nearly full; write_all() loops until every byte is handed to the kernel.
+        conn.write_all(&buf[..received])?;
+        narrate!(n, "sendall({received} bytes)");
+        *bytes_echoed += received as u64;
+    }
+}
+// ANCHOR_END: echo
+
+/// The error of a finished connection in words: a timeout surfaces as `WouldBlock` (Unix) or
+/// `TimedOut` (Windows), which would be a puzzling thing to print.
+fn describe(err: &io::Error, timeout: Option<Duration>) -> String {
+    match (err.kind(), timeout) {
+        (io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut, Some(t)) => {
+            format!("no progress for {} s (--timeout), closed it", t.as_secs())
+        }
+        _ => err.to_string(),
+    }
+}
+
+impl std::fmt::Display for Summary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let plural = if self.connections == 1 { "" } else { "s" };
+        write!(
+            f,
+            "served {} connection{plural}, echoed {}",
+            self.connections,
+            common::text::human_bytes(self.bytes_echoed)
+        )
+    }
+}
+
+/// The `server` command: bind, announce the address, serve until Ctrl-C, print a summary.
+///
+/// # Errors
+/// When the listening socket cannot be set up; see [`Server::bind`].
+pub fn run(config: Config) -> Result<()> {
+    let stop = Stop::new();
+    stop.trigger_on_ctrl_c()?;
+    let server = Server::bind(config)?;
+    // The readiness line: scripts and tests wait for it, and it tells the real port.
+    println!("listening on {}", server.local_endpoint()?);
+    let summary = server.serve(&stop);
+    eprintln!("server stopped: {summary}");
+    Ok(())
+}

@@ -1,0 +1,21 @@
+//! Helpers that every chapter shares and that are *not* the lesson.
+//!
+//! The socket calls a chapter teaches live in that chapter's own source, where a student reads
+//! them. What lives here is the plumbing around them, written once so that every chapter behaves
+//! the same way:
+//!
+//! - [`narrate`]: the `--trace` narration, one line per socket call, free when it is off;
+//! - [`report`]: how `main` turns an error into `error: …` plus a teaching `hint:` and an exit
+//!   code;
+//! - [`stop`]: Ctrl-C handling, so a server stops cleanly and prints its summary;
+//! - [`text`]: byte-size parsing (`10M`, `1G`), Python-style `b'…'` rendering, readable sizes;
+//! - [`host`]: turning `--host`/`--port` into socket addresses the same way in every chapter;
+//! - [`testkit`]: what the integration tests use to start a real binary and wait for its
+//!   `listening on ADDR` line.
+
+pub mod host;
+pub mod narrate;
+pub mod report;
+pub mod stop;
+pub mod testkit;
+pub mod text;

@@ -1,0 +1,102 @@
+//! How every `main` ends: the result of the run becomes an exit code and, on failure, an
+//! `error: …` line and, where it helps, one `hint:` line that teaches.
+//!
+//! ```text
+//! error: could not bind 127.0.0.1:65432: Address already in use (os error 98)
+//! hint: another program is listening on that address, or ...
+//! ```
+//!
+//! Exit codes follow the workspace convention: 0 success, 1 runtime error (network, I/O),
+//! 2 usage error (clap reports those itself before `run` is reached).
+
+use std::io;
+use std::process::ExitCode;
+
+/// Exit code for a runtime failure (network, I/O). Usage errors exit with 2, from clap.
+pub const EXIT_RUNTIME: u8 = 1;
+
+/// Prints `error: …` (the whole context chain, outermost first) and a hint, then returns the
+/// exit code for `result`.
+pub fn exit_code(result: anyhow::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            if let Some(hint) = hint_for(&err) {
+                eprintln!("hint: {hint}");
+            }
+            ExitCode::from(EXIT_RUNTIME)
+        }
+    }
+}
+
+/// The teaching hint for an error, chosen by the operating-system error underneath it.
+///
+/// The hints are about the socket idea behind the error, so they fit every chapter.
+pub fn hint_for(err: &anyhow::Error) -> Option<&'static str> {
+    let io_err = err
+        .chain()
+        .find_map(|cause| cause.downcast_ref::<io::Error>())?;
+    hint_for_kind(io_err.kind())
+}
+
+/// The hint for one kind of I/O error, or `None` when there is nothing useful to add.
+pub fn hint_for_kind(kind: io::ErrorKind) -> Option<&'static str> {
+    use io::ErrorKind::*;
+    Some(match kind {
+        ConnectionRefused => {
+            "nothing is listening there (the peer answered with RST): is the server running? \
+             Start it with `server` in another terminal, on the same host and port"
+        }
+        AddrInUse => {
+            "another program is listening on that address, or a server that just stopped left \
+             connections in TIME_WAIT (binding over them needs SO_REUSEADDR, on Linux on both \
+             the old and the new socket); `ss -tanp` shows who holds the port"
+        }
+        AddrNotAvailable => {
+            "no network interface of this machine has that address; `ip addr` lists the ones it \
+             has (127.0.0.1 and ::1 always work)"
+        }
+        PermissionDenied => {
+            "ports below 1024 are privileged: use a port of 1024 or more, or run as root / with \
+             CAP_NET_BIND_SERVICE (a Unix socket path needs write permission on its folder)"
+        }
+        NotFound => {
+            "nothing exists at that path: a Unix socket file appears when a server binds it, \
+             so start the server (with --unix PATH) first"
+        }
+        ConnectionReset => "the peer closed the connection abruptly (it sent RST), e.g. it crashed",
+        BrokenPipe => "the peer closed its end while we were still sending",
+        TimedOut | WouldBlock => "the peer did not answer within the timeout",
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use anyhow::Context;
+
+    #[test]
+    fn hint_is_found_beneath_context() {
+        let err = Err::<(), _>(io::Error::from(io::ErrorKind::ConnectionRefused))
+            .context("could not connect to 127.0.0.1:1")
+            .unwrap_err();
+        assert!(
+            hint_for(&err)
+                .unwrap_or_default()
+                .contains("is the server running")
+        );
+    }
+
+    #[test]
+    fn privileged_port_hint_names_the_rule() {
+        let hint = hint_for_kind(io::ErrorKind::PermissionDenied).unwrap_or_default();
+        assert!(hint.contains("below 1024"));
+    }
+
+    #[test]
+    fn plain_errors_have_no_hint() {
+        assert!(hint_for(&anyhow::anyhow!("bad input")).is_none());
+    }
+}

@@ -1,0 +1,113 @@
+//! Small text helpers: byte sizes in and out, and bytes shown the way Python shows them.
+
+use std::fmt::Write as _;
+
+/// Parses a byte count such as `4096`, `64K`, `10M`, `1G` or `1GiB`.
+///
+/// Suffixes are binary, as `dd` and `curl` read them: `K` = 1024, `M` = 1024², `G` = 1024³;
+/// `KiB`/`KB` and friends mean the same. Meant for clap's `value_parser`.
+///
+/// # Errors
+/// A message naming what was wrong, for clap to print.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let digits_end = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, suffix) = text.split_at(digits_end);
+    let number: u64 = number.parse().map_err(|_| {
+        format!("`{text}` is not a size: expected a number like 4096, 64K, 10M, 1G")
+    })?;
+    let multiplier: u64 = match suffix.to_ascii_uppercase().as_str() {
+        "" | "B" => 1,
+        "K" | "KB" | "KIB" => 1 << 10,
+        "M" | "MB" | "MIB" => 1 << 20,
+        "G" | "GB" | "GIB" => 1 << 30,
+        "T" | "TB" | "TIB" => 1 << 40,
+        _ => return Err(format!("unknown size suffix `{suffix}`: use K, M, G or T")),
+    };
+    number
+        .checked_mul(multiplier)
+        .ok_or_else(|| format!("`{text}` is too large"))
+}
+
+/// A byte count for people: `512 B`, `1.5 KiB`, `100.0 MiB`, `1.00 GiB`.
+pub fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
+/// Renders bytes the way Python's `repr(bytes)` does: `b'Hello, world'`, `b'tab\there'`,
+/// `b'\x00\xff'`, so the output matches what the tutorial's programs print.
+pub fn py_bytes(data: &[u8]) -> String {
+    // Python picks double quotes only when the bytes hold a ' and no ".
+    let quote = if data.contains(&b'\'') && !data.contains(&b'"') {
+        '"'
+    } else {
+        '\''
+    };
+    let mut out = String::with_capacity(data.len() + 3);
+    out.push('b');
+    out.push(quote);
+    for &byte in data {
+        match byte {
+            b'\\' => out.push_str("\\\\"),
+            b'\t' => out.push_str("\\t"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            _ if byte == quote as u8 => {
+                out.push('\\');
+                out.push(quote);
+            }
+            0x20..=0x7e => out.push(byte as char),
+            _ => {
+                let _ = write!(out, "\\x{byte:02x}");
+            }
+        }
+    }
+    out.push(quote);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse_with_binary_suffixes() {
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert_eq!(parse_size("64K"), Ok(65536));
+        assert_eq!(parse_size("10M"), Ok(10 << 20));
+        assert_eq!(parse_size("1G"), Ok(1 << 30));
+        assert_eq!(parse_size("1gib"), Ok(1 << 30));
+        assert!(parse_size("ten").is_err());
+        assert!(parse_size("10Q").is_err());
+        assert!(parse_size("").is_err());
+        assert!(parse_size("99999999999T").is_err());
+    }
+
+    #[test]
+    fn human_sizes() {
+        assert_eq!(human_bytes(13), "13 B");
+        assert_eq!(human_bytes(1536), "1.5 KiB");
+        assert_eq!(human_bytes(100 << 20), "100.0 MiB");
+    }
+
+    #[test]
+    fn bytes_render_like_python_repr() {
+        assert_eq!(py_bytes(b"Hello, world"), "b'Hello, world'");
+        assert_eq!(py_bytes(b"a\tb\nc\\"), "b'a\\tb\\nc\\\\'");
+        assert_eq!(py_bytes(b"\x00\xff"), "b'\\x00\\xff'");
+        assert_eq!(py_bytes(b"it's"), "b\"it's\"");
+        assert_eq!(py_bytes(b"'\""), "b'\\'\"'");
+    }
+}
