@@ -69,11 +69,7 @@ pub fn connect(endpoint: &Endpoint, n: Narrator) -> Result<Conn> {
         Endpoint::Unix(path) => {
             let stream = std::os::unix::net::UnixStream::connect(path)
                 .with_context(|| format!("could not connect to {endpoint}"))?;
-            narrate!(
-                n,
-                "socket(AF_UNIX, SOCK_STREAM) -> {}",
-                common::narrate::fd(&stream)
-            );
+            narrate!(n, "socket(AF_UNIX, SOCK_STREAM) -> {}", common::narrate::fd(&stream));
             narrate!(n, "connect({:?})", path);
             Ok(Conn::Unix(stream))
         }
@@ -96,9 +92,7 @@ pub fn send_and_receive(conn: &mut Conn, message: &[u8], n: Narrator) -> Result<
     let mut received = 0;
     while received < reply.len() {
         let wanted = reply.len() - received;
-        let got = conn
-            .read(&mut reply[received..])
-            .context("could not receive")?;
+        let got = conn.read(&mut reply[received..]).context("could not receive")?;
         narrate!(n, "recv({wanted}) -> {got} bytes");
         if got == 0 {
             bail!(
@@ -172,35 +166,35 @@ pub fn bulk(conn: Conn, total: u64, n: Narrator) -> Result<BulkReport> {
     let sending = thread::spawn({
         let pattern = pattern.clone();
         move || -> io::Result<()> {
-            let mut sent = 0u64;
+            let (mut sent, mut calls) = (0u64, 0u64);
             while sent < total {
                 let chunk = expected_at(&pattern, sent, total - sent);
                 sender.write_all(chunk)?;
                 sent += chunk.len() as u64;
+                calls += 1;
             }
+            // One line for all the sends: a line each would bury the lesson (and cost time).
+            narrate!(n, "sendall({BULK_CHUNK}) x {calls}: {sent} bytes sent");
             // Half-close: "no more data from me". The server echoes what is left, sees
             // recv() return 0, and closes, which our reader sees as the end.
             sender.shutdown(Shutdown::Write)?;
-            narrate!(n, "shutdown(SHUT_WR) after {sent} bytes");
+            narrate!(n, "shutdown({}, SHUT_WR)", sender.fd());
             Ok(())
         }
     });
 
     let mut receiver = conn;
     let mut buf = vec![0u8; BULK_CHUNK];
-    let mut received = 0u64;
+    let (mut received, mut calls) = (0u64, 0u64);
     while received < total {
         let got = receiver.read(&mut buf).context("could not receive")?;
+        calls += 1;
         if got == 0 {
             bail!("server closed the connection after echoing {received} of {total} bytes");
         }
         let expected = expected_at(&pattern, received, got as u64);
         if buf[..got] != *expected {
-            let at = buf
-                .iter()
-                .zip(expected)
-                .position(|(a, b)| a != b)
-                .unwrap_or(0);
+            let at = buf.iter().zip(expected).position(|(a, b)| a != b).unwrap_or(0);
             bail!(
                 "echo differs at byte {}: sent {}, got {}",
                 received + at as u64,
@@ -211,22 +205,19 @@ pub fn bulk(conn: Conn, total: u64, n: Narrator) -> Result<BulkReport> {
         received += got as u64;
     }
     let elapsed = started.elapsed();
+    narrate!(n, "recv({BULK_CHUNK}) x {calls}: {received} bytes received and checked");
     sending
         .join()
         .map_err(|_| anyhow::anyhow!("the sending thread panicked"))?
         .context("could not send")?;
-    Ok(BulkReport {
-        bytes: total,
-        elapsed,
-    })
+    narrate!(n, "close({})", receiver.fd());
+    Ok(BulkReport { bytes: total, elapsed })
 }
 // ANCHOR_END: bulk
 
 /// The repeating byte pattern, long enough to slice any chunk from any offset.
 fn pattern() -> std::sync::Arc<[u8]> {
-    (0..PATTERN_PERIOD + BULK_CHUNK)
-        .map(|i| (i % PATTERN_PERIOD) as u8)
-        .collect()
+    (0..PATTERN_PERIOD + BULK_CHUNK).map(|i| (i % PATTERN_PERIOD) as u8).collect()
 }
 
 /// The bytes the stream holds at `offset`, at most `len` and at most one chunk.
@@ -250,10 +241,7 @@ impl Latency {
     pub fn percentile(&self, p: f64) -> Duration {
         let last = self.sorted.len().saturating_sub(1);
         let index = ((p / 100.0) * last as f64).round() as usize;
-        self.sorted
-            .get(index.min(last))
-            .copied()
-            .unwrap_or_default()
+        self.sorted.get(index.min(last)).copied().unwrap_or_default()
     }
 }
 
@@ -266,9 +254,7 @@ pub fn round_trips(conn: &mut Conn, count: u64, size: usize) -> Result<Latency> 
     // Nagle's algorithm holds back a small segment while earlier data is unacknowledged; for
     // request/reply traffic that adds delay, so latency-minded clients turn it off.
     if let Conn::Tcp(stream) = &*conn {
-        stream
-            .set_nodelay(true)
-            .context("could not set TCP_NODELAY")?;
+        stream.set_nodelay(true).context("could not set TCP_NODELAY")?;
     }
     let message = vec![b'x'; size];
     let mut sorted = Vec::with_capacity(count as usize);
@@ -293,9 +279,7 @@ mod tests {
     #[test]
     fn pattern_slices_continue_across_chunks() {
         let pattern = pattern();
-        let whole: Vec<u8> = (0..1000u64)
-            .map(|i| (i % PATTERN_PERIOD as u64) as u8)
-            .collect();
+        let whole: Vec<u8> = (0..1000u64).map(|i| (i % PATTERN_PERIOD as u64) as u8).collect();
         let mut stitched = Vec::new();
         let mut offset = 0;
         while offset < 1000 {

@@ -101,6 +101,16 @@ impl Conn {
     pub fn fd(&self) -> String {
         either!(self, s => common::narrate::fd(s))
     }
+
+    /// Sets `SO_LINGER` to 0, so that closing sends RST instead of FIN: an abortive close that
+    /// leaves no `TIME_WAIT` behind. Unix sockets have no `TIME_WAIT`, so there it does nothing.
+    pub fn set_abortive_close(&self) -> io::Result<()> {
+        match self {
+            Self::Tcp(s) => socket2::SockRef::from(s).set_linger(Some(Duration::ZERO)),
+            #[cfg(unix)]
+            Self::Unix(_) => Ok(()),
+        }
+    }
 }
 
 impl Read for Conn {

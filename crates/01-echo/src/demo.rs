@@ -1,30 +1,34 @@
 //! `demo`: the server and two clients in one process, every socket call narrated.
 //!
 //! The server binds port 0, so the kernel picks a free port and the demo never collides with
-//! a server you already run. Watch the `[server]` and `[client]` lines: the client's
-//! `connect()` returns before the server's `accept()` does, because the kernel completes the
-//! handshake on its own; and the second client is served only after the first one closes.
+//! a server you already run. Then:
+//!
+//! 1. client A connects and gets its echo;
+//! 2. client B connects while A is still connected. Its `connect()` succeeds, because the
+//!    kernel completes the handshake and queues B (that queue is the listen backlog), but the
+//!    server, busy with A, does not `accept()` B yet;
+//! 3. A closes; only now does the server accept B and echo its message;
+//! 4. the demo stops the server, as Ctrl-C would.
 
 use std::thread;
 
 use anyhow::{Context, Result};
+use common::narrate;
 use common::narrate::Narrator;
 use common::stop::Stop;
+use common::text::py_bytes;
 
 use crate::client;
 use crate::conn::Endpoint;
 use crate::server::{self, Server};
 
-/// Runs the narrated demo and stops the server at the end, as Ctrl-C would.
+/// Runs the narrated demo.
 ///
 /// # Errors
 /// When the server cannot bind loopback or a client fails.
 pub fn run() -> Result<()> {
     let config = server::Config {
-        endpoint: Endpoint::Tcp {
-            host: "127.0.0.1".into(),
-            port: 0,
-        },
+        endpoint: Endpoint::Tcp { host: "127.0.0.1".into(), port: 0 },
         backlog: server::DEFAULT_BACKLOG,
         buf_size: server::DEFAULT_BUF_SIZE,
         reuse_address: true,
@@ -32,9 +36,7 @@ pub fn run() -> Result<()> {
         narrator: Narrator::new("server", true),
     };
     let server = Server::bind(config)?;
-    let addr = server
-        .tcp_addr()
-        .context("the demo server listens on TCP")?;
+    let addr = server.tcp_addr().context("the demo server listens on TCP")?;
     println!("listening on {addr}");
 
     let stop = Stop::new();
@@ -43,18 +45,32 @@ pub fn run() -> Result<()> {
         move || server.serve(&stop)
     });
 
-    let endpoint = Endpoint::Tcp {
-        host: addr.ip().to_string(),
-        port: addr.port(),
-    };
-    let narrator = Narrator::new("client", true);
-    client::run_message(&endpoint, client::DEFAULT_MESSAGE, narrator)?;
-    client::run_message(&endpoint, "Hello again: one client at a time", narrator)?;
+    let endpoint = Endpoint::Tcp { host: addr.ip().to_string(), port: addr.port() };
+    let (demo, a, b) = (
+        Narrator::new("demo", true),
+        Narrator::new("client A", true),
+        Narrator::new("client B", true),
+    );
+
+    let mut conn_a = client::connect(&endpoint, a)?;
+    let reply = client::send_and_receive(&mut conn_a, client::DEFAULT_MESSAGE.as_bytes(), a)?;
+    println!("client A: Received {}", py_bytes(&reply));
+
+    let mut conn_b = client::connect(&endpoint, b)?;
+    narrate!(
+        demo,
+        "client B is connected, but waits in the accept queue: the server is busy with A"
+    );
+    narrate!(a, "close({})", conn_a.fd());
+    drop(conn_a);
+
+    let reply = client::send_and_receive(&mut conn_b, b"Hello again: one client at a time", b)?;
+    println!("client B: Received {}", py_bytes(&reply));
+    narrate!(b, "close({})", conn_b.fd());
+    drop(conn_b);
 
     stop.trigger();
-    let summary = serving
-        .join()
-        .map_err(|_| anyhow::anyhow!("the server thread panicked"))?;
+    let summary = serving.join().map_err(|_| anyhow::anyhow!("the server thread panicked"))?;
     eprintln!("server stopped: {summary}");
     Ok(())
 }

@@ -59,12 +59,13 @@ enum Command {
 /// Where to listen or connect.
 #[derive(Args)]
 struct Target {
-    /// IP address or host name. 127.0.0.1 is reachable only from this machine; 0.0.0.0 (or ::)
-    /// means every address the machine has.
+    /// IP address or host name: where the server listens, or where the client connects.
+    /// A server on 127.0.0.1 is reachable only from this machine; on 0.0.0.0 (or ::), from
+    /// every address the machine has.
     #[arg(long, default_value = "127.0.0.1")]
     host: String,
 
-    /// TCP port. 0 lets the kernel pick a free one (the server prints it).
+    /// TCP port. A server given 0 lets the kernel pick a free one and prints it.
     #[arg(long, default_value_t = server::DEFAULT_PORT)]
     port: u16,
 
@@ -80,10 +81,7 @@ impl Target {
         if let Some(path) = &self.unix {
             return Endpoint::Unix(path.clone());
         }
-        Endpoint::Tcp {
-            host: self.host.clone(),
-            port: self.port,
-        }
+        Endpoint::Tcp { host: self.host.clone(), port: self.port }
     }
 }
 
@@ -141,10 +139,7 @@ fn parse_buf_size(text: &str) -> Result<usize, String> {
     let size = common::text::parse_size(text)?;
     match usize::try_from(size) {
         Ok(size @ 1..=server::MAX_BUF_SIZE) => Ok(size),
-        _ => Err(format!(
-            "must be between 1 and {} bytes",
-            server::MAX_BUF_SIZE
-        )),
+        _ => Err(format!("must be between 1 and {} bytes", server::MAX_BUF_SIZE)),
     }
 }
 
@@ -165,18 +160,11 @@ fn main() -> ExitCode {
             } else if let Some(total) = args.bytes {
                 client::Job::Bulk(total)
             } else if let Some(count) = args.round_trips {
-                client::Job::RoundTrips {
-                    count,
-                    size: args.size,
-                }
+                client::Job::RoundTrips { count, size: args.size }
             } else {
                 client::Job::Message(args.message)
             };
-            client::run(
-                &args.target.endpoint(),
-                job,
-                Narrator::new("client", cli.trace),
-            )
+            client::run(&args.target.endpoint(), job, Narrator::new("client", cli.trace))
         }
         Command::Demo => demo::run(),
     };

@@ -107,14 +107,11 @@ impl Server {
     pub fn serve(self, stop: &Arc<Stop>) -> Summary {
         let _wake_accept = self.wake_on_stop(stop);
         let summary = accept_loop(&self.listener, &self.config, stop);
-        narrate!(
-            self.config.narrator,
-            "close({}) (the listening socket)",
-            self.listener.fd()
-        );
+        narrate!(self.config.narrator, "close({}) (the listening socket)", self.listener.fd());
         summary
     }
 
+    // ANCHOR: wake_on_stop
     /// `accept()` blocks, and a flag does not wake it. So on stop we connect to ourselves:
     /// `accept()` returns that connection, the loop sees the flag, and the server ends.
     fn wake_on_stop(&self, stop: &Arc<Stop>) -> common::stop::Watch {
@@ -138,10 +135,12 @@ impl Server {
                 let domain = addr.domain();
                 if let Ok(socket) = Socket::new(domain, Type::STREAM, None) {
                     let _ = socket.connect_timeout(addr, Duration::from_secs(1));
+                    let _ = socket.set_linger(Some(Duration::ZERO)); // No TIME_WAIT from this.
                 }
             }
         })
     }
+    // ANCHOR_END: wake_on_stop
 }
 
 // ANCHOR: listen_tcp
@@ -152,12 +151,7 @@ fn listen_tcp(addr: SocketAddr, config: &Config) -> Result<std::net::TcpListener
     let domain = Domain::for_address(addr);
     let socket = Socket::new(domain, Type::STREAM, Some(Protocol::TCP))
         .context("could not create a socket")?;
-    narrate!(
-        n,
-        "socket({}, SOCK_STREAM) -> {}",
-        family_name(domain),
-        common::narrate::fd(&socket)
-    );
+    narrate!(n, "socket({}, SOCK_STREAM) -> {}", family_name(domain), common::narrate::fd(&socket));
 
     // SO_REUSEADDR lets a restarted server bind its port while connections of the old one
     // still sit in TIME_WAIT. Without it, a quick restart fails with "Address already in use".
@@ -173,17 +167,13 @@ fn listen_tcp(addr: SocketAddr, config: &Config) -> Result<std::net::TcpListener
     }
 
     // bind(): claim the address and port. Port 0 asks the kernel for any free port.
-    socket
-        .bind(&addr.into())
-        .with_context(|| format!("could not bind {addr}"))?;
+    socket.bind(&addr.into()).with_context(|| format!("could not bind {addr}"))?;
     narrate!(n, "bind({addr})");
 
     // listen(): from now on the kernel completes handshakes on its own and queues up to
     // `backlog` connections for accept(), even while we are busy with another client.
-    socket
-        .listen(config.backlog)
-        .with_context(|| format!("could not listen on {addr}"))?;
-    narrate!(n, "listen(backlog={})", config.backlog);
+    socket.listen(config.backlog).with_context(|| format!("could not listen on {addr}"))?;
+    narrate!(n, "listen(backlog={}){}", config.backlog, backlog_cap_note(config.backlog));
     Ok(socket.into())
 }
 // ANCHOR_END: listen_tcp
@@ -199,23 +189,17 @@ fn listen_unix(path: &std::path::Path, config: &Config) -> Result<Listener> {
     remove_stale_socket_file(path)?;
     let socket =
         Socket::new(Domain::UNIX, Type::STREAM, None).context("could not create a socket")?;
-    narrate!(
-        n,
-        "socket(AF_UNIX, SOCK_STREAM) -> {}",
-        common::narrate::fd(&socket)
-    );
+    narrate!(n, "socket(AF_UNIX, SOCK_STREAM) -> {}", common::narrate::fd(&socket));
     let addr = SockAddr::unix(path)
         .with_context(|| format!("{} is not a usable socket path", path.display()))?;
-    socket
-        .bind(&addr)
-        .with_context(|| format!("could not bind {}", path.display()))?;
+    socket.bind(&addr).with_context(|| format!("could not bind {}", path.display()))?;
     narrate!(n, "bind({:?})", path);
     // From here the file exists and is ours: SocketFile removes it when the server ends.
     let file = SocketFile(path.to_owned());
     socket
         .listen(config.backlog)
         .with_context(|| format!("could not listen on {}", path.display()))?;
-    narrate!(n, "listen(backlog={})", config.backlog);
+    narrate!(n, "listen(backlog={}){}", config.backlog, backlog_cap_note(config.backlog));
     let listener = UnixListener::from(std::os::fd::OwnedFd::from(socket));
     Ok(Listener::Unix(listener, file))
 }
@@ -231,10 +215,7 @@ fn remove_stale_socket_file(path: &std::path::Path) -> Result<()> {
         return Ok(()); // Nothing there: the normal case.
     };
     if !meta.file_type().is_socket() {
-        anyhow::bail!(
-            "{} exists and is not a socket; not replacing it",
-            path.display()
-        );
+        anyhow::bail!("{} exists and is not a socket; not replacing it", path.display());
     }
     match std::os::unix::net::UnixStream::connect(path) {
         Ok(_) => anyhow::bail!("another server is already listening on {}", path.display()),
@@ -252,6 +233,17 @@ fn remove_stale_socket_file(path: &std::path::Path) -> Result<()> {
     }
 }
 // ANCHOR_END: listen_unix
+
+/// Linux silently caps the backlog at `net.core.somaxconn`; narration says so when it bites.
+fn backlog_cap_note(backlog: i32) -> String {
+    let somaxconn = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+        .ok()
+        .and_then(|text| text.trim().parse::<i32>().ok());
+    match somaxconn {
+        Some(cap) if backlog > cap => format!(" (the kernel caps it at somaxconn = {cap})"),
+        _ => String::new(),
+    }
+}
 
 // ANCHOR: accept_loop
 /// Accepts one client, echoes until it closes, then accepts the next: one at a time.
@@ -274,35 +266,49 @@ fn accept_loop(listener: &Listener, config: &Config, stop: &Arc<Stop>) -> Summar
             }
         };
         if stop.is_stopping() {
-            break; // The wake-up connection from `wake_on_stop`, or a client too late.
+            // The wake-up connection from `wake_on_stop` (or a client too late). Closed
+            // abortively: a normal close from our side would leave a TIME_WAIT on our port.
+            let _ = conn.set_abortive_close();
+            break;
         }
         narrate!(n, "accept() -> {}, peer {peer}", conn.fd());
         println!("Connected by {peer}");
         summary.connections += 1;
-
-        // Ctrl-C while a client is connected: shutting the socket down makes our blocked
-        // recv() return at once, so the server can stop.
-        let _wake_recv = conn.try_clone().ok().map(|handle| {
-            stop.watch(move || {
-                let _ = handle.shutdown(Shutdown::Both);
-            })
-        });
-        if let Err(e) = conn.set_timeouts(config.timeout) {
-            eprintln!("connection from {peer}: could not set timeouts: {e}");
-        }
-        let result = echo_until_closed(&mut conn, &mut buf, &mut summary.bytes_echoed, n);
-        if let Err(e) = result {
-            if !stop.is_stopping() {
-                eprintln!(
-                    "connection from {peer} ended: {}",
-                    describe(&e, config.timeout)
-                );
-            }
-        }
+        serve_one(&mut conn, &peer, &mut buf, &mut summary.bytes_echoed, config, stop);
         narrate!(n, "close({})", conn.fd());
         // Dropping `conn` closes the socket.
     }
     summary
+}
+
+/// Echoes one client until it closes, goes quiet past the timeout, or the server stops.
+fn serve_one(
+    conn: &mut Conn,
+    peer: &str,
+    buf: &mut [u8],
+    bytes_echoed: &mut u64,
+    config: &Config,
+    stop: &Arc<Stop>,
+) {
+    let n = config.narrator;
+    // Ctrl-C while a client is connected: shutting the socket down makes our blocked recv()
+    // return at once, so the server can stop. (The guard unregisters this when we return.)
+    let fd = conn.fd();
+    let _wake_recv = conn.try_clone().ok().map(|handle| {
+        stop.watch(move || {
+            narrate!(n, "shutdown({fd}, SHUT_RDWR) (stopping: wakes our blocked recv)");
+            let _ = handle.shutdown(Shutdown::Both);
+        })
+    });
+    // SO_RCVTIMEO and SO_SNDTIMEO: a client that stalls cannot hold the server forever.
+    if let Err(e) = conn.set_timeouts(config.timeout) {
+        eprintln!("connection from {peer}: could not set timeouts: {e}");
+    }
+    if let Err(e) = echo_until_closed(conn, buf, bytes_echoed, n) {
+        if !stop.is_stopping() {
+            eprintln!("connection from {peer} ended: {}", describe(&e, config.timeout));
+        }
+    }
 }
 // ANCHOR_END: accept_loop
 
@@ -360,6 +366,7 @@ impl std::fmt::Display for Summary {
     }
 }
 
+// ANCHOR: run_server
 /// The `server` command: bind, announce the address, serve until Ctrl-C, print a summary.
 ///
 /// # Errors
@@ -374,3 +381,4 @@ pub fn run(config: Config) -> Result<()> {
     eprintln!("server stopped: {summary}");
     Ok(())
 }
+// ANCHOR_END: run_server

@@ -30,11 +30,7 @@ fn port_of(addr: &str) -> String {
 fn readiness_line_reports_the_real_port_and_ctrl_c_prints_a_summary() {
     let (srv, addr) = server(&["--port", "0"]);
     assert!(addr.starts_with("127.0.0.1:"), "{addr}");
-    assert_ne!(
-        port_of(&addr),
-        "0",
-        "the line must carry the kernel-chosen port"
-    );
+    assert_ne!(port_of(&addr), "0", "the line must carry the kernel-chosen port");
 
     let out = run(echo().args(["client", "--port", &port_of(&addr)]));
     assert!(out.status.success(), "{out:?}");
@@ -43,14 +39,9 @@ fn readiness_line_reports_the_real_port_and_ctrl_c_prints_a_summary() {
     srv.interrupt();
     let done = srv.finish();
     assert!(done.status.success(), "Ctrl-C is a clean stop: {done:?}");
+    assert!(done.stdout.contains("Connected by 127.0.0.1:"), "{}", done.stdout);
     assert!(
-        done.stdout.contains("Connected by 127.0.0.1:"),
-        "{}",
-        done.stdout
-    );
-    assert!(
-        done.stderr
-            .contains("server stopped: served 1 connection, echoed 12 B"),
+        done.stderr.contains("server stopped: served 1 connection, echoed 12 B"),
         "{}",
         done.stderr
     );
@@ -69,10 +60,7 @@ fn client_sends_each_stdin_line() {
     drop(stdin);
     let out = client.finish();
     assert!(out.status.success(), "{out:?}");
-    assert_eq!(
-        out.stdout,
-        "Received b'first line'\nReceived b'second\\ttab'\n"
-    );
+    assert_eq!(out.stdout, "Received b'first line'\nReceived b'second\\ttab'\n");
 }
 
 #[test]
@@ -80,11 +68,7 @@ fn bulk_mode_verifies_100_mib() {
     let (_srv, addr) = server(&["--port", "0", "--buf-size", "64K"]);
     let out = run(echo().args(["client", "--bytes", "100M", "--port", &port_of(&addr)]));
     assert!(out.status.success(), "{out:?}");
-    assert!(
-        out.stdout.starts_with("echoed and verified 100.0 MiB in "),
-        "{}",
-        out.stdout
-    );
+    assert!(out.stdout.starts_with("echoed and verified 100.0 MiB in "), "{}", out.stdout);
 }
 
 #[test]
@@ -92,11 +76,7 @@ fn round_trips_report_latency() {
     let (_srv, addr) = server(&["--port", "0"]);
     let out = run(echo().args(["client", "--round-trips", "200", "--port", &port_of(&addr)]));
     assert!(out.status.success(), "{out:?}");
-    assert!(
-        out.stdout.starts_with("200 round trips of 16 bytes in "),
-        "{}",
-        out.stdout
-    );
+    assert!(out.stdout.starts_with("200 round trips of 16 bytes in "), "{}", out.stdout);
     assert!(out.stdout.contains("p99"), "{}", out.stdout);
 }
 
@@ -111,9 +91,7 @@ fn ipv6_loopback_works_like_ipv4() {
     let port = port_of(&addr);
     let out = run(echo().args(["client", "--host", "::1", "--port", &port]));
     assert_eq!(out.stdout, "Received b'Hello, world'\n", "{out:?}");
-    let out = run(echo().args([
-        "client", "--host", "[::1]", "--port", &port, "--bytes", "8M",
-    ]));
+    let out = run(echo().args(["client", "--host", "[::1]", "--port", &port, "--bytes", "8M"]));
     assert!(out.status.success(), "{out:?}");
 }
 
@@ -129,11 +107,7 @@ fn trace_narrates_every_socket_call_in_order() {
         "[client] recv(12) -> 12 bytes",
         "[client] close(fd ",
     ] {
-        assert!(
-            out.stderr.contains(line),
-            "missing {line:?} in:\n{}",
-            out.stderr
-        );
+        assert!(out.stderr.contains(line), "missing {line:?} in:\n{}", out.stderr);
     }
     srv.interrupt();
     let done = srv.finish();
@@ -179,15 +153,10 @@ fn serves_one_client_at_a_time() {
     // but nobody reads its bytes while the first client is being served.
     let mut second = TcpStream::connect(&addr).unwrap();
     second.write_all(b"second").unwrap();
-    second
-        .set_read_timeout(Some(Duration::from_millis(300)))
-        .unwrap();
+    second.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
     let mut reply = [0u8; 6];
     let waited = second.read(&mut reply).unwrap_err();
-    assert!(matches!(
-        waited.kind(),
-        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-    ));
+    assert!(matches!(waited.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut));
 
     // Once the first client leaves, the server accepts the second and echoes what was queued.
     drop(first);
@@ -198,7 +167,7 @@ fn serves_one_client_at_a_time() {
 
 #[test]
 fn ctrl_c_with_a_client_connected_still_stops_cleanly() {
-    let (srv, addr) = server(&["--port", "0"]);
+    let (srv, addr) = server(&["--port", "0", "--trace"]);
     let mut idle = TcpStream::connect(&addr).unwrap();
     idle.write_all(b"x").unwrap();
     let mut buf = [0u8; 1];
@@ -206,8 +175,9 @@ fn ctrl_c_with_a_client_connected_still_stops_cleanly() {
     srv.interrupt();
     let done = srv.finish();
     assert!(done.status.success(), "{done:?}");
+    assert!(done.stderr.contains("served 1 connection"), "{}", done.stderr);
     assert!(
-        done.stderr.contains("served 1 connection"),
+        done.stderr.contains("SHUT_RDWR) (stopping: wakes our blocked recv)"),
         "{}",
         done.stderr
     );
@@ -216,34 +186,67 @@ fn ctrl_c_with_a_client_connected_still_stops_cleanly() {
 }
 
 #[test]
+fn an_idle_ctrl_c_leaves_no_time_wait_on_the_port() {
+    // Stopping wakes accept() with a connection to ourselves; it is closed abortively (RST), so
+    // even a server without SO_REUSEADDR can restart on the same port at once. Repeated,
+    // because whether a normal close would leave TIME_WAIT here is a race.
+    let (srv, addr) = server(&["--port", "0", "--no-reuseaddr"]);
+    let port = port_of(&addr);
+    srv.interrupt();
+    assert!(srv.finish().status.success());
+    for _ in 0..10 {
+        let (srv, _) = server(&["--port", &port, "--no-reuseaddr"]);
+        srv.interrupt();
+        let done = srv.finish();
+        assert!(done.status.success(), "{done:?}");
+    }
+}
+
+#[test]
+fn bulk_trace_summarises_the_calls_and_the_close() {
+    let (_srv, addr) = server(&["--port", "0"]);
+    let out = run(echo().args(["client", "--trace", "--bytes", "4M", "--port", &port_of(&addr)]));
+    assert!(out.status.success(), "{out:?}");
+    for line in [
+        "[client] sendall(262144) x 16: 4194304 bytes sent",
+        "[client] shutdown(fd ",
+        ", SHUT_WR)",
+        "4194304 bytes received and checked",
+        "[client] close(fd ",
+    ] {
+        assert!(out.stderr.contains(line), "missing {line:?} in:\n{}", out.stderr);
+    }
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn trace_says_when_somaxconn_caps_the_backlog() {
+    let somaxconn: i32 =
+        std::fs::read_to_string("/proc/sys/net/core/somaxconn").unwrap().trim().parse().unwrap();
+    let (srv, _) = server(&["--port", "0", "--backlog", "65535", "--trace"]);
+    srv.interrupt();
+    let done = srv.finish();
+    if somaxconn < 65535 {
+        let expected =
+            format!("listen(backlog=65535) (the kernel caps it at somaxconn = {somaxconn})");
+        assert!(done.stderr.contains(&expected), "{}", done.stderr);
+    }
+}
+
+#[test]
 fn demo_runs_narrated_and_exits_zero() {
     let out = run(echo().arg("demo"));
     assert!(out.status.success(), "{out:?}");
-    assert!(
-        out.stdout.starts_with("listening on 127.0.0.1:"),
-        "{}",
-        out.stdout
-    );
-    assert!(
-        out.stdout.contains("Received b'Hello, world'"),
-        "{}",
-        out.stdout
-    );
-    assert!(
-        out.stderr.contains("[server] listen(backlog=128)"),
-        "{}",
-        out.stderr
-    );
-    assert!(
-        out.stderr.contains("[client] connect(127.0.0.1:"),
-        "{}",
-        out.stderr
-    );
-    assert!(
-        out.stderr.contains("server stopped: served 2 connections"),
-        "{}",
-        out.stderr
-    );
+    assert!(out.stdout.starts_with("listening on 127.0.0.1:"), "{}", out.stdout);
+    assert!(out.stdout.contains("client A: Received b'Hello, world'"), "{}", out.stdout);
+    assert!(out.stdout.contains("client B: Received b'Hello again"), "{}", out.stdout);
+    assert!(out.stderr.contains("[server] listen(backlog=128)"), "{}", out.stderr);
+    // Client B is accepted only after client A closed: one client at a time.
+    let a_closes = out.stderr.find("[client A] close(").expect("A closes");
+    let b_accepted = out.stderr.rfind("[server] accept() -> ").expect("B accepted");
+    assert!(a_closes < b_accepted, "{}", out.stderr);
+    assert!(out.stderr.contains("[demo] client B is connected, but waits"), "{}", out.stderr);
+    assert!(out.stderr.contains("server stopped: served 2 connections"), "{}", out.stderr);
 }
 
 #[test]
@@ -262,14 +265,7 @@ fn closed_port() -> String {
     // A socket that is bound but not listening owns the port, so no one else can take it, and
     // a connect() to it is refused.
     let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-    socket
-        .bind(
-            &"127.0.0.1:0"
-                .parse::<std::net::SocketAddr>()
-                .unwrap()
-                .into(),
-        )
-        .unwrap();
+    socket.bind(&"127.0.0.1:0".parse::<std::net::SocketAddr>().unwrap().into()).unwrap();
     let port = socket.local_addr().unwrap().as_socket().unwrap().port();
     std::mem::forget(socket); // Held for the rest of the test process.
     port.to_string()
@@ -287,11 +283,7 @@ fn connection_refused_explains_itself() {
         "{}",
         out.stderr
     );
-    assert!(
-        out.stderr.contains("hint: nothing is listening there"),
-        "{}",
-        out.stderr
-    );
+    assert!(out.stderr.contains("hint: nothing is listening there"), "{}", out.stderr);
     assert!(!out.stderr.contains("panicked"));
 }
 
@@ -301,17 +293,11 @@ fn address_in_use_explains_itself() {
     let out = run(echo().args(["server", "--port", &port_of(&addr)]));
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     assert!(
-        out.stderr.contains(&format!(
-            "error: could not bind {addr}: Address already in use"
-        )),
+        out.stderr.contains(&format!("error: could not bind {addr}: Address already in use")),
         "{}",
         out.stderr
     );
-    assert!(
-        out.stderr.contains("hint: another program is listening"),
-        "{}",
-        out.stderr
-    );
+    assert!(out.stderr.contains("hint: another program is listening"), "{}", out.stderr);
 }
 
 #[test]
@@ -320,16 +306,8 @@ fn an_address_of_no_interface_cannot_be_bound() {
     // before any packet is sent.
     let out = run(echo().args(["server", "--host", "192.0.2.1", "--port", "0"]));
     assert_eq!(out.status.code(), Some(1), "{out:?}");
-    assert!(
-        out.stderr.contains("Cannot assign requested address"),
-        "{}",
-        out.stderr
-    );
-    assert!(
-        out.stderr.contains("hint: no network interface"),
-        "{}",
-        out.stderr
-    );
+    assert!(out.stderr.contains("Cannot assign requested address"), "{}", out.stderr);
+    assert!(out.stderr.contains("hint: no network interface"), "{}", out.stderr);
 }
 
 #[test]
@@ -337,8 +315,7 @@ fn unknown_host_names_the_host() {
     let out = run(echo().args(["client", "--host", "no-such-host.invalid"]));
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     assert!(
-        out.stderr
-            .starts_with("error: could not resolve host \"no-such-host.invalid\""),
+        out.stderr.starts_with("error: could not resolve host \"no-such-host.invalid\""),
         "{}",
         out.stderr
     );
@@ -357,11 +334,7 @@ fn usage_mistakes_exit_2_without_a_backtrace() {
     ] {
         let out = run(echo().args(args));
         assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
-        assert!(
-            out.stderr.starts_with("error: "),
-            "{args:?}: {}",
-            out.stderr
-        );
+        assert!(out.stderr.starts_with("error: "), "{args:?}: {}", out.stderr);
         assert!(!out.stderr.contains("panicked"), "{args:?}");
     }
 }
@@ -387,16 +360,8 @@ fn without_reuseaddr_a_restart_hits_time_wait() {
 
     let again = run(echo().args(["server", "--port", &port, "--no-reuseaddr"]));
     assert_eq!(again.status.code(), Some(1), "{again:?}");
-    assert!(
-        again.stderr.contains("Address already in use"),
-        "{}",
-        again.stderr
-    );
-    assert!(
-        again.stderr.contains("TIME_WAIT"),
-        "the hint names the cause: {}",
-        again.stderr
-    );
+    assert!(again.stderr.contains("Address already in use"), "{}", again.stderr);
+    assert!(again.stderr.contains("TIME_WAIT"), "the hint names the cause: {}", again.stderr);
 
     // With SO_REUSEADDR (the default) the same port binds at once.
     let (_srv, addr) = server(&["--port", &port]);
@@ -411,11 +376,7 @@ fn on_linux_the_old_socket_needs_reuseaddr_too() {
     let port = leave_time_wait(&["--port", "0", "--no-reuseaddr"]);
     let again = run(echo().args(["server", "--port", &port]));
     assert_eq!(again.status.code(), Some(1), "{again:?}");
-    assert!(
-        again.stderr.contains("Address already in use"),
-        "{}",
-        again.stderr
-    );
+    assert!(again.stderr.contains("Address already in use"), "{}", again.stderr);
 }
 
 #[cfg(unix)]
@@ -442,11 +403,7 @@ mod unix_socket {
         srv.interrupt();
         let done = srv.finish();
         assert!(done.status.success(), "{done:?}");
-        assert!(
-            done.stdout.contains("Connected by an unnamed unix socket"),
-            "{}",
-            done.stdout
-        );
+        assert!(done.stdout.contains("Connected by an unnamed unix socket"), "{}", done.stdout);
         assert!(!path.exists(), "the server removes its socket file on exit");
     }
 
@@ -460,11 +417,7 @@ mod unix_socket {
         UnixStream::connect(&path).unwrap();
         srv.interrupt();
         let done = srv.finish();
-        assert!(
-            done.stderr.contains("removed stale socket file"),
-            "{}",
-            done.stderr
-        );
+        assert!(done.stderr.contains("removed stale socket file"), "{}", done.stderr);
     }
 
     #[test]
@@ -474,22 +427,13 @@ mod unix_socket {
         let _holder = UnixListener::bind(&live).unwrap();
         let out = run(echo().args(["server", "--unix", live.to_str().unwrap()]));
         assert_eq!(out.status.code(), Some(1), "{out:?}");
-        assert!(
-            out.stderr
-                .contains("another server is already listening on"),
-            "{}",
-            out.stderr
-        );
+        assert!(out.stderr.contains("another server is already listening on"), "{}", out.stderr);
 
         let plain = dir.path().join("notes.txt");
         std::fs::write(&plain, "keep me").unwrap();
         let out = run(echo().args(["server", "--unix", plain.to_str().unwrap()]));
         assert_eq!(out.status.code(), Some(1), "{out:?}");
-        assert!(
-            out.stderr.contains("exists and is not a socket"),
-            "{}",
-            out.stderr
-        );
+        assert!(out.stderr.contains("exists and is not a socket"), "{}", out.stderr);
         assert_eq!(std::fs::read_to_string(&plain).unwrap(), "keep me");
     }
 
@@ -499,15 +443,7 @@ mod unix_socket {
         let path = dir.path().join("nobody.sock");
         let out = run(echo().args(["client", "--unix", path.to_str().unwrap()]));
         assert_eq!(out.status.code(), Some(1), "{out:?}");
-        assert!(
-            out.stderr.contains("No such file or directory"),
-            "{}",
-            out.stderr
-        );
-        assert!(
-            out.stderr.contains("hint: nothing exists at that path"),
-            "{}",
-            out.stderr
-        );
+        assert!(out.stderr.contains("No such file or directory"), "{}", out.stderr);
+        assert!(out.stderr.contains("hint: nothing exists at that path"), "{}", out.stderr);
     }
 }

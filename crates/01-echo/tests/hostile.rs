@@ -18,11 +18,7 @@ use common::testkit::Proc;
 use socket2::{Domain, Socket, Type};
 
 fn server(args: &[&str]) -> (Proc, SocketAddr) {
-    let proc = Proc::spawn(
-        Command::new(env!("CARGO_BIN_EXE_01-echo"))
-            .arg("server")
-            .args(args),
-    );
+    let proc = Proc::spawn(Command::new(env!("CARGO_BIN_EXE_01-echo")).arg("server").args(args));
     let addr = proc.listening_addr().parse().unwrap();
     (proc, addr)
 }
@@ -30,9 +26,7 @@ fn server(args: &[&str]) -> (Proc, SocketAddr) {
 /// A well-behaved client gets its echo: the server is alive and free.
 fn assert_still_serves(addr: SocketAddr) {
     let mut client = TcpStream::connect(addr).unwrap();
-    client
-        .set_read_timeout(Some(common::testkit::PATIENCE))
-        .unwrap();
+    client.set_read_timeout(Some(common::testkit::PATIENCE)).unwrap();
     client.write_all(b"still there?").unwrap();
     let mut reply = [0u8; 12];
     client.read_exact(&mut reply).unwrap();
@@ -71,9 +65,7 @@ fn a_client_that_resets_mid_stream() {
 fn a_client_that_sends_but_never_reads_is_dropped_after_the_timeout() {
     let (srv, addr) = server(&["--port", "0", "--timeout", "1"]);
     let mut flooder = TcpStream::connect(addr).unwrap();
-    flooder
-        .set_write_timeout(Some(common::testkit::PATIENCE))
-        .unwrap();
+    flooder.set_write_timeout(Some(common::testkit::PATIENCE)).unwrap();
     let flood = thread::spawn(move || {
         // Both directions' buffers fill, the server blocks in sendall, and after --timeout it
         // gives up on us; our next write then fails. Bounded at 1 GiB in any case.
@@ -89,12 +81,7 @@ fn a_client_that_sends_but_never_reads_is_dropped_after_the_timeout() {
     assert!(flood.join().unwrap(), "the flooder was cut off");
     srv.interrupt();
     let done = srv.finish();
-    assert!(
-        done.stderr
-            .contains("no progress for 1 s (--timeout), closed it"),
-        "{}",
-        done.stderr
-    );
+    assert!(done.stderr.contains("no progress for 1 s (--timeout), closed it"), "{}", done.stderr);
 }
 
 #[test]
@@ -103,11 +90,7 @@ fn a_silent_client_is_dropped_after_the_timeout() {
     let mut silent = TcpStream::connect(addr).unwrap();
     assert_still_serves(addr); // Waits in the queue until the silent one is dropped.
     let mut buf = [0u8; 1];
-    assert_eq!(
-        silent.read(&mut buf).unwrap_or(0),
-        0,
-        "the server closed the silent one"
-    );
+    assert_eq!(silent.read(&mut buf).unwrap_or(0), 0, "the server closed the silent one");
     srv.interrupt();
     assert!(srv.finish().stderr.contains("no progress for 1 s"));
 }

@@ -104,9 +104,5 @@ fn our_client_talks_to_the_python_tutorial_server() {
     // every size, and the client still verifies every byte.
     let out = run(echo().args(["client", "--port", port, "--bytes", "10M"]));
     assert!(out.status.success(), "{out:?}");
-    assert!(
-        out.stdout.starts_with("echoed and verified 10.0 MiB"),
-        "{}",
-        out.stdout
-    );
+    assert!(out.stdout.starts_with("echoed and verified 10.0 MiB"), "{}", out.stdout);
 }

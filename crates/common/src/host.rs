@@ -14,10 +14,7 @@ use anyhow::{Context, bail};
 /// # Errors
 /// When the name does not resolve, or resolves to nothing.
 pub fn resolve(host: &str, port: u16) -> anyhow::Result<Vec<SocketAddr>> {
-    let bare = host
-        .strip_prefix('[')
-        .and_then(|h| h.strip_suffix(']'))
-        .unwrap_or(host);
+    let bare = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
     // A literal needs no resolver, and parsing it ourselves keeps `::1` from being read as a
     // name.
     if let Ok(ip) = bare.parse::<IpAddr>() {
@@ -47,11 +44,7 @@ mod tests {
 
     #[test]
     fn localhost_is_loopback() -> anyhow::Result<()> {
-        assert!(
-            resolve("localhost", 80)?
-                .iter()
-                .all(|a| a.ip().is_loopback())
-        );
+        assert!(resolve("localhost", 80)?.iter().all(|a| a.ip().is_loopback()));
         Ok(())
     }
 

@@ -34,9 +34,7 @@ pub fn exit_code(result: anyhow::Result<()>) -> ExitCode {
 ///
 /// The hints are about the socket idea behind the error, so they fit every chapter.
 pub fn hint_for(err: &anyhow::Error) -> Option<&'static str> {
-    let io_err = err
-        .chain()
-        .find_map(|cause| cause.downcast_ref::<io::Error>())?;
+    let io_err = err.chain().find_map(|cause| cause.downcast_ref::<io::Error>())?;
     hint_for_kind(io_err.kind())
 }
 
@@ -82,11 +80,7 @@ mod tests {
         let err = Err::<(), _>(io::Error::from(io::ErrorKind::ConnectionRefused))
             .context("could not connect to 127.0.0.1:1")
             .unwrap_err();
-        assert!(
-            hint_for(&err)
-                .unwrap_or_default()
-                .contains("is the server running")
-        );
+        assert!(hint_for(&err).unwrap_or_default().contains("is the server running"));
     }
 
     #[test]

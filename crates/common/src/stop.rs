@@ -48,12 +48,7 @@ impl Stop {
     /// Triggers the stop: sets the flag, then runs every registered wake-up action.
     pub fn trigger(&self) {
         self.stopping.store(true, Ordering::SeqCst);
-        for (_, wake) in self
-            .wakers
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .iter()
-        {
+        for (_, wake) in self.wakers.lock().unwrap_or_else(PoisonError::into_inner).iter() {
             wake();
         }
     }
@@ -68,10 +63,7 @@ impl Stop {
             wake();
         }
         wakers.push((id, Box::new(wake)));
-        Watch {
-            stop: Arc::clone(self),
-            id,
-        }
+        Watch { stop: Arc::clone(self), id }
     }
 }
 
@@ -83,11 +75,7 @@ pub struct Watch {
 
 impl Drop for Watch {
     fn drop(&mut self) {
-        let mut wakers = self
-            .stop
-            .wakers
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut wakers = self.stop.wakers.lock().unwrap_or_else(PoisonError::into_inner);
         wakers.retain(|(id, _)| *id != self.id);
     }
 }

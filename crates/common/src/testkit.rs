@@ -147,11 +147,7 @@ impl Proc {
         for reader in self.readers.drain(..) {
             let _ = reader.join();
         }
-        Finished {
-            status,
-            stdout: lock(&self.stdout).clone(),
-            stderr: lock(&self.stderr).clone(),
-        }
+        Finished { status, stdout: lock(&self.stdout).clone(), stderr: lock(&self.stderr).clone() }
     }
 }
 
@@ -171,9 +167,7 @@ pub fn run(cmd: &mut Command) -> Finished {
 
 fn signal(pid: u32, which: &str) {
     // `kill(1)` keeps the test kit free of unsafe code and of a libc dependency.
-    let _ = Command::new("kill")
-        .args([which, &pid.to_string()])
-        .status();
+    let _ = Command::new("kill").args([which, &pid.to_string()]).status();
 }
 
 fn lock(text: &Mutex<String>) -> std::sync::MutexGuard<'_, String> {

@@ -11,9 +11,7 @@ use std::fmt::Write as _;
 /// A message naming what was wrong, for clap to print.
 pub fn parse_size(text: &str) -> Result<u64, String> {
     let text = text.trim();
-    let digits_end = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
+    let digits_end = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
     let (number, suffix) = text.split_at(digits_end);
     let number: u64 = number.parse().map_err(|_| {
         format!("`{text}` is not a size: expected a number like 4096, 64K, 10M, 1G")
@@ -26,12 +24,10 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         "T" | "TB" | "TIB" => 1 << 40,
         _ => return Err(format!("unknown size suffix `{suffix}`: use K, M, G or T")),
     };
-    number
-        .checked_mul(multiplier)
-        .ok_or_else(|| format!("`{text}` is too large"))
+    number.checked_mul(multiplier).ok_or_else(|| format!("`{text}` is too large"))
 }
 
-/// A byte count for people: `512 B`, `1.5 KiB`, `100.0 MiB`, `1.00 GiB`.
+/// A byte count for people: `512 B`, `1.5 KiB`, `100.0 MiB`, `1.0 GiB`.
 pub fn human_bytes(bytes: u64) -> String {
     const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
     if bytes < 1024 {
@@ -50,11 +46,7 @@ pub fn human_bytes(bytes: u64) -> String {
 /// `b'\x00\xff'`, so the output matches what the tutorial's programs print.
 pub fn py_bytes(data: &[u8]) -> String {
     // Python picks double quotes only when the bytes hold a ' and no ".
-    let quote = if data.contains(&b'\'') && !data.contains(&b'"') {
-        '"'
-    } else {
-        '\''
-    };
+    let quote = if data.contains(&b'\'') && !data.contains(&b'"') { '"' } else { '\'' };
     let mut out = String::with_capacity(data.len() + 3);
     out.push('b');
     out.push(quote);

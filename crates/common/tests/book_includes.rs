@@ -1,0 +1,105 @@
+//! The book includes its code listings from the crates by anchor, so text and code cannot
+//! drift apart. This test fails when any `{{#include …}}` in `docs/src` names a file that does
+//! not exist or an anchor that the file does not mark with both `ANCHOR:` and `ANCHOR_END:`.
+
+// Test helpers may unwrap: a panic in a test is a failure with a message, which is the point.
+#![allow(clippy::unwrap_used)]
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn markdown_files(dir: &Path, found: &mut Vec<PathBuf>) {
+    for entry in fs::read_dir(dir).unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
+    {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            markdown_files(&path, found);
+        } else if path.extension().is_some_and(|ext| ext == "md") {
+            found.push(path);
+        }
+    }
+}
+
+/// Every `{{#include PATH}}`, `{{#include PATH:ANCHOR}}` (and `rustdoc_include`) in `text`.
+fn includes(text: &str) -> Vec<(String, Option<String>)> {
+    let mut found = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("{{#") {
+        let after = &rest[start + 3..];
+        let Some(end) = after.find("}}") else { break };
+        let directive = after[..end].trim();
+        rest = &after[end..];
+        let Some(target) = directive
+            .strip_prefix("include ")
+            .or_else(|| directive.strip_prefix("rustdoc_include "))
+        else {
+            continue;
+        };
+        let mut parts = target.trim().splitn(2, ':');
+        let path = parts.next().unwrap_or_default().to_owned();
+        // `:10`, `:10:20` and `:10:` are line ranges, not anchors.
+        let anchor = parts
+            .next()
+            .filter(|a| !a.is_empty() && !a.starts_with(|c: char| c.is_ascii_digit()))
+            .map(str::to_owned);
+        found.push((path, anchor));
+    }
+    found
+}
+
+#[test]
+fn every_book_include_and_anchor_resolves() {
+    let src = workspace_root().join("docs/src");
+    let mut pages = Vec::new();
+    markdown_files(&src, &mut pages);
+    assert!(!pages.is_empty(), "the book has no pages in {}", src.display());
+
+    let mut problems = Vec::new();
+    let mut checked = 0;
+    for page in &pages {
+        let text = fs::read_to_string(page).unwrap();
+        for (path, anchor) in includes(&text) {
+            checked += 1;
+            let file = page.parent().unwrap().join(&path);
+            let Ok(code) = fs::read_to_string(&file) else {
+                problems.push(format!("{}: no such file {path}", page.display()));
+                continue;
+            };
+            if let Some(anchor) = anchor {
+                let has = |marker: &str| {
+                    code.lines().any(|line| {
+                        line.trim_start().trim_start_matches("//").trim()
+                            == format!("{marker}: {anchor}")
+                    })
+                };
+                if !has("ANCHOR") || !has("ANCHOR_END") {
+                    problems.push(format!(
+                        "{}: {path} has no ANCHOR/ANCHOR_END `{anchor}`",
+                        page.display()
+                    ));
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "broken book includes:\n{}", problems.join("\n"));
+    assert!(checked > 0, "no page includes any code: the book should show the crates' code");
+}
+
+#[test]
+fn the_include_scanner_reads_paths_anchors_and_line_ranges() {
+    let found = includes(
+        "a {{#include ../x.rs:listen}} b {{#include y.rs}} {{#include z.rs:3:9}} {{#title t}}",
+    );
+    assert_eq!(
+        found,
+        vec![
+            ("../x.rs".to_owned(), Some("listen".to_owned())),
+            ("y.rs".to_owned(), None),
+            ("z.rs".to_owned(), None),
+        ]
+    );
+}
