@@ -190,8 +190,11 @@ fn listen_unix(path: &std::path::Path, config: &Config) -> Result<Listener> {
     let socket =
         Socket::new(Domain::UNIX, Type::STREAM, None).context("could not create a socket")?;
     narrate!(n, "socket(AF_UNIX, SOCK_STREAM) -> {}", common::narrate::fd(&socket));
-    let addr = SockAddr::unix(path)
-        .with_context(|| format!("{} is not a usable socket path", path.display()))?;
+    // sockaddr_un holds the path in a fixed array (sun_path): 108 bytes on Linux, 104 on macOS,
+    // including the terminating NUL.
+    let addr = SockAddr::unix(path).with_context(|| {
+        format!("{} is not a usable socket path (at most 107 bytes on Linux)", path.display())
+    })?;
     socket.bind(&addr).with_context(|| format!("could not bind {}", path.display()))?;
     narrate!(n, "bind({:?})", path);
     // From here the file exists and is ours: SocketFile removes it when the server ends.

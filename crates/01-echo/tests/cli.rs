@@ -438,6 +438,19 @@ mod unix_socket {
     }
 
     #[test]
+    fn a_socket_path_that_is_too_long_is_refused_clearly() {
+        let dir = folder();
+        let path = dir.path().join("x".repeat(120));
+        let out = run(echo().args(["server", "--unix", path.to_str().unwrap()]));
+        assert_eq!(out.status.code(), Some(1), "{out:?}");
+        assert!(
+            out.stderr.contains("is not a usable socket path (at most 107 bytes"),
+            "{}",
+            out.stderr
+        );
+    }
+
+    #[test]
     fn client_without_a_server_explains_itself() {
         let dir = folder();
         let path = dir.path().join("nobody.sock");
@@ -446,4 +459,36 @@ mod unix_socket {
         assert!(out.stderr.contains("No such file or directory"), "{}", out.stderr);
         assert!(out.stderr.contains("hint: nothing exists at that path"), "{}", out.stderr);
     }
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_privileged_port_explains_itself() {
+    // Tests run as root here, and root may bind port 80; so this test drops to user `nobody`
+    // for one run with setpriv(1). Where that is not possible, it says why and passes.
+    let unprivileged_start =
+        std::fs::read_to_string("/proc/sys/net/ipv4/ip_unprivileged_port_start")
+            .ok()
+            .and_then(|text| text.trim().parse::<u16>().ok())
+            .unwrap_or(1024);
+    let root = run(Command::new("id").arg("-u")).stdout.trim() == "0";
+    if !root || unprivileged_start <= 80 {
+        eprintln!("skipped: needs root (to drop to nobody) and port 80 to be privileged");
+        return;
+    }
+    let out = run(Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(env!("CARGO_BIN_EXE_01-echo"))
+        .args(["server", "--port", "80"]));
+    if !out.stderr.starts_with("error: could not bind") {
+        eprintln!("skipped: could not run the binary as nobody: {}", out.stderr);
+        return;
+    }
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        out.stderr.contains("could not bind 127.0.0.1:80: Permission denied"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("hint: ports below 1024 are privileged"), "{}", out.stderr);
 }
