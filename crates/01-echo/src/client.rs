@@ -19,7 +19,7 @@ use common::narrate;
 use common::narrate::Narrator;
 use socket2::{Domain, Protocol, Socket, Type};
 
-use crate::conn::{Conn, Endpoint, family_name};
+use crate::conn::{Conn, Endpoint};
 
 /// The tutorial's message.
 pub const DEFAULT_MESSAGE: &str = "Hello, world";
@@ -46,7 +46,7 @@ pub fn connect(endpoint: &Endpoint, n: Narrator) -> Result<Conn> {
                 narrate!(
                     n,
                     "socket({}, SOCK_STREAM) -> {}",
-                    family_name(domain),
+                    common::narrate::family(&addr),
                     common::narrate::fd(&socket)
                 );
                 // connect() runs TCP's three-way handshake: SYN, SYN-ACK, ACK. It returns once

@@ -43,15 +43,6 @@ impl fmt::Display for Endpoint {
     }
 }
 
-/// The C name of an address family, for narration: `AF_INET`, `AF_INET6`, `AF_UNIX`.
-pub fn family_name(domain: socket2::Domain) -> &'static str {
-    match domain {
-        socket2::Domain::IPV4 => "AF_INET",
-        socket2::Domain::IPV6 => "AF_INET6",
-        _ => "AF_UNIX",
-    }
-}
-
 /// A connected stream socket, TCP or Unix-domain.
 #[derive(Debug)]
 pub enum Conn {

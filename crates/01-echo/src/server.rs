@@ -18,7 +18,7 @@ use common::narrate::Narrator;
 use common::stop::Stop;
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
-use crate::conn::{Conn, Endpoint, Listener, family_name};
+use crate::conn::{Conn, Endpoint, Listener};
 
 /// The tutorial's port: above 1023, so no privileges are needed to bind it.
 pub const DEFAULT_PORT: u16 = 65432;
@@ -151,7 +151,12 @@ fn listen_tcp(addr: SocketAddr, config: &Config) -> Result<std::net::TcpListener
     let domain = Domain::for_address(addr);
     let socket = Socket::new(domain, Type::STREAM, Some(Protocol::TCP))
         .context("could not create a socket")?;
-    narrate!(n, "socket({}, SOCK_STREAM) -> {}", family_name(domain), common::narrate::fd(&socket));
+    narrate!(
+        n,
+        "socket({}, SOCK_STREAM) -> {}",
+        common::narrate::family(&addr),
+        common::narrate::fd(&socket)
+    );
 
     // SO_REUSEADDR lets a restarted server bind its port while connections of the old one
     // still sit in TIME_WAIT. Without it, a quick restart fails with "Address already in use".

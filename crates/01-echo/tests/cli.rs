@@ -302,9 +302,9 @@ fn address_in_use_explains_itself() {
 
 #[test]
 fn an_address_of_no_interface_cannot_be_bound() {
-    // 192.0.2.1 is reserved for documentation (RFC 5737): no machine has it, and bind() fails
+    // 203.0.113.1 is reserved for documentation (RFC 5737, TEST-NET-3): no machine has it, and bind() fails
     // before any packet is sent.
-    let out = run(echo().args(["server", "--host", "192.0.2.1", "--port", "0"]));
+    let out = run(echo().args(["server", "--host", "203.0.113.1", "--port", "0"]));
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     assert!(out.stderr.contains("Cannot assign requested address"), "{}", out.stderr);
     assert!(out.stderr.contains("hint: no network interface"), "{}", out.stderr);

@@ -70,6 +70,16 @@ pub fn py_bytes(data: &[u8]) -> String {
     out
 }
 
+/// Like [`py_bytes`], but shows at most `max` bytes, then how long the whole thing was:
+/// `b'xxxx'... (65507 bytes)`. For printing data whose size a peer chooses.
+pub fn py_bytes_preview(data: &[u8], max: usize) -> String {
+    if data.len() <= max {
+        py_bytes(data)
+    } else {
+        format!("{}... ({} bytes)", py_bytes(&data[..max]), data.len())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,5 +111,11 @@ mod tests {
         assert_eq!(py_bytes(b"\x00\xff"), "b'\\x00\\xff'");
         assert_eq!(py_bytes(b"it's"), "b\"it's\"");
         assert_eq!(py_bytes(b"'\""), "b'\\'\"'");
+    }
+
+    #[test]
+    fn previews_cut_long_data_and_say_its_length() {
+        assert_eq!(py_bytes_preview(b"short", 8), "b'short'");
+        assert_eq!(py_bytes_preview(b"0123456789", 4), "b'0123'... (10 bytes)");
     }
 }

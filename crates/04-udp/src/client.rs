@@ -1,0 +1,401 @@
+//! The UDP client: `sendto` a datagram, `recvfrom` the reply, with a timeout, because a reply
+//! may never come.
+//!
+//! Modes:
+//! - `messages` (the seed's): 100 numbered messages, one reply awaited after each;
+//! - `ping`: numbered, timestamped probes at an interval, like ping(8): loss, duplicates,
+//!   reordering and round-trip times;
+//! - `blast`: probes as fast as possible, to overflow a receive buffer and measure the loss;
+//! - `rtt`: one probe at a time for a fixed time: round trips per second (the benchmark).
+//!
+//! Any mode can run *connected* (`--connect`): `connect()` on a UDP socket sends nothing, but
+//! the kernel then accepts datagrams only from that peer, and reports ICMP errors about it
+//! (such as "port unreachable") to us as `Connection refused`.
+
+use std::io;
+use std::net::{SocketAddr, UdpSocket};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use common::narrate;
+use common::narrate::Narrator;
+use socket2::{Domain, Protocol, SockRef, Socket, Type};
+
+use crate::preview;
+use crate::probe::{HEADER_LEN, Outcome, Probe, Tally};
+
+/// How long to wait for a reply before calling it lost.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(1000);
+/// The largest UDP payload over IPv4: 65,535 minus the 20-byte IP and 8-byte UDP headers.
+pub const MAX_PAYLOAD_V4: usize = 65_507;
+/// The largest UDP payload over IPv6 (its 40-byte header is not counted in its length field).
+pub const MAX_PAYLOAD_V6: usize = 65_527;
+/// `rtt` keeps every round-trip time, so its duration is bounded.
+pub const MAX_RTT_DURATION: Duration = Duration::from_secs(60);
+/// The receive buffer `blast` asks for, so that the loss it measures is the server's.
+const BLAST_RCVBUF: usize = 8 << 20;
+
+/// Where and how to send.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// Server host (literal or name).
+    pub host: String,
+    /// Server port.
+    pub port: u16,
+    /// `connect()` the socket to the server.
+    pub connect: bool,
+    /// Set `SO_BROADCAST`, needed to send to a broadcast address.
+    pub broadcast: bool,
+    /// How long to wait for a reply.
+    pub timeout: Duration,
+}
+
+/// A UDP socket aimed at one server.
+pub struct UdpClient {
+    socket: UdpSocket,
+    server: SocketAddr,
+    connected: bool,
+    n: Narrator,
+}
+
+impl UdpClient {
+    // ANCHOR: open
+    /// `socket(SOCK_DGRAM)`, `bind` to any local port, and `connect` if asked.
+    ///
+    /// # Errors
+    /// When the host does not resolve or a call fails.
+    pub fn open(target: &Target, n: Narrator) -> Result<Self> {
+        let server = common::host::resolve(&target.host, target.port)?[0];
+        let domain = Domain::for_address(server);
+        let socket = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP))
+            .context("could not create a socket")?;
+        narrate!(
+            n,
+            "socket({}, SOCK_DGRAM) -> {}",
+            common::narrate::family(&server),
+            common::narrate::fd(&socket)
+        );
+        if target.broadcast {
+            // Without SO_BROADCAST the kernel refuses to send to a broadcast address (EACCES),
+            // so a program cannot flood a network by accident.
+            socket.set_broadcast(true).context("could not set SO_BROADCAST")?;
+            narrate!(n, "setsockopt(SOL_SOCKET, SO_BROADCAST, 1)");
+        }
+        // Port 0: any free local port. Without this bind, the first sendto() would pick one.
+        let any: SocketAddr = if server.is_ipv4() {
+            ([0, 0, 0, 0], 0).into()
+        } else {
+            (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+        };
+        socket.bind(&any.into()).context("could not bind a local port")?;
+        let socket = UdpSocket::from(socket);
+        narrate!(
+            n,
+            "bind({any}) -> {}",
+            socket.local_addr().map(|a| a.to_string()).unwrap_or_default()
+        );
+        if target.connect {
+            // No handshake and no packet: the kernel only records the peer.
+            socket.connect(server).with_context(|| format!("could not connect to {server}"))?;
+            narrate!(n, "connect({server}) (UDP: no packet is sent)");
+        }
+        socket.set_read_timeout(Some(target.timeout)).context("could not set SO_RCVTIMEO")?;
+        Ok(Self { socket, server, connected: target.connect, n })
+    }
+    // ANCHOR_END: open
+
+    /// The server's address.
+    pub fn server(&self) -> SocketAddr {
+        self.server
+    }
+
+    // ANCHOR: send_recv
+    /// Sends one datagram: `send` when connected, `sendto` otherwise.
+    ///
+    /// # Errors
+    /// When the kernel refuses it (too large, broadcast without `--broadcast`, an earlier
+    /// ICMP error on a connected socket).
+    pub fn send(&self, datagram: &[u8]) -> Result<()> {
+        let sent = match self.connected {
+            true => self.socket.send(datagram),
+            false => self.socket.send_to(datagram, self.server),
+        };
+        sent.map_err(|e| self.explain(e)).with_context(|| {
+            format!("could not send {} bytes to {}", datagram.len(), self.server)
+        })?;
+        match self.connected {
+            true => narrate!(self.n, "send({} bytes)", datagram.len()),
+            false => narrate!(self.n, "sendto({} bytes, {})", datagram.len(), self.server),
+        }
+        Ok(())
+    }
+
+    /// Receives one datagram and its sender, or `None` when the timeout passes first.
+    ///
+    /// # Errors
+    /// On a connected socket, `Connection refused` when the server's host answered an earlier
+    /// datagram with ICMP port unreachable.
+    pub fn recv(&self, buf: &mut [u8]) -> Result<Option<(usize, SocketAddr)>> {
+        let received = match self.connected {
+            true => self.socket.recv(buf).map(|len| (len, self.server)),
+            false => self.socket.recv_from(buf),
+        };
+        match received {
+            Ok((len, from)) if self.connected => {
+                narrate!(self.n, "recv({}) -> {len} bytes", buf.len());
+                Ok(Some((len, from)))
+            }
+            Ok((len, from)) => {
+                narrate!(self.n, "recvfrom({}) -> {len} bytes from {from}", buf.len());
+                Ok(Some((len, from)))
+            }
+            // SO_RCVTIMEO expired: Unix says EAGAIN (WouldBlock), Windows says TimedOut.
+            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+                Ok(None)
+            }
+            Err(e) => Err(self.explain(e))
+                .with_context(|| format!("could not receive from {}", self.server)),
+        }
+    }
+    // ANCHOR_END: send_recv
+
+    /// Adds the UDP meaning to the errors whose TCP meaning would mislead.
+    fn explain(&self, err: io::Error) -> anyhow::Error {
+        let why = match err.kind() {
+            io::ErrorKind::ConnectionRefused => {
+                "no UDP socket is bound there: its host answered with ICMP port unreachable, which \
+                 only a connected UDP socket hears"
+            }
+            io::ErrorKind::PermissionDenied => {
+                "sending to a broadcast address needs --broadcast (SO_BROADCAST)"
+            }
+            _ => return err.into(),
+        };
+        anyhow::Error::new(err).context(why)
+    }
+
+    fn set_timeout(&self, timeout: Duration) -> Result<()> {
+        // A zero timeout means "block forever" to the kernel, so wait at least a microsecond.
+        let timeout = timeout.max(Duration::from_micros(1));
+        self.socket.set_read_timeout(Some(timeout)).context("could not set SO_RCVTIMEO")
+    }
+
+    fn check_size(&self, size: usize) -> Result<()> {
+        let max = if self.server.is_ipv4() { MAX_PAYLOAD_V4 } else { MAX_PAYLOAD_V6 };
+        if size > max {
+            bail!(
+                "--size {size} is more than one UDP datagram can carry over {} ({max} bytes)",
+                if self.server.is_ipv4() { "IPv4" } else { "IPv6" }
+            );
+        }
+        Ok(())
+    }
+}
+
+// ANCHOR: messages
+/// The seed's client: `count` numbered messages, each followed by one wait for a reply.
+///
+/// # Errors
+/// When a send or receive fails (not when a reply is merely missing).
+pub fn messages(client: &UdpClient, count: u32, timeout: Duration) -> Result<()> {
+    let mut buf = vec![0u8; 65_536];
+    let mut answered = 0;
+    for i in 0..count {
+        client.send(format!("message {i}").as_bytes())?;
+        match client.recv(&mut buf)? {
+            Some((len, from)) => {
+                answered += 1;
+                println!("Received {} from {from}", preview(&buf[..len]));
+            }
+            // UDP itself never retransmits: a lost datagram stays lost.
+            None => println!("no reply to message {i} within {} ms", timeout.as_millis()),
+        }
+    }
+    println!("{count} sent, {answered} answered");
+    Ok(())
+}
+// ANCHOR_END: messages
+
+// ANCHOR: ping
+/// Sends `count` probes of `size` bytes, one every `interval`, while printing each reply as it
+/// comes; then waits `timeout` for stragglers and prints ping(8)'s summary.
+///
+/// # Errors
+/// When a send or receive fails, or `size` is out of range.
+pub fn ping(
+    client: &UdpClient,
+    count: u32,
+    interval: Duration,
+    size: usize,
+    timeout: Duration,
+) -> Result<()> {
+    client.check_size(size)?;
+    let started = Instant::now();
+    let mut tally = Tally::new(count);
+    let mut probe = vec![0u8; size];
+    let mut buf = vec![0u8; 65_536];
+    let (mut sent, mut next_send) = (0u32, started);
+    let mut deadline = started;
+    // One thread, one loop: send when a probe is due, otherwise wait for a reply until then.
+    loop {
+        let now = Instant::now();
+        if sent < count && now >= next_send {
+            Probe { seq: sent, sent_ns: nanos(started, now) }.write(&mut probe);
+            client.send(&probe)?;
+            sent += 1;
+            next_send += interval;
+            deadline = now + timeout;
+            continue;
+        }
+        if sent == count && (tally.complete() || now >= deadline) {
+            break;
+        }
+        client.set_timeout((if sent < count { next_send } else { deadline }) - now)?;
+        let Some((len, from)) = client.recv(&mut buf)? else { continue };
+        let cut =
+            if len < size { format!(" (truncated: {size} were sent)") } else { String::new() };
+        match tally.record(&buf[..len], nanos(started, Instant::now())) {
+            Outcome::New { seq, rtt, late } => {
+                let order = if late { " (out of order)" } else { "" };
+                println!(
+                    "{len} bytes from {from}: seq={seq} time={:.3} ms{order}{cut}",
+                    rtt.as_secs_f64() * 1e3
+                );
+            }
+            Outcome::Duplicate { seq } => println!("{len} bytes from {from}: seq={seq} (DUP!)"),
+            Outcome::Unexpected => println!(
+                "unexpected datagram from {from}: {len} bytes that are not one of our probes: {}",
+                preview(&buf[..len])
+            ),
+        }
+    }
+    println!("--- {} ping statistics ---", client.server());
+    let loss = 100.0 * f64::from(count - tally.received) / f64::from(count.max(1));
+    println!(
+        "{count} sent, {} received, {loss:.1}% loss, {} duplicates, {} reordered, {} unexpected",
+        tally.received, tally.duplicates, tally.reordered, tally.unexpected
+    );
+    if let Some(rtt) = tally.rtt_summary() {
+        println!("rtt min/avg/max/mdev = {rtt}");
+    }
+    Ok(())
+}
+// ANCHOR_END: ping
+
+fn nanos(since: Instant, now: Instant) -> u64 {
+    now.saturating_duration_since(since).as_nanos() as u64
+}
+
+// ANCHOR: blast
+/// Sends `count` probes as fast as possible from one thread while this one counts the replies.
+/// Nothing slows the sender down: UDP has no flow control, so when the server's receive buffer
+/// is full, the kernel simply drops what arrives.
+///
+/// # Errors
+/// When a send or receive fails, or `size` is out of range.
+pub fn blast(client: &UdpClient, count: u32, size: usize, timeout: Duration) -> Result<()> {
+    client.check_size(size)?;
+    // Make our own receive buffer large, so that the replies we lose are lost at the server.
+    let sock = SockRef::from(&client.socket);
+    let _ = sock.set_recv_buffer_size(BLAST_RCVBUF);
+    let granted = sock.recv_buffer_size().unwrap_or_default();
+    let sender = client.socket.try_clone().context("could not clone the socket")?;
+    let (server, connected) = (client.server, client.connected);
+    let started = Instant::now();
+    let sending = thread::spawn(move || -> io::Result<Duration> {
+        let mut probe = vec![0u8; size];
+        for seq in 0..count {
+            Probe { seq, sent_ns: nanos(started, Instant::now()) }.write(&mut probe);
+            match connected {
+                true => sender.send(&probe)?,
+                false => sender.send_to(&probe, server)?,
+            };
+        }
+        Ok(started.elapsed())
+    });
+
+    let mut tally = Tally::new(count);
+    let mut buf = vec![0u8; 65_536];
+    client.set_timeout(timeout)?;
+    while !tally.complete() {
+        match client.socket.recv(&mut buf) {
+            Ok(len) => {
+                tally.record(&buf[..len], nanos(started, Instant::now()));
+            }
+            // Quiet for a whole timeout after the last send: whatever is missing is lost.
+            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+                if sending.is_finished() {
+                    break;
+                }
+            }
+            Err(e) => return Err(client.explain(e)).context("could not receive"),
+        }
+    }
+    let send_time =
+        sending.join().map_err(|_| anyhow::anyhow!("the sending thread panicked"))??;
+    let lost = count - tally.received;
+    println!(
+        "blast: sent {count} datagrams of {size} bytes in {:.3} s ({:.0}/s); {} came back, {lost} lost \
+         ({:.1}%), {} duplicates, {} unexpected; client SO_RCVBUF {granted}",
+        send_time.as_secs_f64(),
+        f64::from(count) / send_time.as_secs_f64(),
+        tally.received,
+        100.0 * f64::from(lost) / f64::from(count.max(1)),
+        tally.duplicates,
+        tally.unexpected,
+    );
+    Ok(())
+}
+// ANCHOR_END: blast
+
+/// Sequential round trips for `duration`: one probe, wait for its reply (or the timeout), the
+/// next. Prints the rate and the p50/p99 round-trip times.
+///
+/// # Errors
+/// When a send or receive fails, or `size` is out of range.
+pub fn rtt(client: &UdpClient, duration: Duration, size: usize) -> Result<()> {
+    client.check_size(size)?;
+    let started = Instant::now();
+    let mut rtts = Vec::new();
+    let (mut lost, mut stale) = (0u32, 0u32);
+    let mut probe = vec![0u8; size];
+    let mut buf = vec![0u8; 65_536];
+    let mut seq = 0u32;
+    while started.elapsed() < duration {
+        let sent_at = Instant::now();
+        Probe { seq, sent_ns: nanos(started, sent_at) }.write(&mut probe);
+        client.send(&probe)?;
+        loop {
+            match client.recv(&mut buf)? {
+                Some((len, _)) if Probe::read(&buf[..len]).is_some_and(|p| p.seq == seq) => {
+                    rtts.push(sent_at.elapsed());
+                    break;
+                }
+                Some(_) => stale += 1, // A late reply to an earlier probe, or a stranger.
+                None => {
+                    lost += 1;
+                    break;
+                }
+            }
+        }
+        seq = seq.wrapping_add(1);
+    }
+    let elapsed = started.elapsed();
+    rtts.sort_unstable();
+    let pick = |p: f64| {
+        rtts.get(((rtts.len().saturating_sub(1)) as f64 * p) as usize).copied().unwrap_or_default()
+    };
+    println!(
+        "{} round trips of {size} bytes in {:.3} s: {:.0}/s, p50 {:.1} µs, p99 {:.1} µs, {lost} lost, {stale} stale",
+        rtts.len(),
+        elapsed.as_secs_f64(),
+        rtts.len() as f64 / elapsed.as_secs_f64(),
+        pick(0.50).as_secs_f64() * 1e6,
+        pick(0.99).as_secs_f64() * 1e6,
+    );
+    Ok(())
+}
+
+/// The smallest `--size` for the probe modes.
+pub const MIN_PROBE_SIZE: usize = HEADER_LEN;

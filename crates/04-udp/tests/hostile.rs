@@ -1,0 +1,114 @@
+//! Peers that misbehave. A UDP server has no connections to lose, but it still has to survive
+//! datagrams of every size, including none, and keep answering one peer while another floods
+//! it. The client has to survive replies that are not what it asked for.
+
+// Test helpers may unwrap: a panic in a test is a failure with a message, which is the point.
+#![allow(clippy::unwrap_used)]
+
+use std::net::{SocketAddr, UdpSocket};
+use std::process::Command;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::testkit::{PATIENCE, Proc, run};
+
+fn udp() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_04-udp"))
+}
+
+fn server(args: &[&str]) -> (Proc, SocketAddr) {
+    let proc = Proc::spawn(udp().args(["server", "--port", "0"]).args(args));
+    let addr = proc.listening_addr().parse().unwrap();
+    (proc, addr)
+}
+
+fn socket() -> UdpSocket {
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket.set_read_timeout(Some(PATIENCE)).unwrap();
+    socket
+}
+
+#[test]
+fn empty_and_largest_datagrams_are_echoed_whole() {
+    let (srv, addr) = server(&["--quiet"]);
+    let peer = socket();
+    let mut buf = vec![0u8; 65_536];
+    for size in [0, 1, 1472, 65_507] {
+        let datagram: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
+        peer.send_to(&datagram, addr).unwrap();
+        let (len, from) = peer.recv_from(&mut buf).unwrap();
+        assert_eq!((len, from), (size, addr));
+        assert_eq!(&buf[..len], &datagram[..], "{size} bytes");
+    }
+    srv.interrupt();
+    let done = srv.finish();
+    assert!(done.status.success(), "{done:?}");
+    assert!(done.stderr.contains("4 datagrams"), "{}", done.stderr);
+}
+
+#[test]
+fn garbage_replies_are_reported_not_fatal() {
+    // A fake server: answers each probe first with random bytes, then with the probe itself.
+    let fake = socket();
+    let port = fake.local_addr().unwrap().port().to_string();
+    let faking = thread::spawn(move || {
+        let mut buf = [0u8; 2048];
+        let (len, from) = fake.recv_from(&mut buf).unwrap();
+        fake.send_to(&[0xde, 0xad, 0xbe, 0xef, 1, 2, 3], from).unwrap();
+        fake.send_to(b"UDP4", from).unwrap(); // Right magic, too short.
+        fake.send_to(&buf[..len], from).unwrap();
+    });
+    let out = run(udp().args(["client", "--port", &port, "ping", "--count", "1"]));
+    faking.join().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        out.stdout.contains("7 bytes that are not one of our probes: b'\\xde\\xad\\xbe\\xef"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("1 sent, 1 received, 0.0% loss, 0 duplicates, 0 reordered, 2 unexpected"),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn a_flood_from_one_peer_does_not_silence_the_others() {
+    let (srv, addr) = server(&["--quiet"]);
+    // Bounded in count and time: at most 2 million datagrams or 3 seconds.
+    let flooding = thread::spawn(move || {
+        let flooder = socket();
+        let started = Instant::now();
+        let mut sent = 0u32;
+        while sent < 2_000_000 && started.elapsed() < Duration::from_secs(3) {
+            let _ = flooder.send_to(&[0u8; 64], addr);
+            sent += 1;
+        }
+        sent
+    });
+    let out = run(udp().args([
+        "client",
+        "--port",
+        &addr.port().to_string(),
+        "--timeout",
+        "200",
+        "ping",
+        "--count",
+        "50",
+        "--interval",
+        "20",
+    ]));
+    let flood_size = flooding.join().unwrap();
+    let received = out.stdout.split("sent, ").nth(1).and_then(|rest| rest.split(' ').next());
+    let received: u32 = received.unwrap().parse().unwrap();
+    assert!(
+        received >= 10,
+        "only {received} of 50 answered during a flood of {flood_size}:\n{}",
+        out.stdout
+    );
+    srv.interrupt();
+    let done = srv.finish();
+    assert!(done.status.success(), "{done:?}");
+}
