@@ -251,7 +251,8 @@ pub fn ping(
         if sent == count && (tally.complete() || now >= deadline) {
             break;
         }
-        client.set_timeout((if sent < count { next_send } else { deadline }) - now)?;
+        let wake = if sent < count { next_send } else { deadline };
+        client.set_timeout(wake.saturating_duration_since(now))?;
         let Some((len, from)) = client.recv(&mut buf)? else { continue };
         let cut =
             if len < size { format!(" (truncated: {size} were sent)") } else { String::new() };

@@ -111,7 +111,10 @@ impl std::fmt::Display for Summary {
             }
         }
         if let Some(drops) = self.kernel_drops {
-            write!(f, "; the kernel dropped {drops} (receive buffer full)")?;
+            write!(
+                f,
+                "; datagrams the kernel dropped because the receive buffer was full: {drops}"
+            )?;
         }
         Ok(())
     }
@@ -220,7 +223,9 @@ fn serve_loop(socket: &UdpSocket, config: &Config, stop: &Arc<Stop>) -> Summary 
     let mut rng = Rng::new(config.seed);
     let delayed = match config.net.delay.is_zero() && config.net.jitter.is_zero() {
         true => None,
-        false => DelayedSender::start(socket, n).ok(),
+        false => DelayedSender::start(socket, n)
+            .inspect_err(|e| eprintln!("could not start the delay thread ({e}): replying at once"))
+            .ok(),
     };
     // One byte more than we keep: if the datagram fills it, it did not fit in `buf_size`.
     let mut buf = vec![0u8; config.buf_size + 1];
