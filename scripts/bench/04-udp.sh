@@ -3,11 +3,11 @@
 # recvfrom/sendto server (the kernel-bound limit) and a Python one, and how much of a blast the
 # kernel drops for each receive-buffer size. Prints markdown tables (stdout) for the book.
 #
-#     scripts/bench/04-udp.sh                  # full run: 5 s of round trips, 200000-datagram blasts, 3 runs
+#     scripts/bench/04-udp.sh                  # full run: 5 s of round trips, 1000000-datagram blasts, 3 runs
 #     QUICK=1 scripts/bench/04-udp.sh          # smoke test: 1 s, 20000 datagrams, 1 run
 #
 # Knobs (environment): RUNS (3), SECS (5; seconds of round trips per run, 1..60), BLAST_COUNT
-# (200000; datagrams per blast), QUICK=1 (small values for all of these).
+# (1000000; datagrams per blast), QUICK=1 (small values for all of these).
 #
 # Every server runs on CPU 0 and every client on CPU 1 (taskset), loopback only. All servers are
 # driven by our own client (`04-udp client rtt` / `blast`, release build), which checks that each
