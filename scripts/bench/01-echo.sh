@@ -110,13 +110,6 @@ start_socat() {
 
 # --- the clients -----------------------------------------------------------------------------
 
-# First match of a sed -n script in a client's output line, or die showing the line.
-parse() {
-    local value
-    value=$(sed -n "$2" <<<"$1")
-    [[ -n $value ]] || die "could not parse client output: $1"
-    printf '%s\n' "$value"
-}
 
 # bulk PORT BYTES : one run of `client --bytes`; prints MiB/s.
 bulk() {
@@ -269,12 +262,6 @@ print_sweep() {
     echo
 }
 
-# target DESCRIPTION VALUE OP LIMIT
-target() {
-    local verdict="no"
-    if holds "$2" "$3" "$4"; then verdict="yes"; fi
-    row "$1" "$2" "$3 $4" "$verdict"
-}
 
 print_targets() {
     local o50 s50

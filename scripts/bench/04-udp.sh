@@ -138,13 +138,6 @@ start_python() {
 
 # --- the clients -----------------------------------------------------------------------------
 
-# parse TEXT SED-SCRIPT : first match of a sed -n script in TEXT, or die showing TEXT.
-parse() {
-    local value
-    value=$(sed -n "$2" <<<"$1")
-    [[ -n $value ]] || die "could not parse: $1"
-    printf '%s\n' "$value"
-}
 
 # rtt PORT : one run of `client rtt`; prints "PER_SECOND P50 P99 LOST".
 rtt() {
@@ -273,12 +266,6 @@ print_loss() {
     echo
 }
 
-# target DESCRIPTION VALUE OP LIMIT
-target() {
-    local verdict="no"
-    if holds "$2" "$3" "$4"; then verdict="yes"; fi
-    row "$1" "$2" "$3 $4" "$verdict"
-}
 
 print_targets() {
     local o_rate c_rate p_rate

@@ -232,3 +232,19 @@ machine_header() {
         "$(awk -v k="$mem_kib" 'BEGIN { printf "%.1f", k / 1048576 }')" \
         "$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)" "$(uname -r)"
 }
+
+# parse TEXT SED_SCRIPT : the first match of a `sed -n` script in a program's output line, or
+# die showing the line.
+parse() {
+    local value
+    value=$(sed -n "$2" <<<"$1")
+    [[ -n $value ]] || die "could not parse: $1"
+    printf '%s\n' "$value"
+}
+
+# target DESCRIPTION VALUE OP LIMIT : one row of a targets table, with "yes" or "no".
+target() {
+    local verdict="no"
+    if holds "$2" "$3" "$4"; then verdict="yes"; fi
+    row "$1" "$2" "$3 $4" "$verdict"
+}
