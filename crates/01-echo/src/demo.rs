@@ -8,8 +8,11 @@
 //!    kernel completes the handshake and queues B (that queue is the listen backlog), but the
 //!    server, busy with A, does not `accept()` B yet;
 //! 3. A closes; only now does the server accept B and echo its message;
-//! 4. the demo stops the server, as Ctrl-C would.
+//! 4. B half-closes (`shutdown(SHUT_WR)`) and waits for the server to close its side too;
+//! 5. the demo stops the server, as Ctrl-C would.
 
+use std::io::Read;
+use std::net::Shutdown;
 use std::thread;
 
 use anyhow::{Context, Result};
@@ -66,6 +69,12 @@ pub fn run() -> Result<()> {
 
     let reply = client::send_and_receive(&mut conn_b, b"Hello again: one client at a time", b)?;
     println!("client B: Received {}", py_bytes(&reply));
+    // Half-close, then wait for the server's own close: when recv() returns 0, the server is
+    // done with B and back in accept(), so stopping it now interrupts nobody.
+    conn_b.shutdown(Shutdown::Write)?;
+    narrate!(b, "shutdown({}, SHUT_WR)", conn_b.fd());
+    let closed = conn_b.read(&mut [0u8; 1])?;
+    narrate!(b, "recv(1) -> {closed} bytes (the server closed)");
     narrate!(b, "close({})", conn_b.fd());
     drop(conn_b);
 

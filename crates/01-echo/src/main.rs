@@ -98,8 +98,9 @@ struct ServerArgs {
     #[arg(long, value_name = "BYTES", default_value = "1024", value_parser = parse_buf_size)]
     buf_size: usize,
 
-    /// Do not set SO_REUSEADDR: restarting right after a connection closes then fails with
-    /// "Address already in use" (TIME_WAIT).
+    /// Do not set SO_REUSEADDR. After this server closes a connection first (Ctrl-C with a
+    /// client connected, a --timeout drop), a restart on the same port then fails with
+    /// "Address already in use" for about a minute (TIME_WAIT).
     #[arg(long)]
     no_reuseaddr: bool,
 

@@ -246,6 +246,13 @@ fn demo_runs_narrated_and_exits_zero() {
     let b_accepted = out.stderr.rfind("[server] accept() -> ").expect("B accepted");
     assert!(a_closes < b_accepted, "{}", out.stderr);
     assert!(out.stderr.contains("[demo] client B is connected, but waits"), "{}", out.stderr);
+    // B half-closes and waits for the server's close, so stopping interrupts no connection.
+    assert!(
+        out.stderr.contains("[client B] recv(1) -> 0 bytes (the server closed)"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("SHUT_RDWR"), "{}", out.stderr);
     assert!(out.stderr.contains("server stopped: served 2 connections"), "{}", out.stderr);
 }
 
