@@ -304,7 +304,11 @@ fn address_in_use_explains_itself() {
         "{}",
         out.stderr
     );
-    assert!(out.stderr.contains("hint: another program is listening"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("hint: another socket is bound to that address and port"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
@@ -497,5 +501,9 @@ fn a_privileged_port_explains_itself() {
         "{}",
         out.stderr
     );
-    assert!(out.stderr.contains("hint: ports below 1024 are privileged"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("hint: the kernel refused: ports below 1024 need root"),
+        "{}",
+        out.stderr
+    );
 }

@@ -2,7 +2,7 @@
 //! may never come.
 //!
 //! Modes:
-//! - `messages` (the seed's): 100 numbered messages, one reply awaited after each;
+//! - `messages` (the tutorial's): 100 numbered messages, one reply awaited after each;
 //! - `ping`: numbered, timestamped probes at an interval, like ping(8): loss, duplicates,
 //!   reordering and round-trip times;
 //! - `blast`: probes as fast as possible, to overflow a receive buffer and measure the loss;
@@ -33,6 +33,8 @@ pub const MAX_PAYLOAD_V4: usize = 65_507;
 pub const MAX_PAYLOAD_V6: usize = 65_527;
 /// `rtt` keeps every round-trip time, so its duration is bounded.
 pub const MAX_RTT_DURATION: Duration = Duration::from_secs(60);
+/// Every receive buffer of the client: larger than any datagram, so no reply is ever cut.
+pub const RECV_BUF_SIZE: usize = 65_536;
 /// The receive buffer `blast` asks for, so that the loss it measures is the server's.
 const BLAST_RCVBUF: usize = 8 << 20;
 
@@ -100,7 +102,9 @@ impl UdpClient {
             socket.connect(server).with_context(|| format!("could not connect to {server}"))?;
             narrate!(n, "connect({server}) (UDP: no packet is sent)");
         }
+        // SO_RCVTIMEO: a reply may never come, so no recv may wait forever.
         socket.set_read_timeout(Some(target.timeout)).context("could not set SO_RCVTIMEO")?;
+        narrate!(n, "setsockopt(SOL_SOCKET, SO_RCVTIMEO, {} ms)", target.timeout.as_millis());
         Ok(Self { socket, server, connected: target.connect, n })
     }
     // ANCHOR_END: open
@@ -121,6 +125,9 @@ impl UdpClient {
             true => self.socket.send(datagram),
             false => self.socket.send_to(datagram, self.server),
         };
+        if let Err(e) = &sent {
+            narrate!(self.n, "sendto({} bytes, {}) -> {e}", datagram.len(), self.server);
+        }
         sent.map_err(|e| self.explain(e)).with_context(|| {
             format!("could not send {} bytes to {}", datagram.len(), self.server)
         })?;
@@ -152,13 +159,26 @@ impl UdpClient {
             }
             // SO_RCVTIMEO expired: Unix says EAGAIN (WouldBlock), Windows says TimedOut.
             Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+                narrate!(self.n, "recvfrom({}) -> timed out (SO_RCVTIMEO)", buf.len());
                 Ok(None)
             }
-            Err(e) => Err(self.explain(e))
-                .with_context(|| format!("could not receive from {}", self.server)),
+            Err(e) => {
+                narrate!(self.n, "recvfrom({}) -> {e}", buf.len());
+                Err(self.explain(e))
+                    .with_context(|| format!("could not receive from {}", self.server))
+            }
         }
     }
     // ANCHOR_END: send_recv
+
+    /// The complaint when nothing at all answered.
+    fn nothing_answered(&self) -> anyhow::Error {
+        let why = match self.connected {
+            true => "",
+            false => " (an unconnected UDP socket hears no error for a closed port: try --connect)",
+        };
+        anyhow::anyhow!("no reply at all from {}: is a server running there?{why}", self.server)
+    }
 
     /// Adds the UDP meaning to the errors whose TCP meaning would mislead.
     fn explain(&self, err: io::Error) -> anyhow::Error {
@@ -194,12 +214,12 @@ impl UdpClient {
 }
 
 // ANCHOR: messages
-/// The seed's client: `count` numbered messages, each followed by one wait for a reply.
+/// The tutorial's client: `count` numbered messages, each followed by one wait for a reply.
 ///
 /// # Errors
 /// When a send or receive fails (not when a reply is merely missing).
 pub fn messages(client: &UdpClient, count: u32, timeout: Duration) -> Result<()> {
-    let mut buf = vec![0u8; 65_536];
+    let mut buf = vec![0u8; RECV_BUF_SIZE];
     let mut answered = 0;
     for i in 0..count {
         client.send(format!("message {i}").as_bytes())?;
@@ -213,6 +233,10 @@ pub fn messages(client: &UdpClient, count: u32, timeout: Duration) -> Result<()>
         }
     }
     println!("{count} sent, {answered} answered");
+    // Like ping(8): some loss is a result, total silence is a failure.
+    if answered == 0 {
+        return Err(client.nothing_answered());
+    }
     Ok(())
 }
 // ANCHOR_END: messages
@@ -234,7 +258,7 @@ pub fn ping(
     let started = Instant::now();
     let mut tally = Tally::new(count);
     let mut probe = vec![0u8; size];
-    let mut buf = vec![0u8; 65_536];
+    let mut buf = vec![0u8; RECV_BUF_SIZE];
     let (mut sent, mut next_send) = (0u32, started);
     let mut deadline = started;
     // One thread, one loop: send when a probe is due, otherwise wait for a reply until then.
@@ -277,8 +301,9 @@ pub fn ping(
         "{count} sent, {} received, {loss:.1}% loss, {} duplicates, {} reordered, {} unexpected",
         tally.received, tally.duplicates, tally.reordered, tally.unexpected
     );
-    if let Some(rtt) = tally.rtt_summary() {
-        println!("rtt min/avg/max/mdev = {rtt}");
+    match tally.rtt_summary() {
+        Some(rtt) => println!("rtt min/avg/max/mdev = {rtt}"),
+        None => return Err(client.nothing_answered()),
     }
     Ok(())
 }
@@ -317,7 +342,7 @@ pub fn blast(client: &UdpClient, count: u32, size: usize, timeout: Duration) -> 
     });
 
     let mut tally = Tally::new(count);
-    let mut buf = vec![0u8; 65_536];
+    let mut buf = vec![0u8; RECV_BUF_SIZE];
     client.set_timeout(timeout)?;
     while !tally.complete() {
         match client.socket.recv(&mut buf) {
@@ -361,7 +386,7 @@ pub fn rtt(client: &UdpClient, duration: Duration, size: usize) -> Result<()> {
     let mut rtts = Vec::new();
     let (mut lost, mut stale) = (0u32, 0u32);
     let mut probe = vec![0u8; size];
-    let mut buf = vec![0u8; 65_536];
+    let mut buf = vec![0u8; RECV_BUF_SIZE];
     let mut seq = 0u32;
     while started.elapsed() < duration {
         let sent_at = Instant::now();
@@ -396,6 +421,12 @@ pub fn rtt(client: &UdpClient, duration: Duration, size: usize) -> Result<()> {
         pick(0.99).as_secs_f64() * 1e6,
     );
     Ok(())
+}
+
+impl Drop for UdpClient {
+    fn drop(&mut self) {
+        narrate!(self.n, "close({})", common::narrate::fd(&self.socket));
+    }
 }
 
 /// The smallest `--size` for the probe modes.

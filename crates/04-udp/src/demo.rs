@@ -1,6 +1,6 @@
 //! `demo`: a UDP server and its clients in one process, narrated.
 //!
-//! 1. The seed's client sends three messages; every `sendto`/`recvfrom` is narrated.
+//! 1. The tutorial's client sends three messages; every `sendto`/`recvfrom` is narrated.
 //! 2. A ping of 10 probes crosses a simulated bad network (20% loss, 10% duplicates, 1-5 ms
 //!    delay), with a fixed seed so that every run shows the same loss.
 //! 3. A *connected* UDP socket sends to a port nobody has bound, and hears `Connection refused`
@@ -63,13 +63,13 @@ pub fn run() -> Result<()> {
 
     narrate!(
         demo,
-        "1. the seed's client: numbered messages, each answered (or not) by one datagram"
+        "1. the tutorial's client: numbered messages, each answered (or not) by one datagram"
     );
     let narrated = UdpClient::open(&target, Narrator::new("client", true))?;
     client::messages(&narrated, 3, DEMO_TIMEOUT)?;
     narrate!(
         demo,
-        "   the seed's client takes the next datagram as the answer: after a duplicate, it is the wrong one"
+        "   the tutorial's client takes the next datagram as the answer: after a duplicate, it is the wrong one"
     );
 
     narrate!(

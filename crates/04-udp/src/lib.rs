@@ -2,7 +2,7 @@
 //!
 //! - [`server`]: `recvfrom` / `sendto`, no `listen`, no `accept`; replies `echo` or `over`;
 //! - [`netsim`]: a seeded, simulated bad network (drop, duplicate, delay, jitter);
-//! - [`client`]: the seed's numbered messages, `ping`, `blast` and `rtt` modes, connected or not;
+//! - [`client`]: the tutorial's numbered messages, `ping`, `blast` and `rtt` modes, connected or not;
 //! - [`probe`]: the numbered, timestamped datagram that `ping`, `blast` and `rtt` send;
 //! - [`demo`]: server and client in one process, narrated.
 
@@ -12,8 +12,11 @@ pub mod netsim;
 pub mod probe;
 pub mod server;
 
-/// How datagram contents are printed: Python's `b'…'`, cut after 32 bytes (a peer chooses
-/// the size, up to 64 KiB, and one datagram should stay one readable line).
+/// Bytes of a datagram that are printed: a peer chooses the size, up to 64 KiB, and one
+/// datagram should stay one readable line.
+pub const PREVIEW_BYTES: usize = 32;
+
+/// How datagram contents are printed: Python's `b'…'`, cut after [`PREVIEW_BYTES`].
 pub(crate) fn preview(data: &[u8]) -> String {
-    common::text::py_bytes_preview(data, 32)
+    common::text::py_bytes_preview(data, PREVIEW_BYTES)
 }

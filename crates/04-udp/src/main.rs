@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! cargo run -p ch04-udp -- server             # listening on 127.0.0.1:5005
-//! cargo run -p ch04-udp -- client             # the seed's 100 numbered messages
+//! cargo run -p ch04-udp -- client             # the tutorial's 100 numbered messages
 //! cargo run -p ch04-udp -- client ping        # loss, duplicates, reordering, RTT
 //! ```
 //!
@@ -48,9 +48,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Bind a UDP port and answer every datagram (echo, or the seed's "over").
+    /// Bind a UDP port and answer every datagram (echo, or the tutorial's "over").
     Server(ServerArgs),
-    /// Send datagrams to a server: the seed's messages, or ping, blast, rtt.
+    /// Send datagrams to a server: the tutorial's messages, or ping, blast, rtt.
     Client(ClientArgs),
     /// Server and clients in one process on a free port, narrated.
     Demo,
@@ -107,7 +107,7 @@ struct ServerArgs {
 enum ReplyArg {
     /// Send the datagram back unchanged.
     Echo,
-    /// Send b'over', like the seed's server.
+    /// Send b'over', like the tutorial's server.
     Over,
 }
 
@@ -141,7 +141,7 @@ struct ClientArgs {
 
 #[derive(Subcommand)]
 enum Mode {
-    /// The seed's client: numbered messages, one reply awaited after each (the default).
+    /// The tutorial's client: numbered messages, one reply awaited after each (the default).
     Messages {
         /// How many messages.
         #[arg(long, default_value_t = 100)]
@@ -155,7 +155,7 @@ enum Mode {
         /// Milliseconds between probes (0 = all at once).
         #[arg(long, value_name = "MS", default_value_t = 100)]
         interval: u64,
-        /// Bytes per probe (16 to 65507 over IPv4).
+        /// Bytes per probe: 16 (the header) to 65507 over IPv4, 65527 over IPv6.
         #[arg(long, default_value_t = 64, value_parser = probe_size)]
         size: usize,
     },
@@ -170,8 +170,9 @@ enum Mode {
     },
     /// One probe at a time for a fixed time: round trips per second and latency.
     Rtt {
-        /// Seconds to run (at most 60).
-        #[arg(long, value_name = "SECS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=60))]
+        /// Seconds to run (at most 60: every round-trip time is kept in memory).
+        #[arg(long, value_name = "SECS", default_value_t = 5,
+              value_parser = clap::value_parser!(u64).range(1..=client::MAX_RTT_DURATION.as_secs()))]
         duration: u64,
         /// Bytes per probe.
         #[arg(long, default_value_t = 64, value_parser = probe_size)]

@@ -27,7 +27,7 @@ pub const DEFAULT_PORT: u16 = 5005;
 /// Big enough for any UDP datagram (at most 65,507 bytes of payload over IPv4, 65,527 over
 /// IPv6). Unlike TCP, a datagram that does not fit in the buffer is cut, and the rest is lost.
 pub const DEFAULT_BUF_SIZE: usize = 65_535;
-/// The seed's fixed reply.
+/// The tutorial's fixed reply.
 pub const OVER: &[u8] = b"over";
 /// Distinct senders remembered for the summary; more are counted as "at least".
 pub const MAX_TRACKED_PEERS: usize = 65_536;
@@ -39,7 +39,7 @@ const RECV_RETRY_DELAY: Duration = Duration::from_millis(100);
 pub enum Reply {
     /// The datagram itself.
     Echo,
-    /// The seed's fixed `over`.
+    /// The tutorial's fixed `over`.
     Over,
 }
 
@@ -92,13 +92,20 @@ pub struct Summary {
 impl std::fmt::Display for Summary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let at_least = if self.peers >= MAX_TRACKED_PEERS { "at least " } else { "" };
+        let plural = |count: u64, one: &'static str, many: &'static str| match count {
+            1 => one,
+            _ => many,
+        };
         write!(
             f,
-            "{} datagrams ({}) from {at_least}{} peer(s); {} replies",
+            "{} {} ({}) from {at_least}{} {}; {} {}",
             self.datagrams,
+            plural(self.datagrams, "datagram", "datagrams"),
             human_bytes(self.bytes),
             self.peers,
-            self.replies
+            plural(self.peers as u64, "peer", "peers"),
+            self.replies,
+            plural(self.replies, "reply", "replies"),
         )?;
         for (count, what) in [
             (self.dropped, "dropped (simulated)"),
@@ -164,6 +171,12 @@ impl Server {
             }
         };
 
+        // Bound to "::", a dual-stack socket also receives IPv4 datagrams (from ::ffff:a.b.c.d).
+        // Systems disagree on the default, so we say it, as chapter 01 does.
+        if addr.is_ipv6() && addr.ip().is_unspecified() {
+            socket.set_only_v6(false).context("could not clear IPV6_V6ONLY")?;
+            narrate!(n, "setsockopt(IPPROTO_IPV6, IPV6_V6ONLY, 0)");
+        }
         socket.bind(&addr.into()).with_context(|| format!("could not bind {addr}"))?;
         narrate!(n, "bind({addr})");
         let socket = UdpSocket::from(socket);

@@ -53,7 +53,7 @@ fn the_seeds_hundred_messages_are_all_answered() {
     assert!(done.stdout.starts_with("SO_RCVBUF: "), "{}", done.stdout);
     assert!(done.stdout.contains(": b'message 42'"), "the server prints each datagram");
     assert!(
-        done.stderr.contains("server stopped: 100 datagrams (990 B) from 1 peer(s); 100 replies"),
+        done.stderr.contains("server stopped: 100 datagrams (990 B) from 1 peer; 100 replies"),
         "{}",
         done.stderr
     );
@@ -120,10 +120,13 @@ fn connected_udp_hears_connection_refused() {
     assert!(out.stderr.contains("Connection refused"), "{}", out.stderr);
     assert!(out.stderr.contains("hint: "), "{}", out.stderr);
 
-    // Unconnected, the same ICMP message is dropped by the kernel: all we see is silence.
+    // Unconnected, the same ICMP message is dropped by the kernel: all we see is silence,
+    // and total silence is a failure (exit 1), as for ping(8).
     let out = client(&closed, &["--timeout", "200", "messages", "--count", "1"]);
-    assert!(out.status.success(), "{out:?}");
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
     assert_eq!(out.stdout, "no reply to message 0 within 200 ms\n1 sent, 0 answered\n");
+    assert!(out.stderr.contains("no reply at all from 127.0.0.1:"), "{}", out.stderr);
+    assert!(out.stderr.contains("try --connect"), "{}", out.stderr);
 }
 
 #[test]
@@ -232,6 +235,8 @@ fn trace_narrates_datagram_calls() {
         "[client] bind(0.0.0.0:0) -> 0.0.0.0:",
         "[client] sendto(9 bytes, 127.0.0.1:",
         "[client] recvfrom(65536) -> 9 bytes from 127.0.0.1:",
+        "[client] setsockopt(SOL_SOCKET, SO_RCVTIMEO, 1000 ms)",
+        "[client] close(fd ",
     ] {
         assert!(out.stderr.contains(line), "missing {line:?} in:\n{}", out.stderr);
     }

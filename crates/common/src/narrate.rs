@@ -40,10 +40,11 @@ impl Narrator {
     /// which skips the formatting entirely when narration is off.
     pub fn say(&self, line: fmt::Arguments<'_>) {
         if self.on {
-            // One locked write per line keeps lines whole when server and client threads
-            // narrate at once (as in `demo`). A failed write to stderr is not worth dying for.
-            let mut err = std::io::stderr().lock();
-            let _ = writeln!(err, "[{}] {}", self.role, line);
+            // Formatted first, then written with one call: stderr is unbuffered, and a line
+            // written in pieces can be split by another thread's output (stdout shares the
+            // terminal). A failed write to stderr is not worth dying for.
+            let line = format!("[{}] {}\n", self.role, line);
+            let _ = std::io::stderr().lock().write_all(line.as_bytes());
         }
     }
 }

@@ -43,21 +43,23 @@ pub fn hint_for_kind(kind: io::ErrorKind) -> Option<&'static str> {
     use io::ErrorKind::*;
     Some(match kind {
         ConnectionRefused => {
-            "nothing is listening there (the peer answered with RST): is the server running? \
-             Start it with `server` in another terminal, on the same host and port"
+            "nothing is listening there (TCP hears this as a reset, UDP as an ICMP port \
+             unreachable): is the server running? Start it with `server` in another terminal, \
+             on the same host and port"
         }
         AddrInUse => {
-            "another program is listening on that address, or a server that just stopped left \
-             connections in TIME_WAIT (binding over them needs SO_REUSEADDR, on Linux on both \
-             the old and the new socket); `ss -tanp` shows who holds the port"
+            "another socket is bound to that address and port (`ss -tulpn` lists them), or a TCP \
+             server that just stopped left connections in TIME_WAIT (binding over them needs \
+             SO_REUSEADDR, on Linux on both the old and the new socket)"
         }
         AddrNotAvailable => {
             "no network interface of this machine has that address; `ip addr` lists the ones it \
              has (127.0.0.1 and ::1 always work)"
         }
         PermissionDenied => {
-            "ports below 1024 are privileged: use a port of 1024 or more, or run as root / with \
-             CAP_NET_BIND_SERVICE (a Unix socket path needs write permission on its folder)"
+            "the kernel refused: ports below 1024 need root or CAP_NET_BIND_SERVICE, a broadcast \
+             address needs SO_BROADCAST, and a Unix socket path needs write permission on its \
+             folder"
         }
         NotFound => {
             "nothing exists at that path: a Unix socket file appears when a server binds it, \
@@ -86,7 +88,7 @@ mod tests {
     #[test]
     fn privileged_port_hint_names_the_rule() {
         let hint = hint_for_kind(io::ErrorKind::PermissionDenied).unwrap_or_default();
-        assert!(hint.contains("below 1024"));
+        assert!(hint.contains("below 1024") && hint.contains("SO_BROADCAST"));
     }
 
     #[test]
