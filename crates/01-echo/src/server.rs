@@ -115,32 +115,31 @@ impl Server {
     /// `accept()` blocks, and a flag does not wake it. So on stop we connect to ourselves:
     /// `accept()` returns that connection, the loop sees the flag, and the server ends.
     fn wake_on_stop(&self, stop: &Arc<Stop>) -> common::stop::Watch {
-        let wake_addr = match &self.listener {
-            Listener::Tcp(_) => self.tcp_addr().map(|addr| {
-                // Connecting to 0.0.0.0 or :: is not portable; loopback reaches the same socket.
-                let ip = match addr {
-                    SocketAddr::V4(a) if a.ip().is_unspecified() => [127, 0, 0, 1].into(),
-                    SocketAddr::V6(a) if a.ip().is_unspecified() => {
-                        std::net::Ipv6Addr::LOCALHOST.into()
-                    }
-                    _ => addr.ip(),
-                };
-                SockAddr::from(SocketAddr::new(ip, addr.port()))
-            }),
+        let listener = match &self.listener {
+            Listener::Tcp(_) => self.tcp_addr().map(WakeTarget::Tcp),
             #[cfg(unix)]
-            Listener::Unix(_, file) => SockAddr::unix(&file.0).ok(),
+            Listener::Unix(_, file) => SockAddr::unix(&file.0).ok().map(WakeTarget::Unix),
         };
-        stop.watch(move || {
-            if let Some(addr) = &wake_addr {
-                let domain = addr.domain();
-                if let Ok(socket) = Socket::new(domain, Type::STREAM, None) {
-                    let _ = socket.connect_timeout(addr, Duration::from_secs(1));
-                    let _ = socket.set_linger(Some(Duration::ZERO)); // No TIME_WAIT from this.
+        stop.watch(move || match &listener {
+            // Connect and close abortively (RST): no TIME_WAIT is left on our own port.
+            Some(WakeTarget::Tcp(addr)) => common::stop::wake_accept(*addr),
+            #[cfg(unix)]
+            Some(WakeTarget::Unix(addr)) => {
+                if let Ok(socket) = Socket::new(Domain::UNIX, Type::STREAM, None) {
+                    let _ = socket.connect(addr);
                 }
             }
+            None => {}
         })
     }
     // ANCHOR_END: wake_on_stop
+}
+
+/// Where the stop's wake-up connection goes.
+enum WakeTarget {
+    Tcp(SocketAddr),
+    #[cfg(unix)]
+    Unix(SockAddr),
 }
 
 // ANCHOR: listen_tcp

@@ -208,15 +208,7 @@ impl Server {
 /// `recvfrom()` blocks, and a flag does not wake it: on stop, we send ourselves an empty
 /// datagram, the loop wakes up, sees the flag, and ends.
 fn wake_on_stop(local: SocketAddr, stop: &Arc<Stop>) -> common::stop::Watch {
-    let target = match local {
-        SocketAddr::V4(a) if a.ip().is_unspecified() => {
-            SocketAddr::from(([127, 0, 0, 1], a.port()))
-        }
-        SocketAddr::V6(a) if a.ip().is_unspecified() => {
-            SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, a.port()))
-        }
-        other => other,
-    };
+    let target = common::host::reachable(local);
     stop.watch(move || {
         let any: SocketAddr = if target.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" }
             .parse()

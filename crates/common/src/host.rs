@@ -30,6 +30,19 @@ pub fn resolve(host: &str, port: u16) -> anyhow::Result<Vec<SocketAddr>> {
     Ok(addrs)
 }
 
+/// The address a client on this machine uses to reach a socket bound to `bound`: the same,
+/// except that "every address" (0.0.0.0 or ::) becomes loopback, since connecting to the
+/// unspecified address is not portable.
+pub fn reachable(bound: std::net::SocketAddr) -> std::net::SocketAddr {
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+    let ip = match bound.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    std::net::SocketAddr::new(ip, bound.port())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -39,6 +52,14 @@ mod tests {
         assert_eq!(resolve("127.0.0.1", 80)?, vec!["127.0.0.1:80".parse()?]);
         assert_eq!(resolve("::1", 80)?, vec!["[::1]:80".parse()?]);
         assert_eq!(resolve("[::1]", 80)?, vec!["[::1]:80".parse()?]);
+        Ok(())
+    }
+
+    #[test]
+    fn every_address_is_reached_through_loopback() -> anyhow::Result<()> {
+        assert_eq!(reachable("0.0.0.0:80".parse()?), "127.0.0.1:80".parse()?);
+        assert_eq!(reachable("[::]:80".parse()?), "[::1]:80".parse()?);
+        assert_eq!(reachable("10.1.2.3:80".parse()?), "10.1.2.3:80".parse()?);
         Ok(())
     }
 

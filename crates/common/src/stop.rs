@@ -67,6 +67,19 @@ impl Stop {
     }
 }
 
+/// Wakes a thread blocked in `accept()` on a TCP listener bound to `bound`: connects to it and
+/// closes at once. The close is abortive (`SO_LINGER` 0 sends RST), so that this connection
+/// leaves no `TIME_WAIT` behind on the listener's port. The woken loop must check
+/// [`Stop::is_stopping`] and drop what it accepted (abortively too).
+pub fn wake_accept(bound: std::net::SocketAddr) {
+    use socket2::{Domain, Socket, Type};
+    let addr = crate::host::reachable(bound);
+    if let Ok(socket) = Socket::new(Domain::for_address(addr), Type::STREAM, None) {
+        let _ = socket.connect_timeout(&addr.into(), std::time::Duration::from_secs(1));
+        let _ = socket.set_linger(Some(std::time::Duration::ZERO));
+    }
+}
+
 /// Keeps a wake-up action registered; dropping it unregisters the action.
 pub struct Watch {
     stop: Arc<Stop>,
