@@ -1,0 +1,343 @@
+//! `--mode poll`: one thread serves every client, with non-blocking sockets and an event loop.
+//!
+//! The loop asks the kernel one question, over and over: "which of my sockets can I use
+//! without waiting?" (`poll`: epoll on Linux, kqueue on macOS). Then it does exactly that
+//! much work on each ready socket, and asks again. No call ever blocks, so one slow client
+//! cannot stop the others. What a blocking server keeps on its thread's stack, the loop keeps
+//! in a [`Connection`] per client: the bytes received but not yet echoed.
+//!
+//! Interest is the lesson the tutorial's `selectors` server gets wrong. A socket is almost
+//! always *writable* (its send buffer has room), so registering write interest all the time
+//! makes `poll` return at once, forever: 100 % CPU with nothing to do. Here read interest is
+//! always on (unless the client is too far behind, see below), and write interest is on
+//! **only while output is pending**.
+//!
+//! Backpressure: a client that sends but never reads would make us buffer its echo without
+//! end. When a connection's pending output reaches [`MAX_PENDING_OUTPUT`], we stop reading
+//! from it until it drains; then the kernel's buffers fill, and TCP's flow control slows that
+//! client down, and only that client.
+
+use std::io::{self, Read, Write};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use common::narrate;
+use common::narrate::Narrator;
+use common::stop::Stop;
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Registry, Token, Waker};
+
+use crate::server::{Config, Stats};
+
+/// Pending output per connection before we stop reading from it: a slow reader costs us at
+/// most this much memory (plus one read).
+pub const MAX_PENDING_OUTPUT: usize = 256 << 10;
+/// Bytes asked for in each `recv`.
+const READ_CHUNK: usize = 64 << 10;
+/// Events handled per `poll`: more are simply reported by the next one.
+const EVENTS_CAPACITY: usize = 1024;
+/// After `accept` fails for lack of file descriptors, wait this long before trying again:
+/// accepting would fail again at once, and the pending connections would spin the loop.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+/// `EMFILE` (this process is out of descriptors) and `ENFILE` (the whole system is): the same
+/// numbers on Linux, macOS and the BSDs.
+const EMFILE: i32 = 24;
+const ENFILE: i32 = 23;
+
+const LISTENER: Token = Token(0);
+const WAKER: Token = Token(1);
+/// Connection tokens start here: a connection's token is its slot number plus this.
+const FIRST_CONNECTION: usize = 2;
+
+// ANCHOR: connection
+/// What the event loop remembers about one client.
+struct Connection {
+    stream: TcpStream,
+    peer: SocketAddr,
+    /// Echo bytes not yet sent: `out[sent..]`.
+    out: Vec<u8>,
+    sent: usize,
+    /// The interest currently registered, to re-register only when it changes.
+    interest: Interest,
+    /// The client closed its sending side (`recv` returned 0): send what is left, then close.
+    peer_closed: bool,
+}
+
+impl Connection {
+    fn pending(&self) -> usize {
+        self.out.len() - self.sent
+    }
+
+    /// What to ask `poll` about: reading unless the client is too far behind (or done
+    /// sending), writing only while there is something to write.
+    fn wanted_interest(&self) -> Option<Interest> {
+        let read = !self.peer_closed && self.pending() < MAX_PENDING_OUTPUT;
+        let write = self.pending() > 0;
+        match (read, write) {
+            (true, true) => Some(Interest::READABLE | Interest::WRITABLE),
+            (true, false) => Some(Interest::READABLE),
+            (false, true) => Some(Interest::WRITABLE),
+            (false, false) => None, // Nothing left to do: close.
+        }
+    }
+}
+// ANCHOR_END: connection
+
+/// The connections, in slots reused as clients come and go (a token names a slot).
+#[derive(Default)]
+struct Slots {
+    slots: Vec<Option<Connection>>,
+    free: Vec<usize>,
+}
+
+impl Slots {
+    fn insert(&mut self, conn: Connection) -> usize {
+        match self.free.pop() {
+            Some(slot) => {
+                self.slots[slot] = Some(conn);
+                slot
+            }
+            None => {
+                self.slots.push(Some(conn));
+                self.slots.len() - 1
+            }
+        }
+    }
+
+    fn get(&mut self, slot: usize) -> Option<&mut Connection> {
+        self.slots.get_mut(slot).and_then(Option::as_mut)
+    }
+
+    fn remove(&mut self, slot: usize) -> Option<Connection> {
+        let conn = self.slots.get_mut(slot)?.take()?;
+        self.free.push(slot);
+        Some(conn)
+    }
+
+    fn drain(&mut self) -> impl Iterator<Item = Connection> + '_ {
+        self.free.clear();
+        self.slots.drain(..).flatten()
+    }
+}
+
+// ANCHOR: event_loop
+/// Serves every client from this one thread until `stop` triggers.
+///
+/// # Errors
+/// When the poller cannot be created or `poll` itself fails.
+pub fn serve(
+    listener: std::net::TcpListener,
+    config: &Config,
+    stop: &Arc<Stop>,
+    stats: &Stats,
+) -> Result<()> {
+    let n = config.narrator;
+    listener.set_nonblocking(true).context("could not make the listener non-blocking")?;
+    let mut listener = TcpListener::from_std(listener);
+    let mut poll = Poll::new().context("could not create the poller (epoll/kqueue)")?;
+    poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
+    narrate!(n, "register(listener, READABLE)");
+    // Ctrl-C arrives on another thread; the waker makes our poll() return.
+    let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+    let _wake = stop.watch(move || {
+        let _ = waker.wake();
+    });
+
+    let mut events = Events::with_capacity(EVENTS_CAPACITY);
+    let mut conns = Slots::default();
+    let mut scratch = vec![0u8; READ_CHUNK];
+    let mut accept_again_at: Option<Instant> = None;
+    while !stop.is_stopping() {
+        // Block until something is ready: no busy loop, 0 % CPU when idle.
+        let timeout = accept_again_at.map(|at| at.saturating_duration_since(Instant::now()));
+        match poll.poll(&mut events, timeout) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e).context("poll failed"),
+        }
+        if accept_again_at.is_some_and(|at| Instant::now() >= at) {
+            // The back-off is over: accept what queued up meanwhile (or back off again).
+            accept_again_at = accept_all(&listener, poll.registry(), &mut conns, config, stats);
+        }
+        for event in events.iter() {
+            match event.token() {
+                LISTENER if accept_again_at.is_none() => {
+                    accept_again_at =
+                        accept_all(&listener, poll.registry(), &mut conns, config, stats);
+                }
+                LISTENER | WAKER => {}
+                Token(token) => {
+                    let slot = token - FIRST_CONNECTION;
+                    let Some(conn) = conns.get(slot) else { continue };
+                    let keep =
+                        match pump(conn, Token(token), poll.registry(), &mut scratch, stats, n) {
+                            // Done when the client has closed and its echo is all sent.
+                            Ok(()) => conn.wanted_interest().is_some(),
+                            // A reset or the like: that connection is over, the others go on.
+                            Err(e) => {
+                                narrate!(n, "connection {}: {e}", conn.peer);
+                                false
+                            }
+                        };
+                    if !keep {
+                        close(conns.remove(slot), stats, n);
+                    }
+                }
+            }
+        }
+    }
+    let open = stats.live.load(Ordering::Relaxed);
+    narrate!(n, "stopping: closing {open} connection(s)");
+    for conn in conns.drain() {
+        close(Some(conn), stats, n);
+    }
+    Ok(())
+}
+// ANCHOR_END: event_loop
+
+// ANCHOR: accept_all
+/// Accepts every connection waiting in the queue. The listener is edge-triggered: one event
+/// may stand for many clients, so we accept until `WouldBlock` says the queue is empty.
+/// Returns when to try again, if descriptors ran out.
+fn accept_all(
+    listener: &TcpListener,
+    registry: &Registry,
+    conns: &mut Slots,
+    config: &Config,
+    stats: &Stats,
+) -> Option<Instant> {
+    let n = config.narrator;
+    loop {
+        let (stream, peer) = match listener.accept() {
+            Ok(accepted) => accepted,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return None,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) if matches!(e.raw_os_error(), Some(EMFILE | ENFILE)) => {
+                // Out of file descriptors: the clients stay queued in the kernel. Log it
+                // and back off, instead of dying or spinning on an error that will repeat.
+                eprintln!("accept: {e}; pausing accept for {} ms", ACCEPT_BACKOFF.as_millis());
+                return Some(Instant::now() + ACCEPT_BACKOFF);
+            }
+            Err(e) => {
+                // A client that gave up while queued (ECONNABORTED) and the like: that client
+                // is lost, the server is not.
+                narrate!(n, "accept() -> {e}");
+                continue;
+            }
+        };
+        if stats.live.load(Ordering::Relaxed) >= config.max_conns {
+            // Refuse politely: accept and close at once, so the client hears a clean FIN.
+            stats.refused.fetch_add(1, Ordering::Relaxed);
+            narrate!(
+                n,
+                "accept() -> {}, peer {peer}: refused, {} open (--max-conns)",
+                common::narrate::fd(&stream),
+                config.max_conns
+            );
+            continue;
+        }
+        // Small echoes should go out at once, not wait for Nagle's algorithm.
+        let _ = stream.set_nodelay(true);
+        let fd = common::narrate::fd(&stream);
+        let conn = Connection {
+            stream,
+            peer,
+            out: Vec::new(),
+            sent: 0,
+            interest: Interest::READABLE,
+            peer_closed: false,
+        };
+        let slot = conns.insert(conn);
+        let token = Token(slot + FIRST_CONNECTION);
+        let Some(conn) = conns.get(slot) else { continue };
+        if let Err(e) = registry.register(&mut conn.stream, token, Interest::READABLE) {
+            eprintln!("could not register {peer}: {e}");
+            conns.remove(slot);
+            continue;
+        }
+        stats.opened();
+        narrate!(n, "accept() -> {fd}, peer {peer}; register({fd}, READABLE)");
+    }
+}
+// ANCHOR_END: accept_all
+
+// ANCHOR: pump
+/// Does all the work a ready connection allows: send pending echo, read what has arrived
+/// (while under the backpressure limit), send again, then register the interest that fits.
+/// Readiness is edge-triggered, so each direction is worked until `WouldBlock`.
+fn pump(
+    conn: &mut Connection,
+    token: Token,
+    registry: &Registry,
+    scratch: &mut [u8],
+    stats: &Stats,
+    n: Narrator,
+) -> io::Result<()> {
+    flush(conn, n)?;
+    while !conn.peer_closed && conn.pending() < MAX_PENDING_OUTPUT {
+        match conn.stream.read(scratch) {
+            Ok(0) => {
+                narrate!(n, "recv({}) -> 0 bytes (peer closed)", common::narrate::fd(&conn.stream));
+                conn.peer_closed = true;
+            }
+            Ok(received) => {
+                narrate!(n, "recv({}) -> {received} bytes", common::narrate::fd(&conn.stream));
+                stats.bytes.fetch_add(received as u64, Ordering::Relaxed);
+                conn.out.extend_from_slice(&scratch[..received]);
+                flush(conn, n)?;
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    if let Some(wanted) = conn.wanted_interest() {
+        if wanted != conn.interest {
+            registry.reregister(&mut conn.stream, token, wanted)?;
+            narrate!(
+                n,
+                "reregister({}, {wanted:?}) ({} bytes pending)",
+                common::narrate::fd(&conn.stream),
+                conn.pending()
+            );
+            conn.interest = wanted;
+        }
+    }
+    Ok(())
+}
+
+/// Sends pending output until it is all gone or the socket's send buffer is full. A `send`
+/// on a non-blocking socket takes what fits and returns: a partial write is normal here.
+fn flush(conn: &mut Connection, n: Narrator) -> io::Result<()> {
+    while conn.pending() > 0 {
+        match conn.stream.write(&conn.out[conn.sent..]) {
+            Ok(written) => {
+                narrate!(n, "send({} bytes) -> {written}", conn.pending());
+                conn.sent += written;
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    if conn.pending() == 0 {
+        conn.out.clear();
+        conn.sent = 0;
+    } else if conn.sent >= MAX_PENDING_OUTPUT {
+        // Forget what was sent, so the buffer stays bounded however a client reads.
+        conn.out.drain(..conn.sent);
+        conn.sent = 0;
+    }
+    Ok(())
+}
+// ANCHOR_END: pump
+
+fn close(conn: Option<Connection>, stats: &Stats, n: Narrator) {
+    if let Some(conn) = conn {
+        narrate!(n, "close({}) peer {}", common::narrate::fd(&conn.stream), conn.peer);
+        stats.closed();
+    }
+}

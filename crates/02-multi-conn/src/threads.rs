@@ -1,0 +1,132 @@
+//! `--mode threads`: a thread per connection, Python's `ThreadingTCPServer`.
+//!
+//! The accept loop is chapter 01's, except that it hands each connection to a new thread and
+//! goes straight back to `accept()`. Each thread runs chapter 01's echo loop, blocking in
+//! `recv` for its own client; the kernel's scheduler runs whichever thread has data. The code
+//! stays simple and sequential. The price: a thread per client, each with a stack and a kernel
+//! task, and a server that can only refuse when it has as many as it will run (`--max-conns`).
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::thread::{self, JoinHandle};
+
+use anyhow::{Context, Result};
+use common::narrate;
+use common::narrate::Narrator;
+use common::stop::Stop;
+
+use crate::server::{Config, Stats};
+
+/// Each thread's stack. Rust's default is 2 MiB of address space; an echo loop needs a few
+/// KiB (its buffer is on the heap), so 64 KiB is plenty and keeps 10,000 threads affordable.
+pub const THREAD_STACK: usize = 64 << 10;
+/// Bytes asked for in each `recv`.
+const READ_CHUNK: usize = 16 << 10;
+
+// ANCHOR: accept_loop
+/// Accepts clients and starts a thread for each, until `stop` triggers; then waits for every
+/// thread to finish.
+///
+/// # Errors
+/// When the listener's address cannot be read.
+pub fn serve(
+    listener: TcpListener,
+    config: &Config,
+    stop: &Arc<Stop>,
+    stats: &Arc<Stats>,
+) -> Result<()> {
+    let n = config.narrator;
+    let bound = listener.local_addr().context("could not read the bound address")?;
+    // accept() blocks and a flag does not wake it: on stop, connect to ourselves.
+    let _wake = stop.watch(move || common::stop::wake_accept(bound));
+    let mut workers: Vec<JoinHandle<()>> = Vec::new();
+    while !stop.is_stopping() {
+        let (stream, peer) = match listener.accept() {
+            Ok(accepted) => accepted,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                eprintln!("accept failed: {e}");
+                continue;
+            }
+        };
+        if stop.is_stopping() {
+            abortive_close(&stream); // The wake-up connection: leave no TIME_WAIT behind.
+            break;
+        }
+        workers.retain(|worker| !worker.is_finished());
+        if stats.live.load(Ordering::Relaxed) >= config.max_conns {
+            stats.refused.fetch_add(1, Ordering::Relaxed);
+            narrate!(
+                n,
+                "accept() -> peer {peer}: refused, {} threads busy (--max-conns)",
+                config.max_conns
+            );
+            continue; // Dropping the stream closes it: the client reads end-of-stream.
+        }
+        narrate!(n, "accept() -> {}, peer {peer}", common::narrate::fd(&stream));
+        stats.opened();
+        match spawn_worker(stream, stop, stats, n) {
+            Ok(worker) => workers.push(worker),
+            Err(e) => {
+                // The system will not give us another thread (EAGAIN): refuse this client.
+                eprintln!("could not start a thread for {peer}: {e}");
+                stats.closed();
+                stats.refused.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+    narrate!(n, "stopping: waiting for {} thread(s)", workers.len());
+    for worker in workers {
+        let _ = worker.join();
+    }
+    Ok(())
+}
+// ANCHOR_END: accept_loop
+
+// ANCHOR: worker
+/// Starts the thread that serves one client with chapter 01's blocking echo loop.
+fn spawn_worker(
+    stream: TcpStream,
+    stop: &Arc<Stop>,
+    stats: &Arc<Stats>,
+    n: Narrator,
+) -> io::Result<JoinHandle<()>> {
+    // Ctrl-C: shut the socket down, so this thread's blocked recv() returns.
+    let handle = stream.try_clone()?;
+    let watch = stop.watch(move || {
+        let _ = handle.shutdown(Shutdown::Both);
+    });
+    let stats = Arc::clone(stats);
+    thread::Builder::new().name("echo".into()).stack_size(THREAD_STACK).spawn(move || {
+        let fd = common::narrate::fd(&stream);
+        if let Err(e) = echo_until_closed(stream, &stats, n) {
+            narrate!(n, "connection on {fd}: {e}");
+        }
+        drop(watch);
+        narrate!(n, "close({fd})");
+        stats.closed();
+    })
+}
+
+/// Chapter 01's loop: `recv`, `sendall`, until the client closes.
+fn echo_until_closed(mut stream: TcpStream, stats: &Stats, n: Narrator) -> io::Result<()> {
+    let mut buf = vec![0u8; READ_CHUNK];
+    loop {
+        let received = match stream.read(&mut buf) {
+            Ok(0) => return Ok(()),
+            Ok(received) => received,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        narrate!(n, "recv({}) -> {received} bytes", common::narrate::fd(&stream));
+        stream.write_all(&buf[..received])?;
+        stats.bytes.fetch_add(received as u64, Ordering::Relaxed);
+    }
+}
+// ANCHOR_END: worker
+
+fn abortive_close(stream: &TcpStream) {
+    let _ = socket2::SockRef::from(stream).set_linger(Some(std::time::Duration::ZERO));
+}
