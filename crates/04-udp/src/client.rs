@@ -126,7 +126,12 @@ impl UdpClient {
             false => self.socket.send_to(datagram, self.server),
         };
         if let Err(e) = &sent {
-            narrate!(self.n, "sendto({} bytes, {}) -> {e}", datagram.len(), self.server);
+            match self.connected {
+                true => narrate!(self.n, "send({} bytes) -> {e}", datagram.len()),
+                false => {
+                    narrate!(self.n, "sendto({} bytes, {}) -> {e}", datagram.len(), self.server)
+                }
+            }
         }
         sent.map_err(|e| self.explain(e)).with_context(|| {
             format!("could not send {} bytes to {}", datagram.len(), self.server)
@@ -159,11 +164,11 @@ impl UdpClient {
             }
             // SO_RCVTIMEO expired: Unix says EAGAIN (WouldBlock), Windows says TimedOut.
             Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
-                narrate!(self.n, "recvfrom({}) -> timed out (SO_RCVTIMEO)", buf.len());
+                narrate!(self.n, "{}({}) -> timed out (SO_RCVTIMEO)", self.recv_name(), buf.len());
                 Ok(None)
             }
             Err(e) => {
-                narrate!(self.n, "recvfrom({}) -> {e}", buf.len());
+                narrate!(self.n, "{}({}) -> {e}", self.recv_name(), buf.len());
                 Err(self.explain(e))
                     .with_context(|| format!("could not receive from {}", self.server))
             }
@@ -171,8 +176,21 @@ impl UdpClient {
     }
     // ANCHOR_END: send_recv
 
-    /// The complaint when nothing at all answered.
-    fn nothing_answered(&self) -> anyhow::Error {
+    /// The call's name as C knows it: `recv` on a connected socket, `recvfrom` otherwise.
+    fn recv_name(&self) -> &'static str {
+        if self.connected { "recv" } else { "recvfrom" }
+    }
+
+    /// The complaint when no probe or message got its answer. `strangers` datagrams did come
+    /// back, but were not answers (a server that replies `over` to a probe, for instance).
+    fn nothing_answered(&self, strangers: u32) -> anyhow::Error {
+        if strangers > 0 {
+            return anyhow::anyhow!(
+                "no answer from {}: {strangers} datagram(s) came back, but none was an echo of \
+                 what we sent (is the server in --reply over mode?)",
+                self.server
+            );
+        }
         let why = match self.connected {
             true => "",
             false => " (an unconnected UDP socket hears no error for a closed port: try --connect)",
@@ -235,7 +253,7 @@ pub fn messages(client: &UdpClient, count: u32, timeout: Duration) -> Result<()>
     println!("{count} sent, {answered} answered");
     // Like ping(8): some loss is a result, total silence is a failure.
     if answered == 0 {
-        return Err(client.nothing_answered());
+        return Err(client.nothing_answered(0));
     }
     Ok(())
 }
@@ -303,7 +321,7 @@ pub fn ping(
     );
     match tally.rtt_summary() {
         Some(rtt) => println!("rtt min/avg/max/mdev = {rtt}"),
-        None => return Err(client.nothing_answered()),
+        None => return Err(client.nothing_answered(tally.unexpected)),
     }
     Ok(())
 }
@@ -371,6 +389,10 @@ pub fn blast(client: &UdpClient, count: u32, size: usize, timeout: Duration) -> 
         tally.duplicates,
         tally.unexpected,
     );
+    // Loss is the measurement; losing everything means there was nothing to measure.
+    if tally.received == 0 {
+        return Err(client.nothing_answered(tally.unexpected));
+    }
     Ok(())
 }
 // ANCHOR_END: blast
@@ -408,6 +430,9 @@ pub fn rtt(client: &UdpClient, duration: Duration, size: usize) -> Result<()> {
         seq = seq.wrapping_add(1);
     }
     let elapsed = started.elapsed();
+    if rtts.is_empty() {
+        return Err(client.nothing_answered(stale));
+    }
     rtts.sort_unstable();
     let pick = |p: f64| {
         rtts.get(((rtts.len().saturating_sub(1)) as f64 * p) as usize).copied().unwrap_or_default()

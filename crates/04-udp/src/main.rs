@@ -208,9 +208,10 @@ fn probe_size(text: &str) -> Result<usize, String> {
     match usize::try_from(size) {
         Ok(size @ client::MIN_PROBE_SIZE..=client::MAX_PAYLOAD_V6) => Ok(size),
         _ => Err(format!(
-            "must be between {} (the probe header) and {} bytes",
+            "must be between {} (the probe header) and {} bytes ({} over IPv4)",
             client::MIN_PROBE_SIZE,
-            client::MAX_PAYLOAD_V6
+            client::MAX_PAYLOAD_V6,
+            client::MAX_PAYLOAD_V4
         )),
     }
 }

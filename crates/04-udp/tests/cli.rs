@@ -60,10 +60,20 @@ fn the_seeds_hundred_messages_are_all_answered() {
 }
 
 #[test]
-fn over_mode_answers_like_the_seed() {
+fn over_mode_answers_like_the_tutorial() {
     let (_srv, port) = server(&["--reply", "over"]);
     let out = client(&port, &["messages", "--count", "3"]);
     assert_eq!(out.stdout.matches("Received b'over' from").count(), 3, "{}", out.stdout);
+    // Probes need an echo: `over` answers, but not with a probe, and ping says so.
+    let out = client(&port, &["--timeout", "200", "ping", "--count", "2", "--interval", "0"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(out.stdout.contains("2 unexpected"), "{}", out.stdout);
+    assert!(
+        out.stderr
+            .contains("none was an echo of what we sent (is the server in --reply over mode?)"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
@@ -114,8 +124,9 @@ fn duplicates_are_detected() {
 #[test]
 fn connected_udp_hears_connection_refused() {
     let closed = UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port().to_string();
-    let out = client(&closed, &["--connect", "messages", "--count", "1"]);
+    let out = client(&closed, &["--trace", "--connect", "messages", "--count", "1"]);
     assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(out.stderr.contains("[client] recv(65536) -> Connection refused"), "{}", out.stderr);
     assert!(out.stderr.contains("ICMP port unreachable"), "{}", out.stderr);
     assert!(out.stderr.contains("Connection refused"), "{}", out.stderr);
     assert!(out.stderr.contains("hint: "), "{}", out.stderr);
