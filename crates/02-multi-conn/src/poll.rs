@@ -21,7 +21,7 @@ use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{Context, Result};
 use common::narrate;
@@ -30,7 +30,7 @@ use common::stop::Stop;
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Registry, Token, Waker};
 
-use crate::server::{Config, Stats};
+use crate::server::{ACCEPT_BACKOFF, Config, Stats, out_of_descriptors};
 
 /// Pending output per connection before we stop reading from it: a slow reader costs us at
 /// most this much memory (plus one read).
@@ -39,13 +39,6 @@ pub const MAX_PENDING_OUTPUT: usize = 256 << 10;
 const READ_CHUNK: usize = 64 << 10;
 /// Events handled per `poll`: more are simply reported by the next one.
 const EVENTS_CAPACITY: usize = 1024;
-/// After `accept` fails for lack of file descriptors, wait this long before trying again:
-/// accepting would fail again at once, and the pending connections would spin the loop.
-const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
-/// `EMFILE` (this process is out of descriptors) and `ENFILE` (the whole system is): the same
-/// numbers on Linux, macOS and the BSDs.
-const EMFILE: i32 = 24;
-const ENFILE: i32 = 23;
 
 const LISTENER: Token = Token(0);
 const WAKER: Token = Token(1);
@@ -215,7 +208,7 @@ fn accept_all(
             Ok(accepted) => accepted,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return None,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) if matches!(e.raw_os_error(), Some(EMFILE | ENFILE)) => {
+            Err(e) if out_of_descriptors(&e) => {
                 // Out of file descriptors: the clients stay queued in the kernel. Log it
                 // and back off, instead of dying or spinning on an error that will repeat.
                 eprintln!("accept: {e}; pausing accept for {} ms", ACCEPT_BACKOFF.as_millis());

@@ -17,7 +17,7 @@ use common::narrate;
 use common::narrate::Narrator;
 use common::stop::Stop;
 
-use crate::server::{Config, Stats};
+use crate::server::{ACCEPT_BACKOFF, Config, Stats, out_of_descriptors};
 
 /// Each thread's stack. Rust's default is 2 MiB of address space; an echo loop needs a few
 /// KiB (its buffer is on the heap), so 64 KiB is plenty and keeps 10,000 threads affordable.
@@ -42,15 +42,31 @@ pub fn serve(
     // accept() blocks and a flag does not wake it: on stop, connect to ourselves.
     let _wake = stop.watch(move || common::stop::wake_accept(bound));
     let mut workers: Vec<JoinHandle<()>> = Vec::new();
+    let mut out_of_fds = false;
     while !stop.is_stopping() {
         let (stream, peer) = match listener.accept() {
             Ok(accepted) => accepted,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) if out_of_descriptors(&e) => {
+                // Out of file descriptors: the clients wait in the kernel's queue. Say so once,
+                // then back off; retrying at once would only spin.
+                if !out_of_fds {
+                    eprintln!(
+                        "accept: {e}; pausing accept for {} ms at a time",
+                        ACCEPT_BACKOFF.as_millis()
+                    );
+                    out_of_fds = true;
+                }
+                thread::sleep(ACCEPT_BACKOFF);
+                continue;
+            }
             Err(e) => {
-                eprintln!("accept failed: {e}");
+                // A client that gave up while queued (ECONNABORTED) and the like.
+                narrate!(n, "accept() -> {e}");
                 continue;
             }
         };
+        out_of_fds = false;
         if stop.is_stopping() {
             abortive_close(&stream); // The wake-up connection: leave no TIME_WAIT behind.
             break;
@@ -93,15 +109,19 @@ fn spawn_worker(
     stats: &Arc<Stats>,
     n: Narrator,
 ) -> io::Result<JoinHandle<()>> {
-    // Ctrl-C: shut the socket down, so this thread's blocked recv() returns.
-    let handle = stream.try_clone()?;
-    let watch = stop.watch(move || {
-        let _ = handle.shutdown(Shutdown::Both);
+    // Ctrl-C: shut the socket down, so this thread's blocked recv() returns. The stop and the
+    // thread share the one socket (no dup(), so one descriptor per client, not two).
+    let stream = Arc::new(stream);
+    let watch = stop.watch({
+        let stream = Arc::clone(&stream);
+        move || {
+            let _ = stream.shutdown(Shutdown::Both);
+        }
     });
     let stats = Arc::clone(stats);
     thread::Builder::new().name("echo".into()).stack_size(THREAD_STACK).spawn(move || {
-        let fd = common::narrate::fd(&stream);
-        if let Err(e) = echo_until_closed(stream, &stats, n) {
+        let fd = common::narrate::fd(&*stream);
+        if let Err(e) = echo_until_closed(&stream, &stats, n) {
             narrate!(n, "connection on {fd}: {e}");
         }
         drop(watch);
@@ -110,8 +130,9 @@ fn spawn_worker(
     })
 }
 
-/// Chapter 01's loop: `recv`, `sendall`, until the client closes.
-fn echo_until_closed(mut stream: TcpStream, stats: &Stats, n: Narrator) -> io::Result<()> {
+/// Chapter 01's loop: `recv`, `sendall`, until the client closes. (`Read` and `Write` are
+/// implemented for `&TcpStream`: a socket needs no exclusive access to be used.)
+fn echo_until_closed(mut stream: &TcpStream, stats: &Stats, n: Narrator) -> io::Result<()> {
     let mut buf = vec![0u8; READ_CHUNK];
     loop {
         let received = match stream.read(&mut buf) {
@@ -120,7 +141,7 @@ fn echo_until_closed(mut stream: TcpStream, stats: &Stats, n: Narrator) -> io::R
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         };
-        narrate!(n, "recv({}) -> {received} bytes", common::narrate::fd(&stream));
+        narrate!(n, "recv({}) -> {received} bytes", common::narrate::fd(stream));
         stream.write_all(&buf[..received])?;
         stats.bytes.fetch_add(received as u64, Ordering::Relaxed);
     }

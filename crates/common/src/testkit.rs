@@ -8,7 +8,7 @@
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -23,6 +23,8 @@ pub struct Proc {
     lines: Receiver<String>,
     stdout: Arc<Mutex<String>>,
     stderr: Arc<Mutex<String>>,
+    /// Notified whenever stderr grows, so a test can wait for a line without sleeping.
+    stderr_grew: Arc<Condvar>,
     readers: Vec<JoinHandle<()>>,
 }
 
@@ -59,14 +61,16 @@ impl Proc {
             }
         });
         let all_err = Arc::clone(&stderr);
+        let stderr_grew = Arc::new(Condvar::new());
+        let grew = Arc::clone(&stderr_grew);
         let err_reader = thread::spawn(move || {
-            let mut text = String::new();
             let mut pipe = err_pipe;
             let mut chunk = [0u8; 4096];
             while let Ok(n @ 1..) = pipe.read(&mut chunk) {
-                text.push_str(&String::from_utf8_lossy(&chunk[..n]));
-                lock(&all_err).clone_from(&text);
+                lock(&all_err).push_str(&String::from_utf8_lossy(&chunk[..n]));
+                grew.notify_all();
             }
+            grew.notify_all(); // End of stream: waiters see it and stop waiting.
         });
         Self {
             pid: child.id(),
@@ -74,6 +78,7 @@ impl Proc {
             lines,
             stdout,
             stderr,
+            stderr_grew,
             readers: vec![out_reader, err_reader],
         }
     }
@@ -114,6 +119,18 @@ impl Proc {
     pub fn listening_addr(&self) -> String {
         let line = self.expect_line("listening on ");
         line["listening on ".len()..].trim().to_owned()
+    }
+
+    /// Waits until stderr contains `needle`; panics (failing the test) after [`PATIENCE`].
+    pub fn wait_for_stderr(&self, needle: &str) {
+        let deadline = Instant::now() + PATIENCE;
+        let mut text = lock(&self.stderr);
+        while !text.contains(needle) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(!left.is_zero(), "stderr never showed {needle:?}:\n{text}");
+            text =
+                self.stderr_grew.wait_timeout(text, left).unwrap_or_else(PoisonError::into_inner).0;
+        }
     }
 
     /// What the process has printed on stderr so far.
