@@ -183,6 +183,39 @@ wait_exit() {
     stop "$1"
 }
 
+# finish PID SECS : wait up to SECS seconds for a process we started (start_bg, start_announced)
+# to end by itself, reap it and return its exit status. One still running then is stopped as by
+# `stop`, and returns 124 (as timeout(1) does).
+finish() {
+    local pid=$1 status=0
+    if ! gone_within $(($2 * 10)) "$pid"; then
+        stop "$pid"
+        return 124
+    fi
+    wait "$pid" || status=$?
+    forget "$pid"
+    return "$status"
+}
+
+# --- what a process costs (Linux /proc) ------------------------------------------------------
+
+# cpu_ticks PID : the CPU time PID has used so far, all its threads, user + system, in clock
+# ticks (getconf CLK_TCK per second): fields 14 and 15 of /proc/PID/stat.
+cpu_ticks() {
+    local stat fields
+    stat=$(<"/proc/$1/stat") || return 1
+    read -r -a fields <<<"${stat##*) }" # the fields after "(command name) "; the first is field 3
+    echo $((fields[11] + fields[12]))
+}
+
+# proc_status PID FIELD : a number from /proc/PID/status, e.g. VmRSS (KiB) or Threads.
+proc_status() {
+    local value
+    value=$(awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status") || return 1
+    [[ -n $value ]] || return 1
+    echo "$value"
+}
+
 # EXIT trap: stop everything still running, newest first, and remove the scratch directory.
 bench_cleanup() {
     local status=$? i
