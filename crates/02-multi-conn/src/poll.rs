@@ -165,16 +165,28 @@ pub fn serve(
                 Token(token) => {
                     let slot = token - FIRST_CONNECTION;
                     let Some(conn) = conns.get(slot) else { continue };
-                    let keep =
-                        match pump(conn, Token(token), poll.registry(), &mut scratch, stats, n) {
-                            // Done when the client has closed and its echo is all sent.
-                            Ok(()) => conn.wanted_interest().is_some(),
-                            // A reset or the like: that connection is over, the others go on.
-                            Err(e) => {
-                                narrate!(n, "connection {}: {e}", conn.peer);
-                                false
-                            }
-                        };
+                    // A plain "readable" lets pump stop at a short read; an event that also says
+                    // "closed" or "error" (or only "writable") must be worked to WouldBlock.
+                    let plain_read =
+                        event.is_readable() && !event.is_read_closed() && !event.is_error();
+                    let token = Token(token);
+                    let keep = match pump(
+                        conn,
+                        token,
+                        poll.registry(),
+                        &mut scratch,
+                        plain_read,
+                        stats,
+                        n,
+                    ) {
+                        // Done when the client has closed and its echo is all sent.
+                        Ok(()) => conn.wanted_interest().is_some(),
+                        // A reset or the like: that connection is over, the others go on.
+                        Err(e) => {
+                            narrate!(n, "connection {}: {e}", conn.peer);
+                            false
+                        }
+                    };
                     if !keep {
                         close(conns.remove(slot), stats, n);
                     }
@@ -260,12 +272,14 @@ fn accept_all(
 // ANCHOR: pump
 /// Does all the work a ready connection allows: send pending echo, read what has arrived
 /// (while under the backpressure limit), send again, then register the interest that fits.
-/// Readiness is edge-triggered, so each direction is worked until `WouldBlock`.
+/// Readiness is edge-triggered, so each direction is worked until `WouldBlock`, or until a
+/// short read when `plain_read` says the event reported new data and nothing else.
 fn pump(
     conn: &mut Connection,
     token: Token,
     registry: &Registry,
     scratch: &mut [u8],
+    plain_read: bool,
     stats: &Stats,
     n: Narrator,
 ) -> io::Result<()> {
@@ -281,6 +295,14 @@ fn pump(
                 stats.bytes.fetch_add(received as u64, Ordering::Relaxed);
                 conn.out.extend_from_slice(&scratch[..received]);
                 flush(conn, n)?;
+                // A short read means the receive buffer is empty right now (epoll(7) says so for
+                // stream sockets), and data arriving later raises a new edge: stop here instead
+                // of paying one more recv() just to hear WouldBlock. Not when the event also
+                // reported the peer's FIN: that was already queued behind the data, no new edge
+                // will announce it, and only reading on finds it (recv() returning 0).
+                if plain_read && received < scratch.len() {
+                    break;
+                }
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -309,7 +331,13 @@ fn flush(conn: &mut Connection, n: Narrator) -> io::Result<()> {
         match conn.stream.write(&conn.out[conn.sent..]) {
             Ok(written) => {
                 narrate!(n, "send({} bytes) -> {written}", conn.pending());
+                let short = written < conn.pending();
                 conn.sent += written;
+                // A short send means the send buffer is full: the next send would only say
+                // WouldBlock. Write interest (set by pump) reports when there is room again.
+                if short {
+                    break;
+                }
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,

@@ -225,8 +225,11 @@ fn demo_runs_narrated_and_exits_zero() {
 
 #[test]
 fn a_refused_connection_explains_itself() {
-    let closed =
-        std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().to_string();
+    // Bound but not listening: the port is ours (no parallel test can take it), and a
+    // connect() to it is refused.
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket.bind(&"127.0.0.1:0".parse::<std::net::SocketAddr>().unwrap().into()).unwrap();
+    let closed = socket.local_addr().unwrap().as_socket().unwrap().to_string();
     let out = client(&closed, &[]);
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     assert!(out.stderr.contains("Connection refused"), "{}", out.stderr);
@@ -247,5 +250,24 @@ fn usage_mistakes_exit_2_without_a_backtrace() {
         assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
         assert!(out.stderr.starts_with("error: "), "{args:?}: {}", out.stderr);
         assert!(!out.stderr.contains("panicked"), "{args:?}");
+    }
+}
+
+#[test]
+fn a_client_that_sends_and_half_closes_at_once_gets_its_echo_and_the_end() {
+    // The data and the FIN often arrive together, in one readiness event: the server must
+    // echo the data *and* notice the end of the stream, then close its side too.
+    for mode in MODES {
+        let (_srv, addr) = server(&["--mode", mode]);
+        for round in 0..50 {
+            let mut stream = TcpStream::connect(&addr).unwrap();
+            stream.set_read_timeout(Some(common::testkit::PATIENCE)).unwrap();
+            let message = format!("round {round}: all I have to say");
+            stream.write_all(message.as_bytes()).unwrap();
+            stream.shutdown(std::net::Shutdown::Write).unwrap();
+            let mut echo = Vec::new();
+            stream.read_to_end(&mut echo).unwrap(); // Ends only when the server closes.
+            assert_eq!(echo, message.as_bytes(), "{mode}, round {round}");
+        }
     }
 }
