@@ -145,6 +145,7 @@ fn parse_buf_size(text: &str) -> Result<usize, String> {
 }
 
 fn main() -> ExitCode {
+    common::report::install_panic_hook();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Server(args) => server::run(server::Config {

@@ -163,6 +163,7 @@ fn run_client(args: ClientArgs, trace: bool) -> anyhow::Result<()> {
 }
 
 fn main() -> ExitCode {
+    common::report::install_panic_hook();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Server(args) => server::run(server::Config {

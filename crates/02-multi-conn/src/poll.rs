@@ -37,6 +37,8 @@ use crate::server::{ACCEPT_BACKOFF, Config, Stats, out_of_descriptors};
 pub const MAX_PENDING_OUTPUT: usize = 256 << 10;
 /// Bytes asked for in each `recv`.
 const READ_CHUNK: usize = 64 << 10;
+/// An emptied output buffer larger than this is freed rather than kept for the next echo.
+const IDLE_BUFFER_KEEP: usize = 16 << 10;
 /// Events handled per `poll`: more are simply reported by the next one.
 const EVENTS_CAPACITY: usize = 1024;
 
@@ -188,7 +190,7 @@ pub fn serve(
                         }
                     };
                     if !keep {
-                        close(conns.remove(slot), stats, n);
+                        close(conns.remove(slot), poll.registry(), stats, n);
                     }
                 }
             }
@@ -197,7 +199,7 @@ pub fn serve(
     let open = stats.live.load(Ordering::Relaxed);
     narrate!(n, "stopping: closing {open} connection(s)");
     for conn in conns.drain() {
-        close(Some(conn), stats, n);
+        close(Some(conn), poll.registry(), stats, n);
     }
     Ok(())
 }
@@ -330,7 +332,12 @@ fn flush(conn: &mut Connection, n: Narrator) -> io::Result<()> {
     while conn.pending() > 0 {
         match conn.stream.write(&conn.out[conn.sent..]) {
             Ok(written) => {
-                narrate!(n, "send({} bytes) -> {written}", conn.pending());
+                narrate!(
+                    n,
+                    "send({}, {} bytes) -> {written}",
+                    common::narrate::fd(&conn.stream),
+                    conn.pending()
+                );
                 let short = written < conn.pending();
                 conn.sent += written;
                 // A short send means the send buffer is full: the next send would only say
@@ -345,8 +352,13 @@ fn flush(conn: &mut Connection, n: Narrator) -> io::Result<()> {
         }
     }
     if conn.pending() == 0 {
-        conn.out.clear();
         conn.sent = 0;
+        // An idle connection should not keep the buffer a burst made it grow: free it.
+        if conn.out.capacity() > IDLE_BUFFER_KEEP {
+            conn.out = Vec::new();
+        } else {
+            conn.out.clear();
+        }
     } else if conn.sent >= MAX_PENDING_OUTPUT {
         // Forget what was sent, so the buffer stays bounded however a client reads.
         conn.out.drain(..conn.sent);
@@ -356,8 +368,11 @@ fn flush(conn: &mut Connection, n: Narrator) -> io::Result<()> {
 }
 // ANCHOR_END: pump
 
-fn close(conn: Option<Connection>, stats: &Stats, n: Narrator) {
-    if let Some(conn) = conn {
+/// Deregisters and closes a connection. (On Linux closing alone would do, but mio asks for a
+/// deregister first, and other pollers need it.)
+fn close(conn: Option<Connection>, registry: &Registry, stats: &Stats, n: Narrator) {
+    if let Some(mut conn) = conn {
+        let _ = registry.deregister(&mut conn.stream);
         narrate!(n, "close({}) peer {}", common::narrate::fd(&conn.stream), conn.peer);
         stats.closed();
     }

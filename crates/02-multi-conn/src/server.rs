@@ -126,8 +126,15 @@ impl std::fmt::Display for Stats {
 pub fn raise_open_files_limit(n: Narrator) -> Result<u64> {
     let (soft, hard) =
         rlimit::getrlimit(rlimit::Resource::NOFILE).context("could not read RLIMIT_NOFILE")?;
+    if soft >= hard {
+        narrate!(
+            n,
+            "getrlimit(RLIMIT_NOFILE) -> soft {soft}, hard {hard} (already at the hard limit)"
+        );
+        return Ok(soft);
+    }
     let raised = rlimit::increase_nofile_limit(hard).context("could not raise RLIMIT_NOFILE")?;
-    narrate!(n, "getrlimit(RLIMIT_NOFILE) -> soft {soft}, hard {hard}; setrlimit -> soft {raised}");
+    narrate!(n, "getrlimit(RLIMIT_NOFILE) -> soft {soft}, hard {hard}; setrlimit(soft {raised})");
     Ok(raised)
 }
 // ANCHOR_END: raise_nofile

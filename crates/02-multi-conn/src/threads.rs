@@ -83,6 +83,8 @@ pub fn serve(
         }
         narrate!(n, "accept() -> {}, peer {peer}", common::narrate::fd(&stream));
         stats.opened();
+        // Small echoes should go out at once, not wait for Nagle's algorithm (as in poll mode).
+        let _ = stream.set_nodelay(true);
         match spawn_worker(stream, stop, stats, n) {
             Ok(worker) => workers.push(worker),
             Err(e) => {
@@ -143,6 +145,7 @@ fn echo_until_closed(mut stream: &TcpStream, stats: &Stats, n: Narrator) -> io::
         };
         narrate!(n, "recv({}) -> {received} bytes", common::narrate::fd(stream));
         stream.write_all(&buf[..received])?;
+        narrate!(n, "sendall({}, {received} bytes)", common::narrate::fd(stream));
         stats.bytes.fetch_add(received as u64, Ordering::Relaxed);
     }
 }

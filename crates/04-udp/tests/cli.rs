@@ -298,3 +298,21 @@ fn usage_mistakes_exit_2_without_a_backtrace() {
         assert!(!out.stderr.contains("panicked"), "{args:?}");
     }
 }
+
+#[test]
+fn piping_the_client_into_head_ends_quietly() {
+    // `head` exits after one line; the client's next print meets a closed pipe (EPIPE).
+    let (_srv, port) = server(&["--quiet"]);
+    let script = format!(
+        "set -o pipefail; '{}' client --port {port} messages --count 100 | head -n 1",
+        env!("CARGO_BIN_EXE_04-udp")
+    );
+    let out = run(Command::new("bash").args(["-c", &script]));
+    assert_eq!(out.stdout.lines().count(), 1, "{out:?}");
+    assert_eq!(out.status.code(), Some(1), "a quiet runtime failure, not a crash: {out:?}");
+    assert!(
+        !out.stderr.contains("panicked") && !out.stderr.contains("backtrace"),
+        "{}",
+        out.stderr
+    );
+}

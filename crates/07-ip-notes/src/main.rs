@@ -288,5 +288,6 @@ fn run(cli: Cli) -> Result<()> {
 }
 
 fn main() -> ExitCode {
+    common::report::install_panic_hook();
     common::report::exit_code(run(Cli::parse()))
 }

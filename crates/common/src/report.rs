@@ -15,6 +15,28 @@ use std::process::ExitCode;
 /// Exit code for a runtime failure (network, I/O). Usage errors exit with 2, from clap.
 pub const EXIT_RUNTIME: u8 = 1;
 
+/// Replaces the panic message and backtrace, which a user should never see, with plain words.
+///
+/// `println!` panics when stdout is a pipe whose reader has gone (`01-echo client | head`): Rust
+/// ignores SIGPIPE, which would have ended a C program quietly. That case exits quietly with
+/// [`EXIT_RUNTIME`]. Any other panic is a bug, and says so in one `error:` line.
+/// Call it first thing in `main`.
+pub fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("(no message)");
+        if message.contains("Broken pipe") {
+            std::process::exit(i32::from(EXIT_RUNTIME));
+        }
+        let place = info.location().map(|l| format!(" at {l}")).unwrap_or_default();
+        eprintln!("error: internal error{place}: {message} (this is a bug; please report it)");
+    }));
+}
+
 /// Prints `error: …` (the whole context chain, outermost first) and a hint, then returns the
 /// exit code for `result`.
 pub fn exit_code(result: anyhow::Result<()>) -> ExitCode {
