@@ -305,6 +305,7 @@ hold_run() {
     READY_TIMEOUT=$((HOLD_SECS + 10)) start_announced "$clog" '^(holding|held) ' \
         "${ON_CLIENT_CPU[@]}" "$BIN" client --port "$PORT" --hold "$HOLD" --hold-for "$HOLD_SECS"
     client=$BG_PID
+    local drain=$READY_DRAIN
     line=$READY_LINE
     H_CONNECT=n/a H_IDLE=n/a
     if [[ $line == holding* ]]; then
@@ -332,6 +333,8 @@ hold_run() {
     fi
     [[ $H_IDLE != n/a || $line != holding* ]] || note "  no time left in the hold for an idle window (raise HOLD_SECS)"
     finish "$client" $((HOLD_SECS + 10)) || die "the hold client failed; log: $(tail -n 5 "$BENCH_TMP/$clog.log")"
+    # The client's last lines reach its log through a background cat: let it finish first.
+    wait "$drain" 2>/dev/null || true
     line=$(grep -m1 '^held ' "$BENCH_TMP/$clog.log") || die "no summary from the hold client; log: $(tail -n 5 "$BENCH_TMP/$clog.log")"
     H_HELD=$(parse "$line" 's/^held \([0-9]*\) of.*/\1/p')
     stop_server "$mode" "$server" "$slog"

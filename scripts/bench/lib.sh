@@ -94,6 +94,8 @@ start_announced() {
         fi
     done
     cat <&"$fd" >>"$log" & # ends by itself at EOF, when the server exits
+    # shellcheck disable=SC2034 # read by the scripts that source this file
+    READY_DRAIN=$! # the cat above: wait for it before reading the log's last lines
     BENCH_PIDS+=("$!")
     exec {fd}<&-
     [[ -n $READY_LINE ]] || die "$name did not print /$regex/ within ${READY_TIMEOUT}s; log: $(tail -n 5 "$log")"
