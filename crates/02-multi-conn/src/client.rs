@@ -99,6 +99,15 @@ impl Histogram {
         self.count += 1;
     }
 
+    /// The `p`-th percentile as text: `48 µs`, or `≥ 100000 µs` when it fell in the last
+    /// bucket, where slower round trips are only counted, not measured.
+    fn percentile_text(&self, p: f64) -> String {
+        match self.percentile(p) {
+            micros if micros == LATENCY_BUCKETS - 1 => format!("≥ {micros} µs"),
+            micros => format!("{micros} µs"),
+        }
+    }
+
     /// The `p`-th percentile (0 to 100) in µs.
     fn percentile(&self, p: f64) -> usize {
         let rank = ((p / 100.0) * self.count as f64).ceil().max(1.0) as u64;
@@ -256,7 +265,8 @@ fn outbox_for(job: &Job, id: usize) -> (Vec<u8>, Vec<usize>) {
 
 // ANCHOR: step
 /// Moves one connection forward: send what is due, check what came back, and keep write
-/// interest only while there is something to send.
+/// interest only while there is something to send. In ping-pong, a complete echo starts the
+/// next message at once, for as long as the deadline allows.
 #[allow(clippy::too_many_arguments)]
 fn step(
     conn: &mut Conn,
@@ -271,7 +281,43 @@ fn step(
     if conn.outbox.is_empty() {
         return Ok(()); // Holding: nothing to send, nothing expected.
     }
-    // Send: as much as the socket takes (a partial send is normal on a non-blocking socket).
+    loop {
+        send_due(conn, verbose, n)?;
+        receive_echo(conn, scratch, verbose, n)?;
+        if conn.received < conn.outbox.len() {
+            break; // The rest of the echo comes with a later event.
+        }
+        match deadline {
+            // Ping-pong: the echo is complete; send the next message if there is time.
+            Some(deadline) if size > 0 => {
+                latency.record(conn.sent_at.elapsed());
+                if Instant::now() >= deadline {
+                    conn.done = true;
+                    break;
+                }
+                (conn.sent, conn.received, conn.sent_at) = (0, 0, Instant::now());
+            }
+            _ => {
+                conn.done = true;
+                break;
+            }
+        }
+    }
+    let wanted = if conn.sent < conn.outbox.len() {
+        Interest::READABLE | Interest::WRITABLE
+    } else {
+        Interest::READABLE
+    };
+    if !conn.done && wanted != conn.interest {
+        registry.reregister(&mut conn.stream, Token(conn.id), wanted)?;
+        conn.interest = wanted;
+    }
+    Ok(())
+}
+
+/// Sends as much of the outbox as the socket takes (a partial send is normal on a
+/// non-blocking socket).
+fn send_due(conn: &mut Conn, verbose: bool, n: Narrator) -> Result<()> {
     while conn.sent < conn.outbox.len() {
         let next_end = conn
             .message_ends
@@ -301,7 +347,11 @@ fn step(
             Err(e) => return Err(e).context("send failed"),
         }
     }
-    // Receive: whatever has arrived, checked against what we sent.
+    Ok(())
+}
+
+/// Reads whatever has arrived and checks it against what was sent.
+fn receive_echo(conn: &mut Conn, scratch: &mut [u8], verbose: bool, n: Narrator) -> Result<()> {
     loop {
         match conn.stream.read(scratch) {
             Ok(0) => bail!(
@@ -328,38 +378,6 @@ fn step(
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e).context("recv failed"),
         }
-    }
-    if conn.received == conn.outbox.len() {
-        match deadline {
-            // Ping-pong: the echo is complete; send the next message if there is time.
-            Some(deadline) if size > 0 => {
-                latency.record(conn.sent_at.elapsed());
-                if Instant::now() < deadline {
-                    (conn.sent, conn.received, conn.sent_at) = (0, 0, Instant::now());
-                    return step(
-                        conn,
-                        scratch,
-                        latency,
-                        Some(deadline),
-                        verbose,
-                        size,
-                        n,
-                        registry,
-                    );
-                }
-                conn.done = true;
-            }
-            _ => conn.done = true,
-        }
-    }
-    let wanted = if conn.sent < conn.outbox.len() {
-        Interest::READABLE | Interest::WRITABLE
-    } else {
-        Interest::READABLE
-    };
-    if !conn.done && wanted != conn.interest {
-        registry.reregister(&mut conn.stream, Token(conn.id), wanted)?;
-        conn.interest = wanted;
     }
     Ok(())
 }
@@ -391,11 +409,11 @@ fn report(job: &Job, outcome: &Outcome, latency: &Histogram) -> Result<()> {
         }
         Job::PingPong { connections, size, .. } => {
             println!(
-                "{connections} connections, {size}-byte ping-pong for {secs:.2} s: {} messages, {:.0} messages/s, latency p50 {} µs, p99 {} µs",
+                "{connections} connections, {size}-byte ping-pong for {secs:.2} s: {} messages, {:.0} messages/s, latency p50 {}, p99 {}",
                 latency.count,
                 latency.count as f64 / secs,
-                latency.percentile(50.0),
-                latency.percentile(99.0)
+                latency.percentile_text(50.0),
+                latency.percentile_text(99.0)
             );
         }
         Job::Hold { connections, .. } => {
@@ -426,6 +444,8 @@ mod tests {
             LATENCY_BUCKETS - 1,
             "slow ones share the last bucket"
         );
+        assert_eq!(histogram.percentile_text(100.0), "≥ 99999 µs");
+        assert_eq!(histogram.percentile_text(50.0), "51 µs", "101 samples now");
     }
 
     #[test]
