@@ -11,6 +11,10 @@
 //!   loop keeps each connection's state itself. This is Python's `selectors` server.
 //!
 //! Both share what is here: the listening socket, the open-files limit, and the statistics.
+//!
+//! Unlike chapter 01 (and the tutorial's `Accepted connection from ...`), this server prints
+//! nothing per client unless `--trace` is on: with thousands of clients, a line each would be
+//! most of the server's work and bury the summary. `--trace` shows every accept and close.
 
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
