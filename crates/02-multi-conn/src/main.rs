@@ -110,7 +110,8 @@ struct ClientArgs {
     size: Option<usize>,
 
     /// Ping-pong for this many seconds: send, wait for the echo, repeat; report messages/s.
-    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=600), conflicts_with = "hold")]
+    /// With --hold: how long to hold the connections.
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=600))]
     duration: Option<u64>,
 
     /// Open N idle connections and hold them until Ctrl-C (or --hold-for).
@@ -144,7 +145,9 @@ fn message_size(text: &str) -> Result<usize, String> {
 fn run_client(args: ClientArgs, trace: bool) -> anyhow::Result<()> {
     let server = common::host::resolve(&args.host, args.port)?[0];
     let job = if let Some(connections) = args.hold {
-        Job::Hold { connections, duration: args.hold_for.map(Duration::from_secs) }
+        // --hold-for, or --duration as the wording has it: how long to hold.
+        let secs = args.hold_for.or(args.duration);
+        Job::Hold { connections, duration: secs.map(Duration::from_secs) }
     } else if let Some(secs) = args.duration {
         Job::PingPong {
             connections: args.connections,

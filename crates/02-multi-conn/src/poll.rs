@@ -145,6 +145,7 @@ pub fn serve(
     let mut conns = Slots::default();
     let mut scratch = vec![0u8; READ_CHUNK];
     let mut accept_again_at: Option<Instant> = None;
+    let mut starved = false; // Out of descriptors, and already said so.
     while !stop.is_stopping() {
         // Block until something is ready: no busy loop, 0 % CPU when idle.
         let timeout = accept_again_at.map(|at| at.saturating_duration_since(Instant::now()));
@@ -155,13 +156,20 @@ pub fn serve(
         }
         if accept_again_at.is_some_and(|at| Instant::now() >= at) {
             // The back-off is over: accept what queued up meanwhile (or back off again).
-            accept_again_at = accept_all(&listener, poll.registry(), &mut conns, config, stats);
+            accept_again_at =
+                accept_all(&listener, poll.registry(), &mut conns, &mut starved, config, stats);
         }
         for event in events.iter() {
             match event.token() {
                 LISTENER if accept_again_at.is_none() => {
-                    accept_again_at =
-                        accept_all(&listener, poll.registry(), &mut conns, config, stats);
+                    accept_again_at = accept_all(
+                        &listener,
+                        poll.registry(),
+                        &mut conns,
+                        &mut starved,
+                        config,
+                        stats,
+                    );
                 }
                 LISTENER | WAKER => {}
                 Token(token) => {
@@ -213,6 +221,7 @@ fn accept_all(
     listener: &TcpListener,
     registry: &Registry,
     conns: &mut Slots,
+    starved: &mut bool,
     config: &Config,
     stats: &Stats,
 ) -> Option<Instant> {
@@ -225,7 +234,13 @@ fn accept_all(
             Err(e) if out_of_descriptors(&e) => {
                 // Out of file descriptors: the clients stay queued in the kernel. Log it
                 // and back off, instead of dying or spinning on an error that will repeat.
-                eprintln!("accept: {e}; pausing accept for {} ms", ACCEPT_BACKOFF.as_millis());
+                if !*starved {
+                    eprintln!(
+                        "accept: {e}; pausing accept for {} ms at a time",
+                        ACCEPT_BACKOFF.as_millis()
+                    );
+                    *starved = true;
+                }
                 return Some(Instant::now() + ACCEPT_BACKOFF);
             }
             Err(e) => {
@@ -235,6 +250,7 @@ fn accept_all(
                 continue;
             }
         };
+        *starved = false;
         if stats.live.load(Ordering::Relaxed) >= config.max_conns {
             // Refuse politely: accept and close at once, so the client hears a clean FIN.
             stats.refused.fetch_add(1, Ordering::Relaxed);
