@@ -46,7 +46,7 @@ pub fn connect(endpoint: &Endpoint, n: Narrator) -> Result<Conn> {
                 narrate!(
                     n,
                     "socket({}, SOCK_STREAM) -> {}",
-                    common::narrate::family(&addr),
+                    common::narrate::family(addr.ip()),
                     common::narrate::fd(&socket)
                 );
                 // connect() runs TCP's three-way handshake: SYN, SYN-ACK, ACK. It returns once

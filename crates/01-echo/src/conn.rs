@@ -93,13 +93,14 @@ impl Conn {
         either!(self, s => common::narrate::fd(s))
     }
 
-    /// Sets `SO_LINGER` to 0, so that closing sends RST instead of FIN: an abortive close that
-    /// leaves no `TIME_WAIT` behind. Unix sockets have no `TIME_WAIT`, so there it does nothing.
-    pub fn set_abortive_close(&self) -> io::Result<()> {
+    /// Prepares the connection a stop's self-connect woke `accept()` with to be dropped: an
+    /// abortive close (RST) for TCP, see [`common::stop::discard_woken`]. Unix sockets have no
+    /// `TIME_WAIT`, so there it does nothing.
+    pub fn discard_woken(&self) {
         match self {
-            Self::Tcp(s) => socket2::SockRef::from(s).set_linger(Some(Duration::ZERO)),
+            Self::Tcp(s) => common::stop::discard_woken(s),
             #[cfg(unix)]
-            Self::Unix(_) => Ok(()),
+            Self::Unix(_) => {}
         }
     }
 }

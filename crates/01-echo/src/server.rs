@@ -153,7 +153,7 @@ fn listen_tcp(addr: SocketAddr, config: &Config) -> Result<std::net::TcpListener
     narrate!(
         n,
         "socket({}, SOCK_STREAM) -> {}",
-        common::narrate::family(&addr),
+        common::narrate::family(addr.ip()),
         common::narrate::fd(&socket)
     );
 
@@ -275,7 +275,7 @@ fn accept_loop(listener: &Listener, config: &Config, stop: &Arc<Stop>) -> Summar
         if stop.is_stopping() {
             // The wake-up connection from `wake_on_stop` (or a client too late). Closed
             // abortively: a normal close from our side would leave a TIME_WAIT on our port.
-            let _ = conn.set_abortive_close();
+            conn.discard_woken();
             break;
         }
         narrate!(n, "accept() -> {}, peer {peer}", conn.fd());

@@ -156,7 +156,7 @@ pub fn listen(config: &Config) -> Result<TcpListener> {
     narrate!(
         n,
         "socket({}, SOCK_STREAM) -> {}",
-        common::narrate::family(&addr),
+        common::narrate::family(addr.ip()),
         common::narrate::fd(&socket)
     );
     socket.set_reuse_address(true).context("could not set SO_REUSEADDR")?;

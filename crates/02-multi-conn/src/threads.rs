@@ -68,7 +68,7 @@ pub fn serve(
         };
         out_of_fds = false;
         if stop.is_stopping() {
-            abortive_close(&stream); // The wake-up connection: leave no TIME_WAIT behind.
+            common::stop::discard_woken(&stream); // The wake-up connection: no TIME_WAIT.
             break;
         }
         workers.retain(|worker| !worker.is_finished());
@@ -150,7 +150,3 @@ fn echo_until_closed(mut stream: &TcpStream, stats: &Stats, n: Narrator) -> io::
     }
 }
 // ANCHOR_END: worker
-
-fn abortive_close(stream: &TcpStream) {
-    let _ = socket2::SockRef::from(stream).set_linger(Some(std::time::Duration::ZERO));
-}

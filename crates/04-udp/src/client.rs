@@ -75,7 +75,7 @@ impl UdpClient {
         narrate!(
             n,
             "socket({}, SOCK_DGRAM) -> {}",
-            common::narrate::family(&server),
+            common::narrate::family(server.ip()),
             common::narrate::fd(&socket)
         );
         if target.broadcast {

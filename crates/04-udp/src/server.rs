@@ -151,7 +151,7 @@ impl Server {
         narrate!(
             n,
             "socket({}, SOCK_DGRAM) -> {}",
-            common::narrate::family(&addr),
+            common::narrate::family(addr.ip()),
             common::narrate::fd(&socket)
         );
 

@@ -19,7 +19,6 @@ use common::narrate::Narrator;
 use serde::Serialize;
 use socket2::{Domain, Protocol, Socket, Type};
 
-use crate::bind_matrix::family_name;
 use crate::sockets;
 
 /// The default backlog: small, so the queue fills after a few connections.
@@ -70,7 +69,7 @@ pub fn run(
     narrate!(
         server,
         "socket({}, SOCK_STREAM) -> {}",
-        family_name(&host),
+        common::narrate::family(host),
         common::narrate::fd(&listener)
     );
     listener.bind(&any_port.into()).with_context(|| format!("could not bind {any_port}"))?;

@@ -122,11 +122,6 @@ impl Outcome {
     }
 }
 
-/// The name C and Python give an address family.
-pub fn family_name(addr: &IpAddr) -> &'static str {
-    if addr.is_ipv4() { "AF_INET" } else { "AF_INET6" }
-}
-
 // ANCHOR: listen
 /// `socket()`, `setsockopt()`, `bind()`, `listen()`: a listener on `spec` at `port` (0 lets
 /// the kernel choose).
@@ -137,11 +132,13 @@ pub fn family_name(addr: &IpAddr) -> &'static str {
 pub fn listen(spec: BindSpec, port: u16, n: Narrator) -> Result<Socket> {
     let addr = SocketAddr::new(spec.addr, port);
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))
-        .with_context(|| format!("could not create an {} socket", family_name(&spec.addr)))?;
+        .with_context(|| {
+            format!("could not create an {} socket", common::narrate::family(spec.addr))
+        })?;
     narrate!(
         n,
         "socket({}, SOCK_STREAM) -> {}",
-        family_name(&spec.addr),
+        common::narrate::family(spec.addr),
         common::narrate::fd(&socket)
     );
     if spec.addr.is_ipv6() {
@@ -169,7 +166,7 @@ pub fn connect(target: SocketAddr, n: Narrator) -> (Outcome, Option<Socket>) {
     narrate!(
         n,
         "socket({}, SOCK_STREAM) -> {}",
-        family_name(&target.ip()),
+        common::narrate::family(target.ip()),
         common::narrate::fd(&socket)
     );
     match socket.connect_timeout(&target.into(), CONNECT_TIMEOUT) {

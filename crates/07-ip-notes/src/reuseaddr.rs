@@ -35,7 +35,7 @@ fn new_socket(addr: SocketAddr, reuse: bool, n: Narrator) -> Result<Socket> {
     narrate!(
         n,
         "socket({}, SOCK_STREAM) -> {}",
-        crate::bind_matrix::family_name(&addr.ip()),
+        common::narrate::family(addr.ip()),
         common::narrate::fd(&socket)
     );
     socket.set_reuse_address(reuse).context("could not set SO_REUSEADDR")?;

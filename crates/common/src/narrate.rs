@@ -62,8 +62,8 @@ macro_rules! narrate {
 }
 
 /// The C name of an IP address's family, for narration: `AF_INET` or `AF_INET6`.
-pub fn family(addr: &std::net::SocketAddr) -> &'static str {
-    if addr.is_ipv4() { "AF_INET" } else { "AF_INET6" }
+pub fn family(ip: std::net::IpAddr) -> &'static str {
+    if ip.is_ipv4() { "AF_INET" } else { "AF_INET6" }
 }
 
 /// A socket's descriptor as narration shows it: `fd 3` on Unix, `socket 412` on Windows.

@@ -70,7 +70,7 @@ impl Stop {
 /// Wakes a thread blocked in `accept()` on a TCP listener bound to `bound`: connects to it and
 /// closes at once. The close is abortive (`SO_LINGER` 0 sends RST), so that this connection
 /// leaves no `TIME_WAIT` behind on the listener's port. The woken loop must check
-/// [`Stop::is_stopping`] and drop what it accepted (abortively too).
+/// [`Stop::is_stopping`] and drop what it accepted after [`discard_woken`].
 pub fn wake_accept(bound: std::net::SocketAddr) {
     use socket2::{Domain, Socket, Type};
     let addr = crate::host::reachable(bound);
@@ -78,6 +78,13 @@ pub fn wake_accept(bound: std::net::SocketAddr) {
         let _ = socket.connect_timeout(&addr.into(), std::time::Duration::from_secs(1));
         let _ = socket.set_linger(Some(std::time::Duration::ZERO));
     }
+}
+
+/// The accepting side of [`wake_accept`]: marks the connection a woken `accept()` returned for
+/// an abortive close (`SO_LINGER` 0), so that dropping it sends RST. A normal close from the
+/// server's side would leave a `TIME_WAIT` on the server's own port.
+pub fn discard_woken(stream: &std::net::TcpStream) {
+    let _ = socket2::SockRef::from(stream).set_linger(Some(std::time::Duration::ZERO));
 }
 
 /// Keeps a wake-up action registered; dropping it unregisters the action.
