@@ -36,9 +36,7 @@ fn readiness_line_reports_the_real_port_and_ctrl_c_prints_a_summary() {
     assert!(out.status.success(), "{out:?}");
     assert_eq!(out.stdout, "Received b'Hello, world'\n");
 
-    srv.interrupt();
-    let done = srv.finish();
-    assert!(done.status.success(), "Ctrl-C is a clean stop: {done:?}");
+    let done = srv.stop();
     assert!(done.stdout.contains("Connected by 127.0.0.1:"), "{}", done.stdout);
     assert!(
         done.stderr.contains("server stopped: served 1 connection, echoed 12 B"),
@@ -109,8 +107,7 @@ fn trace_narrates_every_socket_call_in_order() {
     ] {
         assert!(out.stderr.contains(line), "missing {line:?} in:\n{}", out.stderr);
     }
-    srv.interrupt();
-    let done = srv.finish();
+    let done = srv.stop();
     let expected = [
         "[server] socket(AF_INET, SOCK_STREAM) -> fd ",
         "[server] setsockopt(SOL_SOCKET, SO_REUSEADDR, 1)",
@@ -136,8 +133,7 @@ fn without_trace_nothing_is_narrated() {
     let (srv, addr) = server(&["--port", "0"]);
     let out = run(echo().args(["client", "--port", &port_of(&addr)]));
     assert_eq!(out.stderr, "", "a quiet client prints nothing on stderr");
-    srv.interrupt();
-    let done = srv.finish();
+    let done = srv.stop();
     assert!(!done.stderr.contains('['), "{}", done.stderr);
 }
 
@@ -172,9 +168,7 @@ fn ctrl_c_with_a_client_connected_still_stops_cleanly() {
     idle.write_all(b"x").unwrap();
     let mut buf = [0u8; 1];
     idle.read_exact(&mut buf).unwrap(); // The server is now blocked in recv() on us.
-    srv.interrupt();
-    let done = srv.finish();
-    assert!(done.status.success(), "{done:?}");
+    let done = srv.stop();
     assert!(done.stderr.contains("served 1 connection"), "{}", done.stderr);
     assert!(
         done.stderr.contains("SHUT_RDWR) (stopping: wakes our blocked recv)"),
@@ -192,13 +186,10 @@ fn an_idle_ctrl_c_leaves_no_time_wait_on_the_port() {
     // because whether a normal close would leave TIME_WAIT here is a race.
     let (srv, addr) = server(&["--port", "0", "--no-reuseaddr"]);
     let port = port_of(&addr);
-    srv.interrupt();
-    assert!(srv.finish().status.success());
+    srv.stop();
     for _ in 0..10 {
         let (srv, _) = server(&["--port", &port, "--no-reuseaddr"]);
-        srv.interrupt();
-        let done = srv.finish();
-        assert!(done.status.success(), "{done:?}");
+        srv.stop();
     }
 }
 
@@ -224,8 +215,7 @@ fn trace_says_when_somaxconn_caps_the_backlog() {
     let somaxconn: i32 =
         std::fs::read_to_string("/proc/sys/net/core/somaxconn").unwrap().trim().parse().unwrap();
     let (srv, _) = server(&["--port", "0", "--backlog", "65535", "--trace"]);
-    srv.interrupt();
-    let done = srv.finish();
+    let done = srv.stop();
     if somaxconn < 65535 {
         let expected =
             format!("listen(backlog=65535) (the kernel caps it at somaxconn = {somaxconn})");
@@ -359,8 +349,7 @@ fn leave_time_wait(server_args: &[&str]) -> String {
     client.write_all(b"x").unwrap();
     let mut buf = [0u8; 1];
     client.read_exact(&mut buf).unwrap();
-    srv.interrupt();
-    assert!(srv.finish().status.success());
+    srv.stop();
     assert_eq!(client.read(&mut buf).unwrap(), 0, "the server closed first");
     port_of(&addr)
 }
@@ -411,9 +400,7 @@ mod unix_socket {
         assert_eq!(out.stdout, "Received b'over AF_UNIX'\n", "{out:?}");
         let out = run(echo().args(["client", "--unix", p, "--bytes", "16M"]));
         assert!(out.status.success(), "{out:?}");
-        srv.interrupt();
-        let done = srv.finish();
-        assert!(done.status.success(), "{done:?}");
+        let done = srv.stop();
         assert!(done.stdout.contains("Connected by an unnamed unix socket"), "{}", done.stdout);
         assert!(!path.exists(), "the server removes its socket file on exit");
     }
@@ -426,8 +413,7 @@ mod unix_socket {
         assert!(path.exists());
         let (srv, _addr) = server(&["--unix", path.to_str().unwrap()]);
         UnixStream::connect(&path).unwrap();
-        srv.interrupt();
-        let done = srv.finish();
+        let done = srv.stop();
         assert!(done.stderr.contains("removed stale socket file"), "{}", done.stderr);
     }
 

@@ -55,9 +55,7 @@ fn a_client_that_resets_mid_stream() {
         drop(socket);
     }
     assert_still_serves(addr);
-    srv.interrupt();
-    let done = srv.finish();
-    assert!(done.status.success(), "{done:?}");
+    let done = srv.stop();
     assert!(!done.stderr.contains("panicked"), "{}", done.stderr);
 }
 
@@ -79,8 +77,7 @@ fn a_client_that_sends_but_never_reads_is_dropped_after_the_timeout() {
     });
     assert_still_serves(addr);
     assert!(flood.join().unwrap(), "the flooder was cut off");
-    srv.interrupt();
-    let done = srv.finish();
+    let done = srv.stop();
     assert!(done.stderr.contains("no progress for 1 s (--timeout), closed it"), "{}", done.stderr);
 }
 
@@ -91,8 +88,7 @@ fn a_silent_client_is_dropped_after_the_timeout() {
     assert_still_serves(addr); // Waits in the queue until the silent one is dropped.
     let mut buf = [0u8; 1];
     assert_eq!(silent.read(&mut buf).unwrap_or(0), 0, "the server closed the silent one");
-    srv.interrupt();
-    assert!(srv.finish().stderr.contains("no progress for 1 s"));
+    assert!(srv.stop().stderr.contains("no progress for 1 s"));
 }
 
 #[test]

@@ -55,8 +55,7 @@ fn python_tutorial_client_talks_to_our_server() {
     let out = run(Command::new("python3").args(["-c", PYTHON_CLIENT, "127.0.0.1", port]));
     assert!(out.status.success(), "{out:?}");
     assert_eq!(out.stdout, "Received b'Hello, world'\n");
-    srv.interrupt();
-    assert!(srv.finish().stderr.contains("echoed 12 B"));
+    assert!(srv.stop().stderr.contains("echoed 12 B"));
 }
 
 #[test]

@@ -32,13 +32,6 @@ fn client(addr: &str, args: &[&str]) -> Finished {
     run(multi().args(["client", "--port", port(addr)]).args(args))
 }
 
-fn stop(server: Proc) -> Finished {
-    server.interrupt();
-    let done = server.finish();
-    assert!(done.status.success(), "Ctrl-C is a clean stop: {done:?}");
-    done
-}
-
 #[test]
 fn the_tutorials_two_connections_in_both_modes() {
     for mode in MODES {
@@ -60,7 +53,7 @@ fn the_tutorials_two_connections_in_both_modes() {
             last.starts_with("2 connections, 4 messages, 88 bytes echoed and verified in "),
             "{last}"
         );
-        let done = stop(srv);
+        let done = srv.stop();
         assert!(
             done.stderr.contains("server stopped: served 2 connections, peak "),
             "{mode}: {}",
@@ -86,7 +79,7 @@ fn hundreds_and_a_thousand_connections_at_once() {
                 .starts_with("1000 connections, 2000 messages, 200000 bytes echoed and verified"),
             "{mode}: {out:?}"
         );
-        let done = stop(srv);
+        let done = srv.stop();
         assert!(done.stderr.contains("served 1200 connections"), "{mode}: {}", done.stderr);
     }
 }
@@ -133,7 +126,7 @@ fn ping_pong_and_hold_report_their_figures() {
     let out = client(&addr, &["--hold", "50", "--duration", "1"]);
     assert!(out.stdout.contains("holding 50 connections (all connected in "), "{out:?}");
     assert!(out.stdout.contains("held 50 of 50 connections for "), "{}", out.stdout);
-    let done = stop(srv);
+    let done = srv.stop();
     assert!(
         done.stderr.contains("peak 50 at once") || done.stderr.contains("peak 5"),
         "{}",
@@ -158,7 +151,7 @@ fn beyond_max_conns_a_client_is_refused_politely() {
             "{mode}: the third reads end-of-stream"
         );
         drop(held);
-        let done = stop(srv);
+        let done = srv.stop();
         assert!(done.stderr.contains("refused 1 (--max-conns)"), "{mode}: {}", done.stderr);
     }
 }
@@ -168,7 +161,7 @@ fn poll_mode_narrates_registration_and_interest() {
     let (srv, addr) = server(&["--trace"]);
     let out = client(&addr, &["-q"]);
     assert!(out.status.success(), "{out:?}");
-    let done = stop(srv);
+    let done = srv.stop();
     for line in [
         "[server] getrlimit(RLIMIT_NOFILE) -> soft ",
         "[server] listen(backlog=4096)",
@@ -203,7 +196,7 @@ fn out_of_file_descriptors_the_server_backs_off_and_recovers() {
         drop(held);
         let out = client(&addr, &["--connections", "20", "-q"]);
         assert!(out.status.success(), "{mode}: {out:?}");
-        let done = stop(proc);
+        let done = proc.stop();
         assert!(done.stderr.contains("Too many open files"), "{mode}: {}", done.stderr);
         // Said once per shortage, not once per retry.
         let pauses = done.stderr.matches("pausing accept for 100 ms at a time").count();

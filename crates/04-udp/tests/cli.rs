@@ -28,13 +28,6 @@ fn client(port: &str, args: &[&str]) -> Finished {
     run(udp().args(["client", "--port", port]).args(args))
 }
 
-fn stop(server: Proc) -> Finished {
-    server.interrupt();
-    let done = server.finish();
-    assert!(done.status.success(), "Ctrl-C is a clean stop: {done:?}");
-    done
-}
-
 /// The number after `label` in `text`, as in "100 sent, 70 received".
 fn number_before(text: &str, label: &str) -> u32 {
     let at = text.find(label).unwrap_or_else(|| panic!("no {label:?} in:\n{text}"));
@@ -49,7 +42,7 @@ fn the_seeds_hundred_messages_are_all_answered() {
     assert!(out.stdout.contains("Received b'message 0' from 127.0.0.1:"), "{}", out.stdout);
     assert!(out.stdout.contains("Received b'message 99' from"), "{}", out.stdout);
     assert!(out.stdout.ends_with("100 sent, 100 answered\n"), "{}", out.stdout);
-    let done = stop(srv);
+    let done = srv.stop();
     assert!(done.stdout.starts_with("SO_RCVBUF: "), "{}", done.stdout);
     assert!(done.stdout.contains(": b'message 42'"), "the server prints each datagram");
     assert!(
@@ -89,7 +82,7 @@ fn simulated_loss_is_exact_for_a_seed() {
         let out = client(&port, &["--timeout", "300", "ping", "--count", "100", "--interval", "0"]);
         assert!(out.status.success(), "{out:?}");
         assert_eq!(number_before(&out.stdout, "received,"), 100 - expected_lost, "{}", out.stdout);
-        let done = stop(srv);
+        let done = srv.stop();
         assert!(done.stdout.contains("seed 7 (repeat a run with --seed 7)"), "{}", done.stdout);
         assert!(
             done.stderr.contains(&format!("{expected_lost} dropped (simulated)")),
@@ -115,7 +108,7 @@ fn duplicates_are_detected() {
     let out = client(&port, &["ping", "--count", "40", "--interval", "2"]);
     assert!(out.stdout.contains("(DUP!)"), "{}", out.stdout);
     let seen = number_before(&out.stdout, "duplicates");
-    let done = stop(srv);
+    let done = srv.stop();
     let sent_twice = number_before(&done.stderr, "duplicated (simulated)");
     // The run ends when every probe is answered, so a duplicate of the last one can be missed.
     assert!(seen >= 1 && seen <= sent_twice && sent_twice - seen <= 1, "{seen} of {sent_twice}");
@@ -146,7 +139,7 @@ fn a_datagram_larger_than_the_buffer_is_truncated_and_said_so() {
     let out = client(&port, &["ping", "--count", "1", "--size", "2000"]);
     assert!(out.stdout.contains("1024 bytes from 127.0.0.1:"), "{}", out.stdout);
     assert!(out.stdout.contains("(truncated: 2000 were sent)"), "{}", out.stdout);
-    let done = stop(srv);
+    let done = srv.stop();
     assert!(
         done.stderr.contains("was larger than the 1024-byte buffer: truncated, the rest is lost"),
         "{}",
@@ -175,7 +168,7 @@ fn the_kernel_doubles_a_requested_receive_buffer() {
     let rmem_max: usize =
         std::fs::read_to_string("/proc/sys/net/core/rmem_max").unwrap().trim().parse().unwrap();
     let (srv, _) = server(&["--rcvbuf", "64K"]);
-    let done = stop(srv);
+    let done = srv.stop();
     let granted = 2 * rmem_max.min(65536);
     assert!(
         done.stdout
@@ -196,7 +189,7 @@ fn blast_and_rtt_report_their_figures() {
     assert!(out.status.success(), "{out:?}");
     assert!(out.stdout.contains(" round trips of 64 bytes in "), "{}", out.stdout);
     assert!(out.stdout.contains("p99"), "{}", out.stdout);
-    let done = stop(srv);
+    let done = srv.stop();
     #[cfg(target_os = "linux")]
     assert!(
         done.stderr.contains("the kernel dropped because the receive buffer was full: "),
@@ -218,7 +211,7 @@ fn ipv6_works_like_ipv4() {
     assert!(out.stdout.ends_with("3 sent, 3 answered\n"), "{}", out.stdout);
     let out = client(&port, &["--host", "::1", "ping", "--count", "1", "--size", "65527"]);
     assert!(out.stdout.contains("65527 bytes from"), "IPv6 carries 20 bytes more: {out:?}");
-    stop(srv);
+    srv.stop();
 }
 
 #[cfg(target_os = "linux")]
@@ -257,7 +250,7 @@ fn trace_narrates_datagram_calls() {
     {
         assert!(out.stderr.contains(line), "missing {line:?} in:\n{}", out.stderr);
     }
-    let done = stop(srv);
+    let done = srv.stop();
     for line in [
         "[server] socket(AF_INET, SOCK_DGRAM) -> fd ",
         "[server] bind(127.0.0.1:0)",

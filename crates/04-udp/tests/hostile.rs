@@ -40,9 +40,7 @@ fn empty_and_largest_datagrams_are_echoed_whole() {
         assert_eq!((len, from), (size, addr));
         assert_eq!(&buf[..len], &datagram[..], "{size} bytes");
     }
-    srv.interrupt();
-    let done = srv.finish();
-    assert!(done.status.success(), "{done:?}");
+    let done = srv.stop();
     assert!(done.stderr.contains("4 datagrams"), "{}", done.stderr);
 }
 
@@ -108,7 +106,5 @@ fn a_flood_from_one_peer_does_not_silence_the_others() {
         "only {received} of 50 answered during a flood of {flood_size}:\n{}",
         out.stdout
     );
-    srv.interrupt();
-    let done = srv.finish();
-    assert!(done.status.success(), "{done:?}");
+    srv.stop();
 }

@@ -53,8 +53,7 @@ fn the_seeds_python_client_talks_to_our_over_server() {
         "{}",
         out.stdout
     );
-    srv.interrupt();
-    let done = srv.finish();
+    let done = srv.stop();
     assert!(done.stdout.contains("Received from 127.0.0.1:"), "{}", done.stdout);
     assert!(done.stderr.contains("100 datagrams"), "{}", done.stderr);
 }

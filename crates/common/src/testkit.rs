@@ -143,6 +143,15 @@ impl Proc {
         signal(self.pid, "-INT");
     }
 
+    /// Stops a server the way a user does, with Ctrl-C (SIGINT), waits for it, and fails the
+    /// test unless it exited cleanly (status 0), as every server here promises to.
+    pub fn stop(self) -> Finished {
+        self.interrupt();
+        let done = self.finish();
+        assert!(done.status.success(), "Ctrl-C is a clean stop: {done:?}");
+        done
+    }
+
     /// Waits for the process to exit (killing it after [`PATIENCE`]) and returns its status and
     /// everything it printed.
     pub fn finish(mut self) -> Finished {
