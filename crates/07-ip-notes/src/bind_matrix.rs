@@ -15,7 +15,7 @@
 
 use std::fmt::Write as _;
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -256,11 +256,7 @@ pub fn run_row(spec: BindSpec, targets: &[IpAddr], trace: bool) -> Row {
 pub fn explain(spec: BindSpec, target: IpAddr, outcome: &Outcome) -> String {
     let bind = spec.addr;
     // connect() to 0.0.0.0 or :: means "this host": Linux rewrites it to loopback.
-    let effective = match target {
-        IpAddr::V4(t) if t.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
-        IpAddr::V6(t) if t.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
-        other => other,
-    };
+    let effective = common::host::loopback_if_unspecified(target);
     let rewritten = if effective == target {
         String::new()
     } else {
@@ -398,6 +394,7 @@ pub fn show_addr(addr: &SockAddr) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::Ipv6Addr;
 
     #[test]
     fn bind_specs_parse() {

@@ -5,7 +5,7 @@
 //! (`getaddrinfo`), which may return several addresses, in an order the system chooses:
 //! `localhost` is often `::1` *and* `127.0.0.1`. Chapter 07 shows that on your machine.
 
-use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 
 use anyhow::{Context, bail};
 
@@ -34,13 +34,17 @@ pub fn resolve(host: &str, port: u16) -> anyhow::Result<Vec<SocketAddr>> {
 /// except that "every address" (0.0.0.0 or ::) becomes loopback, since connecting to the
 /// unspecified address is not portable.
 pub fn reachable(bound: std::net::SocketAddr) -> std::net::SocketAddr {
-    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-    let ip = match bound.ip() {
+    std::net::SocketAddr::new(loopback_if_unspecified(bound.ip()), bound.port())
+}
+
+/// `0.0.0.0` becomes `127.0.0.1` and `::` becomes `::1`; any other address stays. It is also
+/// what Linux does to a `connect()` aimed at the unspecified address.
+pub fn loopback_if_unspecified(ip: IpAddr) -> IpAddr {
+    match ip {
         IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
         IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
         ip => ip,
-    };
-    std::net::SocketAddr::new(ip, bound.port())
+    }
 }
 
 #[cfg(test)]
