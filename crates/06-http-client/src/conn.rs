@@ -213,10 +213,15 @@ fn handshake(
     wire.info("TLS handshake: ClientHello ->");
     while session.is_handshaking() {
         if let Err(err) = session.complete_io(&mut tcp) {
-            let kind = kind_of_io(&err);
-            let kind = if kind == Kind::Other || kind == Kind::Partial { Kind::Tls } else { kind };
+            let what = match kind_of_io(&err) {
+                Kind::Timeout => {
+                    return Err(timeouts.timeout_error("in the TLS handshake", wait));
+                }
+                Kind::Other | Kind::Partial => Kind::Tls,
+                kind => kind,
+            };
             return Err(anyhow::Error::new(err)
-                .context(fail(kind, format!("TLS handshake with {} failed", target.host))));
+                .context(fail(what, format!("TLS handshake with {} failed", target.host))));
         }
     }
     let version = session.protocol_version().map_or("?".into(), |v| format!("{v:?}"));
