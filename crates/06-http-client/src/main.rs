@@ -277,6 +277,15 @@ fn hint(kind: Kind, err: &anyhow::Error) -> Option<&'static str> {
              --cacert FILE trusts a local CA; -k skips the check (and its protection)"
         }
         Kind::Timeout => "--max-time, --connect-timeout and --idle-timeout set the limits",
+        Kind::Connect
+            if err
+                .chain()
+                .filter_map(|c| c.downcast_ref::<std::io::Error>())
+                .any(|e| e.kind() == std::io::ErrorKind::ConnectionRefused) =>
+        {
+            "nothing is listening on that address and port (its kernel answered our SYN with a \
+             reset): is the server running, and is the port right?"
+        }
         Kind::Redirects => "--max-redirs N raises the limit; -v shows each hop",
         Kind::FileSize => "--max-filesize SIZE raises the limit",
         _ => return common::report::hint_for(err),

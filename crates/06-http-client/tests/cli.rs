@@ -69,7 +69,7 @@ fn a_refused_connection_is_exit_7_with_a_hint() {
     let done = fetch(&[&format!("http://127.0.0.1:{port}/")]);
     assert_eq!(code(&done), 7, "{done:?}");
     assert!(done.stderr.contains("could not connect to 127.0.0.1:"), "{}", done.stderr);
-    assert!(done.stderr.contains("hint: nothing is listening there"), "{}", done.stderr);
+    assert!(done.stderr.contains("hint: nothing is listening on that address"), "{}", done.stderr);
 }
 
 #[test]

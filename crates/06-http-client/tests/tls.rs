@@ -26,6 +26,28 @@ fn cacert_verifies_the_local_ca_by_name_and_by_ip() {
 }
 
 #[test]
+fn openssl_s_server_is_verified_and_its_read_to_close_body_arrives() {
+    // OpenSSL's test server, an implementation nobody here wrote. `-www` answers a GET with an
+    // HTTP/1.0 status page and no Content-Length: the body ends when the connection does.
+    let pki = test_pki();
+    let server = common::testkit::Proc::spawn(
+        std::process::Command::new("openssl")
+            .args(["s_server", "-accept", "127.0.0.1:0", "-www", "-cert"])
+            .arg(pki.server_cert_file.path())
+            .arg("-key")
+            .arg(pki.server_key_file.path()),
+    );
+    let line = server.expect_line("ACCEPT ");
+    let port = line.rsplit(':').next().unwrap().trim();
+    let ca = pki.ca_file.path().to_str().unwrap();
+    let done = fetch(&["-v", "--cacert", ca, &format!("https://localhost:{port}/")]);
+    assert_eq!(code(&done), 0, "{done:?}");
+    assert!(done.stdout.contains("</HTML>") || done.stdout.contains("</html>"), "{}", done.stdout);
+    assert!(done.stderr.contains("< HTTP/1.0 200 ok"), "{}", done.stderr);
+    assert!(done.stderr.contains("the body ended with the connection"), "{}", done.stderr);
+}
+
+#[test]
 fn without_cacert_the_certificate_is_not_trusted_exit_60() {
     let pki = test_pki();
     let addr = tls_server(pki.server_config.clone(), 1, "secret\n");

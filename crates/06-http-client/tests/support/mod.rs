@@ -209,6 +209,10 @@ pub struct TestPki {
     pub ca_file: tempfile::NamedTempFile,
     /// The server's certificate chain and key, for rustls.
     pub server_config: Arc<rustls::ServerConfig>,
+    /// The server's certificate and key as PEM files, for `openssl s_server`.
+    pub server_cert_file: tempfile::NamedTempFile,
+    /// See `server_cert_file`.
+    pub server_key_file: tempfile::NamedTempFile,
 }
 
 /// Makes a fresh CA and server certificate (rcgen, ring keys).
@@ -227,8 +231,14 @@ pub fn test_pki() -> TestPki {
         CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap();
     let server_cert = server_params.signed_by(&server_key, &issuer).unwrap();
 
-    let mut ca_file = tempfile::NamedTempFile::new().unwrap();
-    ca_file.write_all(ca_cert.pem().as_bytes()).unwrap();
+    let pem_file = |text: String| {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        file.write_all(text.as_bytes()).unwrap();
+        file
+    };
+    let ca_file = pem_file(ca_cert.pem());
+    let server_cert_file = pem_file(server_cert.pem());
+    let server_key_file = pem_file(server_key.serialize_pem());
     let key_der = rustls::pki_types::PrivateKeyDer::try_from(server_key.serialize_der()).unwrap();
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let server_config = rustls::ServerConfig::builder_with_provider(provider)
@@ -237,7 +247,7 @@ pub fn test_pki() -> TestPki {
         .with_no_client_auth()
         .with_single_cert(vec![server_cert.der().clone()], key_der)
         .unwrap();
-    TestPki { ca_file, server_config: Arc::new(server_config) }
+    TestPki { ca_file, server_config: Arc::new(server_config), server_cert_file, server_key_file }
 }
 
 /// An https server: `connections` connections, each answering every request on it with
