@@ -10,7 +10,7 @@
 //! whole transfer by `--max-time`.
 
 use std::io::{self, Read, Write};
-use std::net::{IpAddr, SocketAddr, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -245,16 +245,6 @@ impl Connection {
         self.peer
     }
 
-    /// The IP address we connected to.
-    pub fn peer_ip(&self) -> IpAddr {
-        self.peer.ip()
-    }
-
-    /// Is this connection TLS?
-    pub fn is_tls(&self) -> bool {
-        matches!(self.stream, Stream::Tls(_))
-    }
-
     /// A new `--max-time` deadline for later requests on this connection.
     pub fn set_timeouts(&mut self, timeouts: Timeouts) {
         self.timeouts = timeouts;
@@ -344,7 +334,9 @@ impl Connection {
         };
         match result {
             Ok(n) => {
-                narrate!(self.wire.narrator, "recv({}) -> {n} bytes", into.len());
+                let call =
+                    if matches!(self.stream, Stream::Plain(_)) { "recv" } else { "tls read" };
+                narrate!(self.wire.narrator, "{call}({}) -> {n} bytes", self.buf.len() - self.end);
                 self.wire.received(&self.buf[self.end..self.end + n]);
                 self.end += n;
                 self.eof = n == 0;

@@ -31,16 +31,6 @@ impl Wire {
         Wire { verbose, narrator, trace: trace.map(|w| Rc::new(RefCell::new(w))) }
     }
 
-    /// A view that prints nothing.
-    pub fn quiet() -> Self {
-        Wire::new(false, Narrator::new("client", false), None)
-    }
-
-    /// Is `-v` on?
-    pub fn is_verbose(&self) -> bool {
-        self.verbose
-    }
-
     /// A `* ...` line: something the client did or decided.
     pub fn info(&self, text: &str) {
         if self.verbose {
@@ -63,7 +53,7 @@ impl Wire {
         }
     }
 
-    /// Bytes written to the connection (after TLS decryption's inverse: the plaintext).
+    /// Bytes written to the connection (the plaintext, under TLS).
     pub fn sent(&self, data: &[u8]) {
         self.dump("=> Send", data);
     }
