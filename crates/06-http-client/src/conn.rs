@@ -11,7 +11,8 @@
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::sync::Arc;
+use std::sync::{Arc, mpsc};
+use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -124,10 +125,13 @@ pub fn open(
     timeouts: Timeouts,
     wire: &Wire,
 ) -> anyhow::Result<Connection> {
-    // getaddrinfo(): a name may stand for several addresses, IPv6 and IPv4.
-    let addrs = common::host::resolve(&target.host, target.port)
-        .map_err(|e| fail(Kind::Resolve, format!("{e:#}")))?;
-    let addrs: Vec<SocketAddr> = addrs
+    let resolved = resolve(target, &timeouts)?;
+    if target.host.parse::<std::net::IpAddr>().is_err() {
+        let list: Vec<String> = resolved.iter().map(|a| a.ip().to_string()).collect();
+        wire.info(&format!("Host {} was resolved to {}", target.host, list.join(", ")));
+    }
+    // -4 / -6 keep one family.
+    let addrs: Vec<SocketAddr> = resolved
         .into_iter()
         .filter(|a| match family {
             Family::Any => true,
@@ -190,6 +194,29 @@ pub fn open(
     Err(anyhow::Error::new(err).context(fail(kind, format!("could not connect to {addr}"))))
 }
 // ANCHOR_END: connect
+
+/// getaddrinfo(): a name may stand for several addresses, IPv6 and IPv4. The call has no
+/// timeout of its own and a slow DNS server can make it block for many seconds, so a name is
+/// resolved on a helper thread and we wait for it at most the connect timeout; a thread that
+/// takes longer is left to finish on its own. A literal address needs no resolver.
+fn resolve(target: &Target, timeouts: &Timeouts) -> anyhow::Result<Vec<SocketAddr>> {
+    let resolved = |result: anyhow::Result<Vec<SocketAddr>>| {
+        result.map_err(|e| fail(Kind::Resolve, format!("{e:#}")))
+    };
+    let (host, port) = (target.host.clone(), target.port);
+    if host.parse::<std::net::IpAddr>().is_ok() {
+        return resolved(common::host::resolve(&host, port));
+    }
+    let wait = timeouts.next_wait(timeouts.connect)?;
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let _ = tx.send(common::host::resolve(&host, port));
+    });
+    match rx.recv_timeout(wait) {
+        Ok(result) => resolved(result),
+        Err(_) => Err(timeouts.timeout_error(&format!("resolving {}", target.host), wait)),
+    }
+}
 
 // ANCHOR: handshake
 /// TLS is a layer over the socket we already have: the handshake is a few records sent and
