@@ -86,3 +86,20 @@ fn trace_ascii_shows_every_byte_including_chunk_lines() {
         assert!(done.stderr.contains(needle), "no {needle:?} in:\n{}", done.stderr);
     }
 }
+
+#[test]
+fn trace_narrates_the_socket_calls_of_a_fetch() {
+    let srv = support::answer_once(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    let done = fetch(&["--trace", &srv.url("/")]);
+    assert_eq!(code(&done), 0, "{done:?}");
+    assert_eq!(done.stdout, "ok\n");
+    for needle in [
+        "[client] socket(AF_INET, SOCK_STREAM)",
+        "[client] connect(127.0.0.1:",
+        "[client] sendall(",
+        "[client] recv(",
+        "[client] close(",
+    ] {
+        assert!(done.stderr.contains(needle), "no {needle:?} in:\n{}", done.stderr);
+    }
+}
