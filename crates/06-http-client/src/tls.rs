@@ -60,6 +60,8 @@ pub fn client_config(trust: &Trust) -> anyhow::Result<Arc<rustls::ClientConfig>>
     Ok(Arc::new(config))
 }
 
+/// Reads every certificate in a PEM file. The PEM parser is rustls's own (`pki-types`'
+/// `PemObject`), which the older rustls-pemfile crate now only wraps.
 fn load_ca_file(path: &Path) -> anyhow::Result<RootCertStore> {
     let mut roots = RootCertStore::empty();
     let certs = CertificateDer::pem_file_iter(path).map_err(|e| {

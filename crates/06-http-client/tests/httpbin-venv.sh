@@ -8,6 +8,7 @@
 set -eu
 venv=$1
 mkdir -p "$(dirname "$venv")"
+# shellcheck disable=SC2016 # the inner sh expands them, from its own "$1"
 exec flock "$venv.lock" sh -c '
     venv=$1
     [ -x "$venv/bin/gunicorn" ] && exit 0
