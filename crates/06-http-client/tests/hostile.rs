@@ -256,3 +256,43 @@ fn a_kept_alive_connection_the_server_closed_is_retried_once_on_a_new_one() {
     assert_eq!(done.stdout.trim_end(), "firstagain");
     assert!(done.stderr.contains("died before answering"), "{}", done.stderr);
 }
+
+/// The peak resident memory of a running process (`VmHWM` in `/proc/PID/status`), in KiB.
+#[cfg(target_os = "linux")]
+fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_64_mib_body_streams_through_bounded_memory() {
+    use std::sync::mpsc;
+    const BODY: usize = 64 << 20;
+    let (sent_tx, sent_rx) = mpsc::channel();
+    let (close_tx, close_rx) = mpsc::channel::<()>();
+    let srv = scripted(1, move |_, mut stream| {
+        read_request(&mut stream);
+        // Ten bytes more than we send: the client must still be waiting when it is measured.
+        let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", BODY + 10);
+        let _ = stream.write_all(head.as_bytes());
+        let block = vec![b'm'; 1 << 20];
+        for _ in 0..BODY / block.len() {
+            if stream.write_all(&block).is_err() {
+                return;
+            }
+        }
+        let _ = sent_tx.send(());
+        let _ = close_rx.recv_timeout(common::testkit::PATIENCE);
+    });
+    let client =
+        common::testkit::Proc::spawn(support::client().args(["-o", "/dev/null", &srv.url("/")]));
+    sent_rx.recv_timeout(common::testkit::PATIENCE).expect("the server sent the body");
+    // The client has read all but what the kernel buffers hold (a few MiB) of 64 MiB.
+    let peak = peak_rss_kib(client.pid());
+    close_tx.send(()).unwrap();
+    let done = client.finish();
+    assert_fails(&done, 18, &format!("after {BODY} of {} body bytes", BODY + 10));
+    assert!(peak < 32 * 1024, "peak RSS {peak} KiB for a 64 MiB body");
+}
