@@ -259,7 +259,11 @@ fn chat(
 /// Leaves politely: half-close, then wait (a bounded time) for the server's own close.
 fn leave(writer: &FrameWriter, news: &mpsc::Receiver<Event>, n: Narrator) -> Result<()> {
     let stream = writer.stream();
-    stream.shutdown(Shutdown::Write).context("could not shut down the sending side")?;
+    match stream.shutdown(Shutdown::Write) {
+        // The server closed first (a reset already ended the connection): nothing to say.
+        Err(e) if e.kind() == io::ErrorKind::NotConnected => {}
+        other => other.context("could not shut down the sending side")?,
+    }
     narrate!(
         n,
         "shutdown({}, SHUT_WR): no more from us; waiting for the server to close",
