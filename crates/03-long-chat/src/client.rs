@@ -216,8 +216,12 @@ pub fn run(options: &Options) -> Result<()> {
     spawn_reader(Arc::clone(&writer), options.liveness, printer.clone(), events, n)?;
 
     let outcome = chat(&writer, &news, &printer, n);
-    // The keyboard thread may still be inside readline, in raw mode: give the terminal back.
+    // The keyboard thread may still be inside readline, in raw mode: give the terminal back,
+    // and end the prompt's line so the error starts on a line of its own.
     terminal.restore();
+    if outcome.is_err() && console::interactive() {
+        println!();
+    }
     outcome
 }
 // ANCHOR_END: run
