@@ -149,7 +149,8 @@ fn accept_loop(
             let busy =
                 Frame::new(Kind::Error, "busy: this one-to-one server is talking to someone else");
             let _ = (&stream).write_all(&busy.to_bytes());
-            eprintln!("turned away {peer}: busy");
+            // Through the printer: on a terminal, stderr would write into the operator's prompt.
+            printer.line(&format!("* turned away {peer}: busy"));
             continue;
         }
         match welcome(stream, peer, live, me, n) {
@@ -169,7 +170,7 @@ fn accept_loop(
                     Err(e) => eprintln!("could not start a thread for {peer}: {e}"),
                 }
             }
-            Err(e) => eprintln!("{peer}: {e:#}"),
+            Err(e) => printer.line(&format!("* {peer}: {e:#}")),
         }
     }
     for reader in readers {
