@@ -266,3 +266,27 @@ fn usage_mistakes_exit_2_without_a_backtrace() {
         assert!(!out.stderr.contains("panicked"), "{args:?}");
     }
 }
+
+#[test]
+fn ipv6_works_like_ipv4() {
+    let server = Proc::spawn(chat().args(["server", "--host", "::1", "--port", "0"]));
+    let addr = server.listening_addr();
+    assert!(addr.starts_with("[::1]:"), "{addr}");
+    let port = addr.rsplit(':').next().unwrap();
+    let v6 = |name: &str| {
+        let mut proc = Proc::spawn(
+            chat()
+                .args(["client", "--host", "::1", "--port", port, "--name", name, "--no-history"])
+                .stdin(Stdio::piped()),
+        );
+        let stdin = proc.take_stdin().unwrap();
+        proc.expect_line("* you are ");
+        (proc, stdin)
+    };
+    let (alice, mut alice_in) = v6("alice");
+    let (bob, _bob_in) = v6("bob");
+    alice.expect_line("* bob joined");
+    type_line(&mut alice_in, "over IPv6");
+    assert_eq!(bob.expect_line("alice: "), "alice: over IPv6");
+    server.stop();
+}

@@ -221,7 +221,8 @@ fn a_client_killed_with_sigkill_leaves_a_notice() {
 
 #[test]
 fn a_silent_peer_is_caught_by_the_heartbeat() {
-    let (server, addr) = room(&["--heartbeat", "0.2", "--peer-timeout", "1"]);
+    // Short timeouts, so the test takes seconds; 2 s leaves bob, who must answer, a wide margin.
+    let (server, addr) = room(&["--heartbeat", "0.2", "--peer-timeout", "2"]);
     let port = addr.rsplit(':').next().unwrap();
     // bob is a real client: its network thread answers PINGs, so it stays.
     let mut bob = Proc::spawn(
@@ -236,14 +237,14 @@ fn a_silent_peer_is_caught_by_the_heartbeat() {
     bob.expect_line("* silent joined");
     let frames = read_until_closed(&silent);
     assert!(frames.iter().any(|f| f.kind == Kind::Ping), "{frames:?}");
-    assert_eq!(bob.expect_line("* silent left"), "* silent left (no answer to heartbeat for 1 s)");
+    assert_eq!(bob.expect_line("* silent left"), "* silent left (no answer to heartbeat for 2 s)");
     // bob has been quiet as long, but answered: still in the room.
     bob_keys.write_all(b"/who\n").unwrap();
     assert_eq!(bob.expect_line("* in the room: "), "* in the room: bob");
     // A client that never even says JOIN is closed after the same timeout.
     let mute = TcpStream::connect(&addr).unwrap();
     mute.set_read_timeout(Some(PATIENCE)).unwrap();
-    assert_eq!(read_until_closed(&mute), [Frame::new(Kind::Error, "no JOIN within 1 s")]);
+    assert_eq!(read_until_closed(&mute), [Frame::new(Kind::Error, "no JOIN within 2 s")]);
     let done = server.stop();
     assert!(done.stderr.contains("1 timed out"), "{}", done.stderr);
 }

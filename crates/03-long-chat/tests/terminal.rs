@@ -28,6 +28,7 @@ impl Tmux {
         let out = Command::new("tmux")
             .arg("-S")
             .arg(&self.socket)
+            .args(["-f", "/dev/null"]) // No user configuration: the screen is tmux's default.
             .args(args)
             .output()
             .expect("tmux runs (.ci/run installs it)");
