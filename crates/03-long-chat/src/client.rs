@@ -205,6 +205,8 @@ pub fn run(options: &Options) -> Result<()> {
             let _ = events.send(Event::Input(Input::Interrupted));
         }
     });
+    // Said before the prompt appears: afterwards, only the printer may write to the terminal.
+    eprintln!("connected to {server}");
     let (printer, terminal) = console::start("> ", &options.history, {
         let events = events.clone();
         move |input| {
@@ -212,7 +214,6 @@ pub fn run(options: &Options) -> Result<()> {
             events.send(Event::Input(input)).is_ok() && more
         }
     })?;
-    eprintln!("connected to {server}");
     spawn_reader(Arc::clone(&writer), options.liveness, printer.clone(), events, n)?;
 
     let outcome = chat(&writer, &news, &printer, n);

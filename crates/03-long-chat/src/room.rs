@@ -47,6 +47,11 @@ const EVENTS_CAPACITY: usize = 1024;
 /// An emptied output buffer larger than this is freed rather than kept.
 const IDLE_BUFFER_KEEP: usize = 16 << 10;
 
+/// `EMFILE` (this process is out of descriptors) and `ENFILE` (the system is): the same numbers
+/// on Linux, macOS and the BSDs.
+const EMFILE: i32 = 24;
+const ENFILE: i32 = 23;
+
 const LISTENER: Token = Token(0);
 const WAKER: Token = Token(1);
 const FIRST_CLIENT: usize = 2;
@@ -238,11 +243,17 @@ impl Room {
                 Ok(accepted) => accepted,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    // Out of descriptors, a client that gave up while queued, ...: that client
-                    // is lost, the room is not. (Chapter 02 shows the back-off for EMFILE.)
+                Err(e) if matches!(e.raw_os_error(), Some(EMFILE | ENFILE)) => {
+                    // Out of descriptors: the clients stay queued in the kernel, and the next
+                    // arrival raises a new edge to try again. (Chapter 02 adds a back-off.)
                     eprintln!("accept: {e}");
                     return;
+                }
+                Err(e) => {
+                    // A client that gave up while queued (ECONNABORTED) and the like: that
+                    // client is lost, the others in the queue are not.
+                    narrate!(n, "accept() -> {e}");
+                    continue;
                 }
             };
             narrate!(n, "accept() -> {}, peer {peer}", common::narrate::fd(&stream));
