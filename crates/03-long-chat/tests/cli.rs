@@ -290,3 +290,17 @@ fn ipv6_works_like_ipv4() {
     assert_eq!(bob.expect_line("alice: "), "alice: over IPv6");
     server.stop();
 }
+
+#[test]
+fn ctrl_c_leaves_as_politely_as_quit() {
+    let (server, port) = room(&[]);
+    let (bob, _bob_in) = client(&port, "bob", &[]);
+    let (alice, _alice_in) = client(&port, "alice", &["--trace"]);
+    bob.expect_line("* alice joined");
+    alice.interrupt();
+    let done = alice.finish();
+    assert!(done.status.success(), "{done:?}");
+    assert!(done.stderr.contains("SHUT_WR"), "a half-close, not an abort:\n{}", done.stderr);
+    assert_eq!(bob.expect_line("* alice "), "* alice left");
+    server.stop();
+}
