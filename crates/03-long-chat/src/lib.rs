@@ -1,0 +1,22 @@
+//! Chapter 03: a long-lived, full-duplex chat with a framed protocol and a real line editor.
+//!
+//! - [`frame`]: the wire format (length prefix, kind, UTF-8 content) and the decoder that turns
+//!   a byte stream into frames;
+//! - [`server`]: the listening socket and the two modes;
+//! - [`room`]: room mode, one event loop relaying every line to everyone else;
+//! - [`one_to_one`]: the tutorial's long connection, the operator and one client, full duplex;
+//! - [`client`]: two threads, keyboard and network, and a polite half-closed goodbye;
+//! - [`console`]: rustyline's prompt and external printer, or plain lines on a pipe;
+//! - [`liveness`]: TCP keepalive and the PING/PONG heartbeat;
+//! - [`demo`]: a room and three scripted clients in one process, narrated;
+//! - [`bench`]: the load generator behind `scripts/bench/03-long-chat.sh`.
+
+pub mod bench;
+pub mod client;
+pub mod console;
+pub mod demo;
+pub mod frame;
+pub mod liveness;
+pub mod one_to_one;
+pub mod room;
+pub mod server;

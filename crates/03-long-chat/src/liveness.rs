@@ -1,0 +1,104 @@
+//! Is the other end still there? Two answers, at two layers.
+//!
+//! A long-lived connection can sit idle for hours, and an idle TCP connection sends nothing.
+//! If the peer's machine loses power or its network cable, no FIN and no RST ever arrive: our
+//! side still believes the connection is open, and a `recv` on it waits forever. (UNP calls
+//! this "server host crashes": the client only finds out when it next sends, after many
+//! retransmissions, or never, if it only reads.)
+//!
+//! - **TCP keepalive** (`SO_KEEPALIVE`, set up in [`set_keepalive`]): after `--keepalive SECS`
+//!   of silence the kernel sends empty probes; if [`KEEPALIVE_PROBES`] go unanswered, the
+//!   connection is reset and `recv` returns `ETIMEDOUT`. It costs nothing in our code and
+//!   catches a dead *host* or a dead path. It cannot see a process that is alive but stuck,
+//!   because the peer's kernel answers the probes for it.
+//! - **An application heartbeat** (PING/PONG frames): after [`Liveness::heartbeat`] of silence
+//!   we send a PING; anything at all received counts as life; after
+//!   [`Liveness::peer_timeout`] of silence the peer is declared gone. This catches a hung
+//!   *program* too, and works the same on every platform, with timeouts we choose.
+
+use std::time::Duration;
+
+use common::narrate;
+use common::narrate::Narrator;
+use socket2::{SockRef, TcpKeepalive};
+
+/// Silence after which we send a PING.
+pub const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(10);
+/// Silence after which the peer is considered gone: three missed heartbeats.
+pub const DEFAULT_PEER_TIMEOUT: Duration = Duration::from_secs(30);
+/// Idle time before TCP's first keepalive probe. Linux's own default is 2 hours, far too long
+/// to notice a crashed host in a chat.
+pub const DEFAULT_KEEPALIVE: Duration = Duration::from_secs(60);
+/// Time between keepalive probes once they start.
+pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(10);
+/// Unanswered probes before the kernel gives up on the connection.
+pub const KEEPALIVE_PROBES: u32 = 3;
+
+/// The liveness settings, from the command line.
+#[derive(Debug, Clone, Copy)]
+pub struct Liveness {
+    /// Send a PING after this much silence from the peer.
+    pub heartbeat: Duration,
+    /// Give up on the peer after this much silence.
+    pub peer_timeout: Duration,
+    /// TCP keepalive idle time; `None` leaves keepalive off.
+    pub keepalive: Option<Duration>,
+}
+
+impl Default for Liveness {
+    fn default() -> Self {
+        Self {
+            heartbeat: DEFAULT_HEARTBEAT,
+            peer_timeout: DEFAULT_PEER_TIMEOUT,
+            keepalive: Some(DEFAULT_KEEPALIVE),
+        }
+    }
+}
+
+impl Liveness {
+    /// How often to wake up and check the clocks: often enough to send PINGs and notice a
+    /// timeout within a fraction of the interval.
+    pub fn tick(&self) -> Duration {
+        (self.heartbeat.min(self.peer_timeout) / 4).max(Duration::from_millis(10))
+    }
+}
+
+// ANCHOR: keepalive
+/// Turns on TCP keepalive for `stream` when `idle` is set: `SO_KEEPALIVE`, then (where the
+/// platform has them) `TCP_KEEPIDLE`, `TCP_KEEPINTVL` and `TCP_KEEPCNT`.
+pub fn set_keepalive(socket: SockRef<'_>, idle: Option<Duration>, n: Narrator) {
+    let Some(idle) = idle else { return };
+    let keepalive = TcpKeepalive::new().with_time(idle);
+    #[cfg(any(target_os = "linux", target_os = "macos", target_os = "windows"))]
+    let keepalive = keepalive.with_interval(KEEPALIVE_INTERVAL.min(idle));
+    #[cfg(any(target_os = "linux", target_os = "macos"))]
+    let keepalive = keepalive.with_retries(KEEPALIVE_PROBES);
+    match socket.set_tcp_keepalive(&keepalive) {
+        Ok(()) => narrate!(
+            n,
+            "setsockopt(SO_KEEPALIVE, 1; TCP_KEEPIDLE {}s, TCP_KEEPINTVL {}s, TCP_KEEPCNT {KEEPALIVE_PROBES})",
+            idle.as_secs(),
+            KEEPALIVE_INTERVAL.min(idle).as_secs()
+        ),
+        // Not fatal: the heartbeat still notices a dead peer.
+        Err(e) => narrate!(n, "setsockopt(SO_KEEPALIVE) failed: {e}"),
+    }
+}
+// ANCHOR_END: keepalive
+
+/// Parses a duration in seconds, fractions allowed (`0.5`), for clap.
+///
+/// # Errors
+/// A message for clap when the text is not a number from 0.01 to 86400.
+pub fn parse_secs(text: &str) -> Result<Duration, String> {
+    match text.parse::<f64>() {
+        Ok(secs) if (0.01..=86_400.0).contains(&secs) => Ok(Duration::from_secs_f64(secs)),
+        _ => Err(format!("`{text}` is not a number of seconds from 0.01 to 86400")),
+    }
+}
+
+/// Describes a duration for people: `30 s`, `0.5 s`.
+pub fn secs(d: Duration) -> String {
+    let s = d.as_secs_f64();
+    if s.fract() == 0.0 { format!("{s:.0} s") } else { format!("{s} s") }
+}

@@ -1,0 +1,226 @@
+//! Chapter 03: a long-lived, full-duplex chat with a framed protocol and a real line editor.
+//!
+//! Run the server in one terminal and a client in each of two others:
+//!
+//! ```text
+//! cargo run -p ch03-long-chat -- server                  # listening on 127.0.0.1:9998
+//! cargo run -p ch03-long-chat -- client --name alice
+//! cargo run -p ch03-long-chat -- client --name bob
+//! ```
+//!
+//! or chat with the server's operator, as in the tutorial: `server --one-to-one`. Watch it all
+//! in one process, narrated: `cargo run -p ch03-long-chat -- demo`.
+//! This file is only the command line; the sockets are in `room.rs`, `one_to_one.rs` and
+//! `client.rs`, the wire format in `frame.rs`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use ch03_long_chat::console::History;
+use ch03_long_chat::liveness::{self, Liveness};
+use ch03_long_chat::{bench, client, demo, server};
+use clap::{Args, Parser, Subcommand};
+use common::narrate::Narrator;
+
+/// A long-lived chat: framed messages, full duplex, a prompt that survives incoming lines.
+#[derive(Parser)]
+#[command(
+    name = "03-long-chat",
+    version,
+    long_about = "A chat over one long-lived TCP connection per client. Messages travel in \
+                  frames (a 4-byte big-endian length, a kind byte, UTF-8 text), so TCP's byte \
+                  stream never glues two messages together or splits one. Either side can type \
+                  at any time; incoming lines appear above your prompt.\n\n\
+                  Run `03-long-chat server` in one terminal and `03-long-chat client` in two \
+                  others, or `03-long-chat demo` to watch a room, narrated.",
+    after_help = "At the client's prompt: /nick NAME, /who, /quit (or `exit`, Ctrl-D, Ctrl-C).\n\n\
+                  Examples:\n  \
+                  03-long-chat server --trace                 narrate socket calls and frames\n  \
+                  03-long-chat server --one-to-one            chat with one client yourself\n  \
+                  03-long-chat client --name alice\n  \
+                  printf 'hi\\nexit\\n' | 03-long-chat client   plain lines when not a terminal"
+)]
+struct Cli {
+    /// Print every socket call and frame as it happens (to stderr).
+    #[arg(long, global = true)]
+    trace: bool,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a chat room (or, with --one-to-one, chat with one client yourself).
+    Server(ServerArgs),
+    /// Join a chat: type lines, read everyone else's.
+    Client(ClientArgs),
+    /// A room and three scripted clients in one process, narrated.
+    Demo,
+    /// Load generator for scripts/bench/03-long-chat.sh.
+    #[command(hide = true)]
+    Bench(BenchArgs),
+}
+
+/// Heartbeat and keepalive flags, shared by server and client.
+#[derive(Args)]
+struct LivenessArgs {
+    /// Send a PING after this many seconds without hearing from the peer.
+    #[arg(long, value_name = "SECS", default_value = "10", value_parser = liveness::parse_secs)]
+    heartbeat: Duration,
+
+    /// Give up on a peer silent for this many seconds (the heartbeat timeout).
+    #[arg(long, value_name = "SECS", default_value = "30", value_parser = liveness::parse_secs)]
+    peer_timeout: Duration,
+
+    /// TCP keepalive: the kernel probes a connection idle this many seconds (0 = off).
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    keepalive: u64,
+}
+
+impl LivenessArgs {
+    fn liveness(&self) -> Liveness {
+        Liveness {
+            heartbeat: self.heartbeat,
+            peer_timeout: self.peer_timeout,
+            keepalive: (self.keepalive > 0).then(|| Duration::from_secs(self.keepalive)),
+        }
+    }
+}
+
+#[derive(Args)]
+struct ServerArgs {
+    /// IP address or host name to listen on (0.0.0.0 or :: = every address of this machine).
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+
+    /// TCP port. 0 lets the kernel pick a free one and prints it.
+    #[arg(long, default_value_t = server::DEFAULT_PORT)]
+    port: u16,
+
+    /// Chat with one client yourself, as in the tutorial, instead of running a room.
+    #[arg(long)]
+    one_to_one: bool,
+
+    /// Your name in one-to-one mode.
+    #[arg(long, default_value = "server", requires = "one_to_one", value_parser = name)]
+    name: String,
+
+    /// Clients in the room at once; more are told the room is full.
+    #[arg(long, value_name = "N", default_value_t = server::DEFAULT_MAX_CLIENTS, value_parser = count)]
+    max_clients: usize,
+
+    /// One-to-one mode: keep no history of what you type.
+    #[arg(long)]
+    no_history: bool,
+
+    #[command(flatten)]
+    liveness: LivenessArgs,
+}
+
+#[derive(Args)]
+struct ClientArgs {
+    /// The server's IP address or host name.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+
+    /// The server's port.
+    #[arg(long, default_value_t = server::DEFAULT_PORT)]
+    port: u16,
+
+    /// The name to ask for (the server picks guestN if you give none or it is taken).
+    #[arg(long, default_value = "", value_parser = name_or_empty)]
+    name: String,
+
+    /// Keep no history of typed lines.
+    #[arg(long, conflicts_with = "history")]
+    no_history: bool,
+
+    /// The history file (default: 03-long-chat-history.txt in your state/data folder).
+    #[arg(long, value_name = "FILE")]
+    history: Option<PathBuf>,
+
+    #[command(flatten)]
+    liveness: LivenessArgs,
+}
+
+#[derive(Args)]
+struct BenchArgs {
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    #[arg(long)]
+    port: u16,
+    #[arg(long, default_value_t = 100, value_parser = count)]
+    clients: usize,
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    rate: u32,
+    #[arg(long, value_name = "SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=600))]
+    duration: u64,
+    #[arg(long, default_value_t = 0)]
+    never_read: usize,
+    #[arg(long, default_value_t = 32)]
+    size: usize,
+}
+
+fn count(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n @ 1..=100_000) => Ok(n),
+        _ => Err(format!("`{text}` is not a count from 1 to 100000")),
+    }
+}
+
+fn name(text: &str) -> Result<String, String> {
+    if ch03_long_chat::frame::valid_name(text) {
+        Ok(text.to_owned())
+    } else {
+        Err(format!(
+            "`{text}` is not a name: 1 to {} letters, digits, - _ .",
+            ch03_long_chat::frame::MAX_NAME_LEN
+        ))
+    }
+}
+
+fn name_or_empty(text: &str) -> Result<String, String> {
+    if text.is_empty() { Ok(String::new()) } else { name(text) }
+}
+
+fn main() -> ExitCode {
+    common::report::install_panic_hook();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Server(args) => server::run(server::Config {
+            host: args.host,
+            port: args.port,
+            mode: if args.one_to_one { server::Mode::OneToOne } else { server::Mode::Room },
+            max_clients: args.max_clients,
+            liveness: args.liveness.liveness(),
+            name: args.name,
+            no_history: args.no_history,
+            narrator: Narrator::new("server", cli.trace),
+        }),
+        Command::Client(args) => client::run(&client::Options {
+            host: args.host,
+            port: args.port,
+            name: args.name,
+            liveness: args.liveness.liveness(),
+            history: match (args.no_history, args.history) {
+                (true, _) => History::Off,
+                (false, Some(file)) => History::File(file),
+                (false, None) => History::default_file(),
+            },
+            narrator: Narrator::new("client", cli.trace),
+        }),
+        Command::Demo => demo::run(),
+        Command::Bench(args) => bench::run(&bench::Load {
+            host: args.host,
+            port: args.port,
+            clients: args.clients,
+            rate: args.rate,
+            duration: Duration::from_secs(args.duration),
+            never_read: args.never_read,
+            size: args.size,
+        }),
+    };
+    common::report::exit_code(result)
+}

@@ -1,0 +1,313 @@
+//! One-to-one mode (`server --one-to-one`): the tutorial's long connection, in full duplex.
+//!
+//! The tutorial's server receives a line, asks its operator for a reply with `input()`, sends
+//! it, and only then receives again: the two people must take turns. Here the operator has a
+//! prompt (the same console as the client) and the connection has a thread of its own, so
+//! both people type whenever they like and each sees the other's lines arrive above the prompt.
+//!
+//! One client at a time: a second one is told the server is busy and closed. When the client
+//! leaves, the server waits for the next. The operator's `exit`, `/quit`, Ctrl-D or Ctrl-C
+//! stops the server.
+
+use std::io::{self, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use common::narrate;
+use common::narrate::Narrator;
+use common::stop::Stop;
+
+use crate::client::{self, Command};
+use crate::console::{self, History, Input, Printer};
+use crate::frame::{self, Connection, Frame, FrameWriter, Kind};
+use crate::liveness::{self, Liveness};
+use crate::server::Config;
+
+/// The client being talked to, shared by the accept thread, its reader and the keyboard.
+struct Peer {
+    writer: Arc<FrameWriter>,
+    name: String,
+}
+
+type Current = Arc<Mutex<Option<Peer>>>;
+
+#[derive(Default)]
+struct Counts {
+    clients: AtomicU64,
+    received: AtomicU64,
+    sent: AtomicU64,
+}
+
+/// Chats with one client at a time until the operator (or Ctrl-C) stops it; returns the
+/// summary line.
+///
+/// # Errors
+/// When the console cannot be set up.
+pub fn serve(listener: TcpListener, config: &Config, stop: &Arc<Stop>) -> Result<String> {
+    let n = config.narrator;
+    let bound = listener.local_addr().context("could not read the bound address")?;
+    let history = if config.no_history { History::Off } else { History::default_file() };
+    let (events, news) = mpsc::channel::<Input>();
+    let _on_stop = stop.watch({
+        let events = events.clone();
+        move || {
+            let _ = events.send(Input::Interrupted);
+        }
+    });
+    let (printer, terminal) =
+        console::start(&format!("{}> ", config.name), &history, move |input| {
+            let more =
+                !matches!(&input, Input::Line(line) if client::parse_line(line) == Command::Quit);
+            events.send(input).is_ok() && more
+        })?;
+    printer
+        .line(&format!("* waiting for a client on {bound}; type to chat, /quit stops the server"));
+
+    let current: Current = Arc::default();
+    let counts = Arc::new(Counts::default());
+    let _wake = stop.watch(move || common::stop::wake_accept(bound));
+    let accepting = thread::Builder::new().name("accept".into()).spawn({
+        let (current, counts, printer, stop) =
+            (Arc::clone(&current), Arc::clone(&counts), printer.clone(), Arc::clone(stop));
+        let (live, me) = (config.liveness, config.name.clone());
+        move || accept_loop(&listener, &current, &counts, &printer, &stop, live, &me, n)
+    })?;
+
+    // The keyboard: each line goes to the client as TEXT, `NAME: line`.
+    while let Ok(input) = news.recv() {
+        let Input::Line(line) = input else { break };
+        let command = client::parse_line(&line);
+        let peer = current.lock().unwrap_or_else(PoisonError::into_inner);
+        match (&command, peer.as_ref()) {
+            (Command::Quit, _) => break,
+            (Command::Nothing, _) => {}
+            (Command::Who, Some(peer)) => printer.line(&format!("* talking with {}", peer.name)),
+            (_, None) => printer.line("* nobody is connected yet"),
+            (Command::Say(text), Some(peer)) => {
+                let frame = Frame::new(Kind::Text, format!("{}: {text}", config.name));
+                match peer.writer.send(&frame) {
+                    Ok(()) => counts.sent.fetch_add(1, Ordering::Relaxed),
+                    Err(e) => {
+                        printer.line(&format!("! could not send to {}: {e}", peer.name));
+                        0
+                    }
+                };
+            }
+            (_, Some(_)) => printer.line("! the operator can say lines, /who and /quit"),
+        }
+    }
+    terminal.restore();
+    stop.trigger();
+    if let Some(peer) = current.lock().unwrap_or_else(PoisonError::into_inner).take() {
+        // The operator leaves: half-close, so the client reads our FIN after our last line.
+        let _ = peer.writer.stream().shutdown(Shutdown::Write);
+        narrate!(n, "shutdown({}, SHUT_WR)", common::narrate::fd(peer.writer.stream()));
+    }
+    let _ = accepting.join();
+    let clients = counts.clients.load(Ordering::Relaxed);
+    Ok(format!(
+        "chatted with {clients} client{}, received {} lines, sent {}",
+        if clients == 1 { "" } else { "s" },
+        counts.received.load(Ordering::Relaxed),
+        counts.sent.load(Ordering::Relaxed)
+    ))
+}
+
+/// Accepts clients one after another; a second one while the first is here is turned away.
+#[allow(clippy::too_many_arguments)]
+fn accept_loop(
+    listener: &TcpListener,
+    current: &Current,
+    counts: &Arc<Counts>,
+    printer: &Printer,
+    stop: &Arc<Stop>,
+    live: Liveness,
+    me: &str,
+    n: Narrator,
+) {
+    let mut readers = Vec::new();
+    while !stop.is_stopping() {
+        let (stream, peer) = match listener.accept() {
+            Ok(accepted) => accepted,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                eprintln!("accept: {e}");
+                continue;
+            }
+        };
+        if stop.is_stopping() {
+            common::stop::discard_woken(&stream);
+            break;
+        }
+        narrate!(n, "accept() -> {}, peer {peer}", common::narrate::fd(&stream));
+        if current.lock().unwrap_or_else(PoisonError::into_inner).is_some() {
+            let busy =
+                Frame::new(Kind::Error, "busy: this one-to-one server is talking to someone else");
+            let _ = (&stream).write_all(&busy.to_bytes());
+            // Through the printer: on a terminal, stderr would write into the operator's prompt.
+            printer.line(&format!("* turned away {peer}: busy"));
+            continue;
+        }
+        match welcome(stream, peer, live, me, n) {
+            Ok((conn, writer, name)) => {
+                counts.clients.fetch_add(1, Ordering::Relaxed);
+                printer.line(&format!("* {name} joined from {peer}"));
+                *current.lock().unwrap_or_else(PoisonError::into_inner) =
+                    Some(Peer { writer: Arc::clone(&writer), name: name.clone() });
+                let reader = thread::Builder::new().name("network".into()).spawn({
+                    let (current, counts, printer) =
+                        (Arc::clone(current), Arc::clone(counts), printer.clone());
+                    let me = me.to_owned();
+                    move || converse(conn, &writer, name, &me, &current, &counts, &printer, live, n)
+                });
+                match reader {
+                    Ok(reader) => readers.push(reader),
+                    Err(e) => eprintln!("could not start a thread for {peer}: {e}"),
+                }
+            }
+            Err(e) => printer.line(&format!("* {peer}: {e:#}")),
+        }
+    }
+    for reader in readers {
+        let _ = reader.join();
+    }
+}
+
+/// The handshake: the client's JOIN (within the heartbeat timeout), then our JOIN naming it
+/// and the LIST of who is here.
+fn welcome(
+    stream: TcpStream,
+    peer: SocketAddr,
+    live: Liveness,
+    me: &str,
+    n: Narrator,
+) -> Result<(Connection<TcpStream>, Arc<FrameWriter>, String)> {
+    let _ = stream.set_nodelay(true);
+    liveness::set_keepalive(socket2::SockRef::from(&stream), live.keepalive, n);
+    stream.set_read_timeout(Some(live.peer_timeout))?;
+    stream.set_write_timeout(Some(client::WRITE_TIMEOUT))?;
+    let stream = Arc::new(stream);
+    let writer = Arc::new(FrameWriter::new(Arc::clone(&stream), n));
+    // A second handle (dup) for reading, so this thread's reads and the keyboard's writes
+    // never wait for each other.
+    let mut conn = Connection::new(stream.try_clone()?);
+    let join = match conn.read_frame() {
+        Ok(Some(frame)) if frame.kind == Kind::Join => frame,
+        Ok(Some(frame)) => {
+            let _ =
+                writer.send(&Frame::new(Kind::Error, format!("expected JOIN, got {}", frame.kind)));
+            anyhow::bail!("sent {} before JOIN", frame.kind);
+        }
+        Ok(None) => anyhow::bail!("closed before joining"),
+        Err(e) => {
+            let _ = writer.send(&Frame::new(Kind::Error, e.to_string()));
+            anyhow::bail!("no JOIN: {e}");
+        }
+    };
+    let name = if frame::valid_name(&join.text) && join.text != me {
+        join.text
+    } else {
+        format!("guest-{}", peer.port())
+    };
+    writer.send(&Frame::new(Kind::Join, name.clone()))?;
+    writer.send(&Frame::new(Kind::List, format!("{me} {name}")))?;
+    stream.set_read_timeout(Some(live.tick()))?;
+    Ok((conn, writer, name))
+}
+
+/// One client's frames, until it leaves: printed for the operator; PINGs answered; the
+/// heartbeat kept.
+#[allow(clippy::too_many_arguments)]
+fn converse(
+    mut conn: Connection<TcpStream>,
+    writer: &FrameWriter,
+    mut name: String,
+    me: &str,
+    current: &Current,
+    counts: &Counts,
+    printer: &Printer,
+    live: Liveness,
+    n: Narrator,
+) {
+    let mut last_heard = Instant::now();
+    let mut last_ping = Instant::now();
+    let reason = loop {
+        match conn.read_frame() {
+            Ok(Some(frame)) => {
+                last_heard = Instant::now();
+                narrate!(n, "recv frame {} {} bytes from {name}", frame.kind, frame.wire_len());
+                let reply = match frame.kind {
+                    Kind::Text => {
+                        counts.received.fetch_add(1, Ordering::Relaxed);
+                        printer.line(&format!("{name}: {}", frame.text));
+                        None
+                    }
+                    Kind::Ping => Some(Frame::new(Kind::Pong, frame.text)),
+                    Kind::List => Some(Frame::new(Kind::List, format!("{me} {name}"))),
+                    Kind::Nick if frame::valid_name(&frame.text) && frame.text != me => {
+                        let notice = Frame::new(Kind::Nick, format!("{name} {}", frame.text));
+                        printer.line(&format!("* {name} is now {}", frame.text));
+                        name = frame.text;
+                        if let Some(peer) =
+                            current.lock().unwrap_or_else(PoisonError::into_inner).as_mut()
+                        {
+                            peer.name = name.clone();
+                        }
+                        Some(notice)
+                    }
+                    Kind::Nick => Some(Frame::new(
+                        Kind::Error,
+                        format!("{:?} is not a name you can take", frame.text),
+                    )),
+                    Kind::Leave => break String::new(),
+                    Kind::Pong | Kind::Error | Kind::Join => None,
+                };
+                if let Some(reply) = reply {
+                    if let Err(e) = writer.send(&reply) {
+                        break e.to_string();
+                    }
+                }
+            }
+            Ok(None) => break String::new(),
+            Err(e) if e.is_timeout() => {
+                let silent = last_heard.elapsed();
+                if silent >= live.peer_timeout {
+                    break format!(
+                        "no answer to heartbeat for {}",
+                        liveness::secs(live.peer_timeout)
+                    );
+                }
+                if silent >= live.heartbeat && last_ping.elapsed() >= live.heartbeat {
+                    last_ping = Instant::now();
+                    if let Err(e) = writer.send(&Frame::new(Kind::Ping, "")) {
+                        break e.to_string();
+                    }
+                }
+            }
+            Err(e @ crate::frame::ReadError::Frame(_)) => {
+                let _ = writer.send(&Frame::new(Kind::Error, e.to_string()));
+                if let crate::frame::ReadError::Frame(f) = &e {
+                    if f.is_recoverable() {
+                        continue;
+                    }
+                }
+                break format!("protocol error: {e}");
+            }
+            Err(e) => break e.to_string(),
+        }
+    };
+    // Gone: forget it first (the keyboard stops sending to it), then close our side.
+    current.lock().unwrap_or_else(PoisonError::into_inner).take();
+    let _ = writer.stream().shutdown(Shutdown::Both);
+    narrate!(n, "close({})", common::narrate::fd(writer.stream()));
+    if reason.is_empty() {
+        printer.line(&format!("* {name} left"));
+    } else {
+        printer.line(&format!("* {name} left ({reason})"));
+    }
+}

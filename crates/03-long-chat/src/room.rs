@@ -1,0 +1,739 @@
+//! Room mode: one event loop relays every client's lines to every other client.
+//!
+//! A chat room is *fan-out*: one line in, 99 lines out when 100 people are in the room. With a
+//! thread per client (and a second one to write, so a slow reader cannot block a sender), each
+//! line would wake 99 writer threads, and the context switches would cost more than the sends.
+//! So the room is chapter 02's event loop: one thread, non-blocking sockets, `epoll`. A line
+//! from a client is decoded once, encoded once, and its bytes are appended to each receiver's
+//! output buffer; after each round of events, every client with pending output gets one `send`
+//! with everything queued for it (several frames in one system call when they pile up).
+//!
+//! A slow or stuck receiver never delays the others: its output buffer grows instead, and when
+//! it passes [`MAX_OUTBOX_BYTES`] the server gives up on that client, closes it, and tells the
+//! room why. Memory per client is thus bounded, whatever the client does.
+//!
+//! Liveness lives here too: the loop wakes every [`Liveness::tick`] to send PINGs to silent
+//! clients and to drop those silent for [`Liveness::peer_timeout`].
+
+use std::collections::HashSet;
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use common::narrate;
+use common::narrate::Narrator;
+use common::stop::Stop;
+use common::text::human_bytes;
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Registry, Token, Waker};
+
+use crate::frame::{self, Decoder, Frame, FrameError, Kind, MAX_TEXT_LEN};
+use crate::liveness::{self, Liveness};
+use crate::server::Config;
+
+// ANCHOR: outbox_limit
+/// Bytes waiting to be sent to one client before the server gives up on it: about 5,000
+/// typical chat lines, several seconds of a busy room. A client that falls this far behind is
+/// not reading; keeping more would only let it eat our memory.
+pub const MAX_OUTBOX_BYTES: usize = 256 << 10;
+// ANCHOR_END: outbox_limit
+/// Bytes asked for in each `recv`.
+const READ_CHUNK: usize = 64 << 10;
+/// Events handled per `poll`; more are reported by the next one.
+const EVENTS_CAPACITY: usize = 1024;
+/// An emptied output buffer larger than this is freed rather than kept.
+const IDLE_BUFFER_KEEP: usize = 16 << 10;
+
+/// `EMFILE` (this process is out of descriptors) and `ENFILE` (the system is): the same numbers
+/// on Linux, macOS and the BSDs.
+const EMFILE: i32 = 24;
+const ENFILE: i32 = 23;
+
+const LISTENER: Token = Token(0);
+const WAKER: Token = Token(1);
+const FIRST_CLIENT: usize = 2;
+
+/// What the room counts, for the summary line.
+#[derive(Debug, Default, Clone)]
+pub struct Stats {
+    /// Clients that joined.
+    pub joined: u64,
+    /// Text lines received and relayed.
+    pub messages: u64,
+    /// Copies delivered (queued) to receivers.
+    pub deliveries: u64,
+    /// Clients dropped for falling behind.
+    pub too_slow: u64,
+    /// Clients dropped by the heartbeat.
+    pub timed_out: u64,
+    /// Connections refused because the room was full.
+    pub refused: u64,
+}
+
+impl fmt::Display for Stats {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} client{} joined, relayed {} message{} ({} deliveries)",
+            self.joined,
+            if self.joined == 1 { "" } else { "s" },
+            self.messages,
+            if self.messages == 1 { "" } else { "s" },
+            self.deliveries
+        )?;
+        if self.too_slow > 0 {
+            write!(f, ", {} dropped as too slow", self.too_slow)?;
+        }
+        if self.timed_out > 0 {
+            write!(f, ", {} timed out", self.timed_out)?;
+        }
+        if self.refused > 0 {
+            write!(f, ", {} refused (room full)", self.refused)?;
+        }
+        Ok(())
+    }
+}
+
+// ANCHOR: client
+/// What the event loop remembers about one client.
+struct Client {
+    stream: TcpStream,
+    peer: SocketAddr,
+    /// `None` until its JOIN frame arrives.
+    name: Option<String>,
+    /// Bytes received, not yet whole frames.
+    decoder: Decoder,
+    /// Frames queued for this client: `out[sent..]` is still to send.
+    out: Vec<u8>,
+    sent: usize,
+    /// The interest registered with the poller.
+    interest: Interest,
+    /// When we last heard anything from it, and last sent it a PING.
+    last_heard: Instant,
+    last_ping: Instant,
+    /// Set when the client is to go: why. It is closed once its output is sent, or at once
+    /// when `abort` is set (a client too slow to take its output).
+    closing: Option<String>,
+    abort: bool,
+}
+
+impl Client {
+    fn pending(&self) -> usize {
+        self.out.len() - self.sent
+    }
+
+    fn fd(&self) -> String {
+        common::narrate::fd(&self.stream)
+    }
+
+    /// Who this is, for logs: the name once known, else the address.
+    fn who(&self) -> String {
+        match &self.name {
+            Some(name) => format!("{name} ({})", self.peer),
+            None => self.peer.to_string(),
+        }
+    }
+}
+// ANCHOR_END: client
+
+/// The room: every client, in slots a token names, plus the loop's bookkeeping.
+struct Room {
+    clients: Vec<Option<Client>>,
+    free: Vec<usize>,
+    /// Slots with output to send after this round of events.
+    dirty: HashSet<usize>,
+    /// Slots to close after this round.
+    doomed: HashSet<usize>,
+    next_guest: u64,
+    next_ping: u64,
+    stats: Stats,
+    liveness: Liveness,
+    n: Narrator,
+}
+
+// ANCHOR: event_loop
+/// Serves the room from this one thread until `stop` triggers; returns the statistics.
+///
+/// # Errors
+/// When the poller cannot be created or `poll` itself fails.
+pub fn serve(listener: std::net::TcpListener, config: &Config, stop: &Arc<Stop>) -> Result<Stats> {
+    let n = config.narrator;
+    listener.set_nonblocking(true).context("could not make the listener non-blocking")?;
+    let mut listener = TcpListener::from_std(listener);
+    let mut poll = Poll::new().context("could not create the poller (epoll/kqueue)")?;
+    poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
+    narrate!(n, "register(listener, READABLE)");
+    // Ctrl-C arrives on another thread; the waker makes our poll() return.
+    let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+    let _wake = stop.watch(move || {
+        let _ = waker.wake();
+    });
+
+    let mut room = Room {
+        clients: Vec::new(),
+        free: Vec::new(),
+        dirty: HashSet::new(),
+        doomed: HashSet::new(),
+        next_guest: 1,
+        next_ping: 1,
+        stats: Stats::default(),
+        liveness: config.liveness,
+        n,
+    };
+    let mut events = Events::with_capacity(EVENTS_CAPACITY);
+    let mut scratch = vec![0u8; READ_CHUNK];
+    let tick = config.liveness.tick();
+    let mut next_check = Instant::now() + tick;
+    while !stop.is_stopping() {
+        // Sleep until a socket is ready or the next heartbeat check is due: 0 % CPU when idle.
+        let timeout = next_check.saturating_duration_since(Instant::now());
+        match poll.poll(&mut events, Some(timeout)) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e).context("poll failed"),
+        }
+        for event in events.iter() {
+            match event.token() {
+                LISTENER => room.accept_all(&listener, poll.registry(), config),
+                WAKER => {}
+                Token(token) => {
+                    let slot = token - FIRST_CLIENT;
+                    if event.is_readable() || event.is_read_closed() || event.is_error() {
+                        // A plain "readable" lets receive stop at a short read; one that also
+                        // says "closed" must read on, to find the FIN behind the data.
+                        let plain = !event.is_read_closed() && !event.is_error();
+                        room.receive(slot, &mut scratch, plain);
+                    }
+                    if event.is_writable() {
+                        room.dirty.insert(slot);
+                    }
+                }
+            }
+        }
+        if Instant::now() >= next_check {
+            room.check_heartbeats();
+            next_check = Instant::now() + tick;
+        }
+        // One send per client with everything queued for it this round, then the closes.
+        room.flush_dirty(poll.registry());
+        room.close_doomed(poll.registry());
+    }
+    room.shut_down(poll.registry());
+    Ok(room.stats)
+}
+// ANCHOR_END: event_loop
+
+impl Room {
+    fn get(&mut self, slot: usize) -> Option<&mut Client> {
+        self.clients.get_mut(slot).and_then(Option::as_mut)
+    }
+
+    fn live(&self) -> usize {
+        self.clients.len() - self.free.len()
+    }
+
+    /// Accepts every connection waiting in the queue (the listener is edge-triggered).
+    fn accept_all(&mut self, listener: &TcpListener, registry: &Registry, config: &Config) {
+        let n = self.n;
+        loop {
+            let (mut stream, peer) = match listener.accept() {
+                Ok(accepted) => accepted,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if matches!(e.raw_os_error(), Some(EMFILE | ENFILE)) => {
+                    // Out of descriptors: the clients stay queued in the kernel, and the next
+                    // arrival raises a new edge to try again. (Chapter 02 adds a back-off.)
+                    eprintln!("accept: {e}");
+                    return;
+                }
+                Err(e) => {
+                    // A client that gave up while queued (ECONNABORTED) and the like: that
+                    // client is lost, the others in the queue are not.
+                    narrate!(n, "accept() -> {e}");
+                    continue;
+                }
+            };
+            narrate!(n, "accept() -> {}, peer {peer}", common::narrate::fd(&stream));
+            if self.live() >= config.max_clients {
+                self.stats.refused += 1;
+                let refusal = Frame::new(
+                    Kind::Error,
+                    format!("the room is full ({} clients, --max-clients)", config.max_clients),
+                );
+                // Best effort: a fresh socket's send buffer is empty, so this fits.
+                let _ = stream.write(&refusal.to_bytes());
+                narrate!(n, "send frame ERROR: room full; close({})", common::narrate::fd(&stream));
+                continue;
+            }
+            // Chat lines are small and should go out at once, not wait for Nagle's algorithm.
+            let _ = stream.set_nodelay(true);
+            liveness::set_keepalive(socket2::SockRef::from(&stream), config.liveness.keepalive, n);
+            let now = Instant::now();
+            let client = Client {
+                stream,
+                peer,
+                name: None,
+                decoder: Decoder::new(),
+                out: Vec::new(),
+                sent: 0,
+                interest: Interest::READABLE,
+                last_heard: now,
+                last_ping: now,
+                closing: None,
+                abort: false,
+            };
+            let slot = match self.free.pop() {
+                Some(slot) => {
+                    self.clients[slot] = Some(client);
+                    slot
+                }
+                None => {
+                    self.clients.push(Some(client));
+                    self.clients.len() - 1
+                }
+            };
+            let Some(client) = self.get(slot) else { continue };
+            if let Err(e) = registry.register(
+                &mut client.stream,
+                Token(slot + FIRST_CLIENT),
+                Interest::READABLE,
+            ) {
+                eprintln!("could not register {peer}: {e}");
+                self.clients[slot] = None;
+                self.free.push(slot);
+                continue;
+            }
+            narrate!(n, "register({}, READABLE)", client.fd());
+        }
+    }
+
+    // ANCHOR: receive
+    /// Reads everything that has arrived from one client and handles each whole frame.
+    fn receive(&mut self, slot: usize, scratch: &mut [u8], plain: bool) {
+        let n = self.n;
+        loop {
+            let Some(client) = self.get(slot) else { return };
+            if client.closing.is_some() {
+                return; // It said goodbye, or we did: nothing more is read from it.
+            }
+            let got = match client.stream.read(scratch) {
+                Ok(got) => got,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    narrate!(n, "recv({}) -> {e}", client.fd());
+                    self.leave(slot, e.to_string(), true);
+                    return;
+                }
+            };
+            if got == 0 {
+                // recv() returned 0: the client closed its sending side. Between frames that
+                // is a goodbye; inside one, the frame is lost.
+                narrate!(n, "recv({}) -> 0 bytes (peer closed)", client.fd());
+                let reason = match client.decoder.unfinished() {
+                    None => String::new(),
+                    Some((have, want)) => {
+                        format!("closed in the middle of a frame ({have} of {want} bytes)")
+                    }
+                };
+                self.leave(slot, reason, false);
+                return;
+            }
+            narrate!(n, "recv({}) -> {got} bytes", client.fd());
+            client.decoder.extend(&scratch[..got]);
+            client.last_heard = Instant::now();
+            // Every whole frame now in the buffer; a partial one waits for the next recv.
+            loop {
+                let Some(client) = self.get(slot) else { return };
+                if client.closing.is_some() {
+                    return;
+                }
+                match client.decoder.next_frame() {
+                    Ok(Some(frame)) => self.handle(slot, frame),
+                    Ok(None) => break,
+                    Err(e) => self.bad_frame(slot, &e),
+                }
+            }
+            // A short read means the receive buffer is empty now (epoll(7)); the next data
+            // raises a new edge. Not when the event also reported the FIN: read on to find it.
+            if plain && got < scratch.len() {
+                return;
+            }
+        }
+    }
+    // ANCHOR_END: receive
+
+    // ANCHOR: handle
+    /// Acts on one frame from a client.
+    fn handle(&mut self, slot: usize, frame: Frame) {
+        let n = self.n;
+        let Some(client) = self.get(slot) else { return };
+        narrate!(
+            n,
+            "recv frame {} {} bytes from {}",
+            frame.kind,
+            frame.wire_len(),
+            client.name.as_deref().unwrap_or("a new client")
+        );
+        let Some(name) = client.name.clone() else {
+            // The protocol's first rule: a client says JOIN before anything else.
+            if frame.kind == Kind::Join {
+                self.join(slot, &frame.text);
+            } else {
+                self.send(
+                    slot,
+                    &Frame::new(Kind::Error, format!("expected JOIN, got {}", frame.kind)),
+                );
+                self.leave(slot, format!("sent {} before JOIN", frame.kind), false);
+            }
+            return;
+        };
+        match frame.kind {
+            Kind::Text if frame.text.len() > MAX_TEXT_LEN => {
+                let error = format!(
+                    "text of {} bytes is over MAX_TEXT_LEN ({MAX_TEXT_LEN})",
+                    frame.text.len()
+                );
+                self.send(slot, &Frame::new(Kind::Error, error));
+            }
+            Kind::Text => {
+                self.stats.messages += 1;
+                self.broadcast(
+                    Some(slot),
+                    &Frame::new(Kind::Text, format!("{name}: {}", frame.text)),
+                );
+            }
+            Kind::Nick => self.rename(slot, &name, &frame.text),
+            Kind::List => {
+                let names = self.names().join(" ");
+                self.send(slot, &Frame::new(Kind::List, names));
+            }
+            Kind::Ping => self.send(slot, &Frame::new(Kind::Pong, frame.text)),
+            Kind::Pong => {} // Heard: last_heard is already updated.
+            Kind::Leave => self.leave(slot, String::new(), false),
+            Kind::Error => eprintln!("{name} reports an error: {}", frame.text),
+            Kind::Join => {
+                self.send(slot, &Frame::new(Kind::Error, "you have already joined; /nick renames"));
+            }
+        }
+    }
+    // ANCHOR_END: handle
+
+    /// A bad frame: say so to the client; keep the connection if the framing survived.
+    fn bad_frame(&mut self, slot: usize, error: &FrameError) {
+        let Some(client) = self.get(slot) else { return };
+        eprintln!("bad frame from {}: {error}", client.who());
+        self.send(slot, &Frame::new(Kind::Error, error.to_string()));
+        if !error.is_recoverable() {
+            self.leave(slot, format!("protocol error: {error}"), false);
+        }
+    }
+
+    /// A JOIN: pick the name, welcome the client, tell the room.
+    fn join(&mut self, slot: usize, wanted: &str) {
+        let name = self.free_name(wanted);
+        if !wanted.is_empty() && !frame::valid_name(wanted) {
+            let error = format!(
+                "{wanted:?} is not a valid name (1-{} letters, digits, - _ .); you are {name}",
+                frame::MAX_NAME_LEN
+            );
+            self.send(slot, &Frame::new(Kind::Error, error));
+        }
+        let Some(client) = self.get(slot) else { return };
+        client.name = Some(name.clone());
+        eprintln!("{name} joined from {}", client.peer);
+        self.stats.joined += 1;
+        // The first JOIN a client receives names itself; then who is here.
+        self.send(slot, &Frame::new(Kind::Join, name.clone()));
+        let names = self.names().join(" ");
+        self.send(slot, &Frame::new(Kind::List, names));
+        self.broadcast(Some(slot), &Frame::new(Kind::Join, name));
+    }
+
+    /// A free name: the wanted one if valid and free, else with a number after it, else
+    /// `guestN`.
+    fn free_name(&mut self, wanted: &str) -> String {
+        let taken: HashSet<String> = self.names().into_iter().collect();
+        let base = if frame::valid_name(wanted) { wanted.to_owned() } else { String::new() };
+        if base.is_empty() {
+            loop {
+                let guest = format!("guest{}", self.next_guest);
+                self.next_guest += 1;
+                if !taken.contains(&guest) {
+                    return guest;
+                }
+            }
+        }
+        if !taken.contains(&base) {
+            return base;
+        }
+        (2..)
+            .map(|i| format!("{}{i}", frame::truncate(&base, frame::MAX_NAME_LEN - 6)))
+            .find(|name| !taken.contains(name))
+            .expect("an unbounded range always has a free name")
+    }
+
+    /// A NICK: rename if the name is valid and free, and tell everyone.
+    fn rename(&mut self, slot: usize, old: &str, new: &str) {
+        if !frame::valid_name(new) {
+            let error = format!(
+                "{new:?} is not a valid name (1-{} letters, digits, - _ .)",
+                frame::MAX_NAME_LEN
+            );
+            self.send(slot, &Frame::new(Kind::Error, error));
+        } else if self.names().iter().any(|name| name == new) {
+            if new != old {
+                self.send(slot, &Frame::new(Kind::Error, format!("the name {new} is taken")));
+            }
+        } else {
+            if let Some(client) = self.get(slot) {
+                client.name = Some(new.to_owned());
+            }
+            eprintln!("{old} is now {new}");
+            self.broadcast(None, &Frame::new(Kind::Nick, format!("{old} {new}")));
+        }
+    }
+
+    /// The names of everyone who has joined and is not leaving.
+    fn names(&self) -> Vec<String> {
+        self.clients
+            .iter()
+            .flatten()
+            .filter(|c| c.closing.is_none())
+            .filter_map(|c| c.name.clone())
+            .collect()
+    }
+
+    // ANCHOR: broadcast
+    /// Queues `frame` for every client in the room except `except`. Encoded once; a receiver
+    /// too far behind to take it is dropped rather than allowed to hold up the room.
+    fn broadcast(&mut self, except: Option<usize>, frame: &Frame) {
+        let bytes = frame.to_bytes();
+        let mut too_slow = Vec::new();
+        for slot in 0..self.clients.len() {
+            let Some(client) = self.clients[slot].as_mut() else { continue };
+            if Some(slot) == except || client.name.is_none() || client.closing.is_some() {
+                continue;
+            }
+            if client.pending() + bytes.len() > MAX_OUTBOX_BYTES {
+                too_slow.push(slot);
+                continue;
+            }
+            narrate!(
+                self.n,
+                "queue frame {} {} bytes for {}",
+                frame.kind,
+                bytes.len(),
+                client.name.as_deref().unwrap_or("?")
+            );
+            client.out.extend_from_slice(&bytes);
+            self.dirty.insert(slot);
+            if frame.kind == Kind::Text {
+                self.stats.deliveries += 1;
+            }
+        }
+        for slot in too_slow {
+            let reason = format!(
+                "too slow: {} of messages waiting (MAX_OUTBOX_BYTES)",
+                human_bytes(MAX_OUTBOX_BYTES as u64)
+            );
+            self.stats.too_slow += 1;
+            self.leave(slot, reason, true);
+        }
+    }
+    // ANCHOR_END: broadcast
+
+    /// Queues one frame for one client.
+    fn send(&mut self, slot: usize, frame: &Frame) {
+        let n = self.n;
+        let Some(client) = self.get(slot) else { return };
+        if client.abort || client.pending() + frame.wire_len() > MAX_OUTBOX_BYTES {
+            return; // It is not reading; the heartbeat or the room's next line will drop it.
+        }
+        narrate!(
+            n,
+            "queue frame {} {} bytes for {}",
+            frame.kind,
+            frame.wire_len(),
+            client.name.as_deref().unwrap_or("a new client")
+        );
+        frame::encode_into(&mut client.out, frame.kind, &frame.text);
+        self.dirty.insert(slot);
+    }
+
+    // ANCHOR: leave
+    /// A client is going: stop reading from it, tell the room (if it had joined), and close it
+    /// after its last output, or at once when `abort` (it cannot take output anyway).
+    fn leave(&mut self, slot: usize, reason: String, abort: bool) {
+        let Some(client) = self.get(slot) else { return };
+        if client.closing.is_some() {
+            client.abort |= abort;
+            return;
+        }
+        client.closing = Some(reason.clone());
+        client.abort = abort;
+        let name = client.name.clone();
+        let who = client.who();
+        match (&name, reason.is_empty()) {
+            (Some(_), true) => eprintln!("{who} left"),
+            (_, true) => eprintln!("{who} closed before joining"),
+            (_, false) => eprintln!("{who} disconnected: {reason}"),
+        }
+        if let Some(name) = name {
+            let notice = if reason.is_empty() { name } else { format!("{name} ({reason})") };
+            self.broadcast(Some(slot), &Frame::new(Kind::Leave, notice));
+        }
+        if abort || self.get(slot).is_some_and(|c| c.pending() == 0) {
+            self.doomed.insert(slot);
+        } else {
+            self.dirty.insert(slot); // Close once what is queued has gone out.
+        }
+    }
+    // ANCHOR_END: leave
+
+    // ANCHOR: heartbeat
+    /// Every tick: PING the clients that have been silent for a heartbeat, drop those silent
+    /// for the whole peer timeout (or that never said JOIN).
+    fn check_heartbeats(&mut self) {
+        let now = Instant::now();
+        let live = self.liveness;
+        for slot in 0..self.clients.len() {
+            let Some(client) = self.clients[slot].as_mut() else { continue };
+            let silent = now.duration_since(client.last_heard);
+            if client.closing.is_some() {
+                if silent >= live.peer_timeout {
+                    self.doomed.insert(slot); // Said goodbye but will not take its last bytes.
+                }
+                continue;
+            }
+            if silent >= live.peer_timeout {
+                if client.name.is_none() {
+                    let error = format!("no JOIN within {}", liveness::secs(live.peer_timeout));
+                    self.send(slot, &Frame::new(Kind::Error, error.clone()));
+                    self.leave(slot, error, false);
+                } else {
+                    self.stats.timed_out += 1;
+                    let reason =
+                        format!("no answer to heartbeat for {}", liveness::secs(live.peer_timeout));
+                    self.leave(slot, reason, true);
+                }
+            } else if client.name.is_some()
+                && silent >= live.heartbeat
+                && now.duration_since(client.last_ping) >= live.heartbeat
+            {
+                client.last_ping = now;
+                let ping = Frame::new(Kind::Ping, self.next_ping.to_string());
+                self.next_ping += 1;
+                self.send(slot, &ping);
+            }
+        }
+    }
+    // ANCHOR_END: heartbeat
+
+    // ANCHOR: flush
+    /// Sends each dirty client everything queued for it: usually one `send` for several frames.
+    fn flush_dirty(&mut self, registry: &Registry) {
+        let n = self.n;
+        let dirty: Vec<usize> = self.dirty.drain().collect();
+        for slot in dirty {
+            let Some(client) = self.get(slot) else { continue };
+            if client.abort {
+                continue;
+            }
+            if let Err(e) = flush(client, n) {
+                narrate!(n, "send({}) -> {e}", client.fd());
+                self.leave(slot, e.to_string(), true);
+                continue;
+            }
+            let Some(client) = self.get(slot) else { continue };
+            if client.closing.is_some() && client.pending() == 0 {
+                self.doomed.insert(slot);
+                continue;
+            }
+            // Write interest only while output is pending (chapter 02's lesson).
+            let wanted = if client.pending() > 0 {
+                Interest::READABLE | Interest::WRITABLE
+            } else {
+                Interest::READABLE
+            };
+            if wanted != client.interest {
+                let token = Token(slot + FIRST_CLIENT);
+                if registry.reregister(&mut client.stream, token, wanted).is_ok() {
+                    narrate!(
+                        n,
+                        "reregister({}, {wanted:?}) ({} bytes pending)",
+                        client.fd(),
+                        client.pending()
+                    );
+                    client.interest = wanted;
+                }
+            }
+        }
+    }
+    // ANCHOR_END: flush
+
+    /// Closes the clients whose time has come.
+    fn close_doomed(&mut self, registry: &Registry) {
+        let doomed: Vec<usize> = self.doomed.drain().collect();
+        for slot in doomed {
+            let Some(mut client) = self.clients.get_mut(slot).and_then(Option::take) else {
+                continue;
+            };
+            self.free.push(slot);
+            self.dirty.remove(&slot);
+            let _ = registry.deregister(&mut client.stream);
+            narrate!(self.n, "close({}) peer {}", client.fd(), client.peer);
+        }
+    }
+
+    /// Ctrl-C: tell every client, send what fits, close them all.
+    fn shut_down(&mut self, registry: &Registry) {
+        let n = self.n;
+        narrate!(n, "stopping: closing {} connection(s)", self.live());
+        for slot in 0..self.clients.len() {
+            if self.clients[slot].is_some() {
+                self.send(slot, &Frame::new(Kind::Error, "the server is shutting down"));
+                if let Some(client) = self.get(slot) {
+                    let _ = flush(client, n);
+                }
+                self.doomed.insert(slot);
+            }
+        }
+        self.close_doomed(registry);
+    }
+}
+
+/// Sends pending output until it is all gone or the socket's send buffer is full; a partial
+/// send is normal on a non-blocking socket.
+fn flush(client: &mut Client, n: Narrator) -> io::Result<()> {
+    while client.pending() > 0 {
+        match client.stream.write(&client.out[client.sent..]) {
+            Ok(written) => {
+                narrate!(n, "send({}, {} bytes) -> {written}", client.fd(), client.pending());
+                let short = written < client.pending();
+                client.sent += written;
+                if short {
+                    break; // The send buffer is full: write interest tells us when it is not.
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    if client.pending() == 0 {
+        client.sent = 0;
+        if client.out.capacity() > IDLE_BUFFER_KEEP {
+            client.out = Vec::new();
+        } else {
+            client.out.clear();
+        }
+    } else if client.sent > 0 {
+        client.out.drain(..client.sent);
+        client.sent = 0;
+    }
+    Ok(())
+}

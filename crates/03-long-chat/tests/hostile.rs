@@ -1,0 +1,279 @@
+//! Peers that break the rules, written frame by frame: a 4 GiB length, a frame cut off by a
+//! close, text that is not UTF-8, a client that never reads, a client killed with SIGKILL, a
+//! peer that goes silent. Each time the server answers clearly and the room carries on.
+
+// Test helpers may unwrap: a panic in a test is a failure with a message, which is the point.
+#![allow(clippy::unwrap_used)]
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use ch03_long_chat::frame::{Connection, Frame, Kind};
+use common::testkit::{PATIENCE, Proc};
+use socket2::{Domain, Socket, Type};
+
+fn chat() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_03-long-chat"))
+}
+
+fn room(args: &[&str]) -> (Proc, String) {
+    let proc = Proc::spawn(chat().args(["server", "--port", "0"]).args(args));
+    let addr = proc.listening_addr();
+    (proc, addr)
+}
+
+/// A hand-written client: connect, JOIN, and wait for the server's welcome.
+fn raw_join(addr: &str, name: &str) -> TcpStream {
+    let stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(PATIENCE)).unwrap();
+    (&stream).write_all(&Frame::new(Kind::Join, name).to_bytes()).unwrap();
+    let mut conn = Connection::new(&stream);
+    let welcome = conn.read_frame().unwrap().unwrap();
+    assert_eq!(welcome, Frame::new(Kind::Join, name));
+    assert_eq!(conn.read_frame().unwrap().unwrap().kind, Kind::List);
+    stream
+}
+
+/// Reads frames until one of `kind` whose text contains `needle`; returns it.
+fn wait_for(conn: &mut Connection<&TcpStream>, kind: Kind, needle: &str) -> Frame {
+    loop {
+        match conn.read_frame() {
+            Ok(Some(frame)) if frame.kind == kind && frame.text.contains(needle) => return frame,
+            Ok(Some(_)) => {}
+            other => panic!("waiting for {kind} {needle:?}, got {other:?}"),
+        }
+    }
+}
+
+/// Everything the server sends until it closes the connection.
+fn read_until_closed(stream: &TcpStream) -> Vec<Frame> {
+    let mut conn = Connection::new(stream);
+    let mut frames = Vec::new();
+    while let Ok(Some(frame)) = conn.read_frame() {
+        frames.push(frame);
+    }
+    frames
+}
+
+#[cfg(target_os = "linux")]
+fn rss_kib(proc: &Proc) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", proc.pid())).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[test]
+fn a_four_gib_length_prefix_is_refused_without_allocating() {
+    let (server, addr) = room(&[]);
+    let bob = raw_join(&addr, "bob");
+    let mut bob_frames = Connection::new(&bob);
+    #[cfg(target_os = "linux")]
+    let before = rss_kib(&server);
+    for joined in [true, false] {
+        let hostile =
+            if joined { raw_join(&addr, "mallory") } else { TcpStream::connect(&addr).unwrap() };
+        hostile.set_read_timeout(Some(PATIENCE)).unwrap();
+        (&hostile).write_all(&[0xff, 0xff, 0xff, 0xff, 1, b'x']).unwrap();
+        let frames = read_until_closed(&hostile);
+        let error = frames.iter().find(|f| f.kind == Kind::Error).unwrap();
+        assert_eq!(
+            error.text,
+            "frame length 4294967295 is over the limit of 65536 bytes (MAX_FRAME_LEN)"
+        );
+    }
+    wait_for(&mut bob_frames, Kind::Leave, "mallory (protocol error: frame length 4294967295");
+    #[cfg(target_os = "linux")]
+    {
+        let grown = rss_kib(&server).saturating_sub(before);
+        assert!(grown < 4 * 1024, "the server's memory grew by {grown} KiB");
+    }
+    // The room goes on.
+    let alice = raw_join(&addr, "alice");
+    (&alice).write_all(&Frame::new(Kind::Text, "still here?").to_bytes()).unwrap();
+    wait_for(&mut bob_frames, Kind::Text, "alice: still here?");
+    server.stop();
+}
+
+#[test]
+fn a_frame_cut_off_by_close_is_reported() {
+    let (server, addr) = room(&[]);
+    let bob = raw_join(&addr, "bob");
+    let mut bob_frames = Connection::new(&bob);
+    let cutter = raw_join(&addr, "cutter");
+    // Announces 10 bytes (kind + 9), sends 3 of them, and closes.
+    (&cutter).write_all(&[0, 0, 0, 10, 1, b'a', b'b']).unwrap();
+    cutter.shutdown(Shutdown::Write).unwrap();
+    let leave = wait_for(&mut bob_frames, Kind::Leave, "cutter");
+    assert_eq!(leave.text, "cutter (closed in the middle of a frame (7 of 14 bytes))");
+    let done = server.stop();
+    assert!(
+        done.stderr.contains("disconnected: closed in the middle of a frame"),
+        "{}",
+        done.stderr
+    );
+}
+
+#[test]
+fn invalid_utf8_is_answered_with_an_error_frame_and_the_connection_goes_on() {
+    let (server, addr) = room(&[]);
+    let bob = raw_join(&addr, "bob");
+    let mut bob_frames = Connection::new(&bob);
+    let sender = raw_join(&addr, "latin1");
+    let mut sender_frames = Connection::new(&sender);
+    (&sender).write_all(&[0, 0, 0, 5, 1, b'c', b'a', b'f', 0xe9]).unwrap(); // "café" in Latin-1
+    let error = wait_for(&mut sender_frames, Kind::Error, "");
+    assert_eq!(error.text, "TEXT frame content is not valid UTF-8");
+    // An unknown kind gets the same treatment.
+    (&sender).write_all(&[0, 0, 0, 1, 0x42]).unwrap();
+    assert_eq!(wait_for(&mut sender_frames, Kind::Error, "").text, "unknown frame kind 0x42");
+    (&sender).write_all(&Frame::new(Kind::Text, "café").to_bytes()).unwrap();
+    assert_eq!(wait_for(&mut bob_frames, Kind::Text, "").text, "latin1: café");
+    server.stop();
+}
+
+#[test]
+fn text_before_join_is_refused() {
+    let (server, addr) = room(&[]);
+    let rude = TcpStream::connect(&addr).unwrap();
+    rude.set_read_timeout(Some(PATIENCE)).unwrap();
+    (&rude).write_all(&Frame::new(Kind::Text, "hi").to_bytes()).unwrap();
+    assert_eq!(read_until_closed(&rude), [Frame::new(Kind::Error, "expected JOIN, got TEXT")]);
+    server.stop();
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_client_that_never_reads_is_dropped_and_the_others_do_not_wait() {
+    let (server, addr) = room(&[]);
+    let alice = raw_join(&addr, "alice");
+    let bob = raw_join(&addr, "bob");
+    let mut bob_frames = Connection::new(&bob);
+    let before = rss_kib(&server);
+    // The stuck client: a small receive buffer (set before connect, so the window is small
+    // from the start) and not one read.
+    let stuck = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    stuck.set_recv_buffer_size(4096).unwrap();
+    stuck.connect(&addr.parse::<SocketAddr>().unwrap().into()).unwrap();
+    stuck.send(&Frame::new(Kind::Join, "stuck").to_bytes()).unwrap();
+    wait_for(&mut bob_frames, Kind::Join, "stuck");
+    // alice talks, 8 KiB lines; bob reads each before the next is sent, so bob is never
+    // behind. The stuck client's share piles up: first in the kernel's buffers, then in the
+    // server's outbox for it, until the outbox limit drops it.
+    let line = "x".repeat(8 << 10);
+    let mut dropped_at = None;
+    for i in 0..3000 {
+        (&alice).write_all(&Frame::new(Kind::Text, format!("{i} {line}")).to_bytes()).unwrap();
+        loop {
+            let frame = bob_frames.read_frame().unwrap().unwrap();
+            if frame.kind == Kind::Leave {
+                assert!(
+                    frame.text.starts_with(
+                        "stuck (too slow: 256.0 KiB of messages waiting (MAX_OUTBOX_BYTES))"
+                    ),
+                    "{}",
+                    frame.text
+                );
+                dropped_at.get_or_insert(i);
+                continue;
+            }
+            assert_eq!(frame.kind, Kind::Text);
+            assert!(frame.text.starts_with(&format!("alice: {i} ")), "in order, none lost");
+            break;
+        }
+        if dropped_at.is_some_and(|at| i > at + 10) {
+            break;
+        }
+    }
+    let dropped_at = dropped_at.expect("the stuck client was dropped");
+    let grown = rss_kib(&server).saturating_sub(before);
+    assert!(
+        grown < 8 * 1024,
+        "server memory grew by {grown} KiB (dropped after {dropped_at} lines)"
+    );
+    let done = server.stop();
+    assert!(done.stderr.contains("1 dropped as too slow"), "{}", done.stderr);
+    drop(stuck);
+}
+
+#[cfg(unix)]
+#[test]
+fn a_client_killed_with_sigkill_leaves_a_notice() {
+    let (server, addr) = room(&[]);
+    let port = addr.rsplit(':').next().unwrap();
+    let bob = raw_join(&addr, "bob");
+    let mut bob_frames = Connection::new(&bob);
+    let mut victim = Proc::spawn(
+        chat()
+            .args(["client", "--port", port, "--name", "victim", "--no-history"])
+            .stdin(Stdio::piped()),
+    );
+    let _keyboard = victim.take_stdin();
+    wait_for(&mut bob_frames, Kind::Join, "victim");
+    // No goodbye from the program: the kernel closes its socket when the process dies.
+    Command::new("kill").args(["-KILL", &victim.pid().to_string()]).status().unwrap();
+    let leave = wait_for(&mut bob_frames, Kind::Leave, "victim");
+    assert!(leave.text == "victim" || leave.text.starts_with("victim ("), "{}", leave.text);
+    drop(victim);
+    server.stop();
+}
+
+#[test]
+fn a_silent_peer_is_caught_by_the_heartbeat() {
+    // Short timeouts, so the test takes seconds; 2 s leaves bob, who must answer, a wide margin.
+    let (server, addr) = room(&["--heartbeat", "0.2", "--peer-timeout", "2"]);
+    let port = addr.rsplit(':').next().unwrap();
+    // bob is a real client: its network thread answers PINGs, so it stays.
+    let mut bob = Proc::spawn(
+        chat()
+            .args(["client", "--port", port, "--name", "bob", "--no-history"])
+            .stdin(Stdio::piped()),
+    );
+    let mut bob_keys = bob.take_stdin().unwrap();
+    bob.expect_line("* you are bob");
+    // The silent peer joins, then reads the PINGs but never answers: a hung program.
+    let silent = raw_join(&addr, "silent");
+    bob.expect_line("* silent joined");
+    let frames = read_until_closed(&silent);
+    assert!(frames.iter().any(|f| f.kind == Kind::Ping), "{frames:?}");
+    assert_eq!(bob.expect_line("* silent left"), "* silent left (no answer to heartbeat for 2 s)");
+    // bob has been quiet as long, but answered: still in the room.
+    bob_keys.write_all(b"/who\n").unwrap();
+    assert_eq!(bob.expect_line("* in the room: "), "* in the room: bob");
+    // A client that never even says JOIN is closed after the same timeout.
+    let mute = TcpStream::connect(&addr).unwrap();
+    mute.set_read_timeout(Some(PATIENCE)).unwrap();
+    assert_eq!(read_until_closed(&mute), [Frame::new(Kind::Error, "no JOIN within 2 s")]);
+    let done = server.stop();
+    assert!(done.stderr.contains("1 timed out"), "{}", done.stderr);
+}
+
+#[test]
+fn a_client_notices_a_server_that_stopped_answering() {
+    // A fake server: welcomes the client, then reads and never answers (a hung program; the
+    // kernel still acknowledges every byte, so TCP sees nothing wrong).
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    let mut client = Proc::spawn(
+        chat()
+            .args(["client", "--port", &port, "--no-history", "--heartbeat", "0.2"])
+            .args(["--peer-timeout", "1"])
+            .stdin(Stdio::piped()),
+    );
+    let _keyboard = client.take_stdin();
+    let (mut hung, _) = listener.accept().unwrap();
+    hung.write_all(&Frame::new(Kind::Join, "you").to_bytes()).unwrap();
+    let done = client.finish();
+    assert_eq!(done.status.code(), Some(1), "{done:?}");
+    assert!(
+        done.stderr.contains("error: the server stopped answering (nothing for 1 s"),
+        "{}",
+        done.stderr
+    );
+    // It did try: JOIN, then PINGs.
+    hung.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
+    let mut sent = Vec::new();
+    let _ = hung.read_to_end(&mut sent);
+    assert!(sent.windows(5).any(|w| w == [0, 0, 0, 1, Kind::Ping as u8]), "{sent:?}");
+}
