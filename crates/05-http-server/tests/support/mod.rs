@@ -1,8 +1,8 @@
 //! What the chapter's test files share: a site on disk to serve, the server started on it,
 //! and a raw HTTP exchange over a plain `TcpStream`, so tests see the exact bytes.
 
-// Not every test file uses every helper.
-#![allow(dead_code)]
+// Not every test file uses every helper, and `pub` here means "for the test files".
+#![allow(dead_code, unreachable_pub)]
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
