@@ -237,8 +237,10 @@ pub fn run(config: Config) -> Result<()> {
 /// # Errors
 /// When the folder cannot be opened or the listening socket cannot be set up.
 pub fn prepare(config: &Config, stop: Arc<Stop>) -> Result<(TcpListener, Arc<Shared>)> {
-    let root = Root::open(&config.root, config.follow_symlinks)
-        .with_context(|| format!("could not serve the folder {}", config.root.display()))?;
+    // Formatted into a plain message: the I/O error's generic hint is about sockets.
+    let root = Root::open(&config.root, config.follow_symlinks).map_err(|e| {
+        anyhow::anyhow!("could not serve the folder {}: {e}", config.root.display())
+    })?;
     // Each connection is a descriptor, and so is each file being sent: 1024 connections need
     // more than the usual soft limit of 1024.
     if let Ok(raised) = rlimit::increase_nofile_limit(u64::MAX) {
