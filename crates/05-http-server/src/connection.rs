@@ -12,8 +12,9 @@
 
 use std::fs::{File, Metadata};
 use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
 use common::narrate;
 use common::narrate::fd;
@@ -28,8 +29,14 @@ use crate::server::Shared;
 /// on loopback. Larger ones are sent with `io::copy`, which is `sendfile` on Linux.
 pub const SMALL_BODY: u64 = 64 << 10;
 
-/// How a response ended, for the caller: keep reading requests, or close.
-type KeepAlive = bool;
+/// How a response ended, for the caller: keep reading requests (or close), and its status.
+type Outcome = (bool, u16);
+
+/// How long, at most, a connection closed after an error waits for the client to stop
+/// sending (see [`linger_close`]).
+pub const LINGER_TIME: Duration = Duration::from_secs(2);
+/// How much, at most, it reads and drops meanwhile.
+pub const LINGER_BYTES: usize = 256 << 10;
 
 /// What one request and its response amounted to, for the access log and the statistics.
 struct Exchange<'a> {
@@ -69,9 +76,11 @@ pub fn serve_connection(stream: &TcpStream, peer: SocketAddr, shared: &Shared) -
                 status.code,
                 status.reason
             );
+            shared.stats.requests.fetch_add(1, Ordering::Relaxed);
             let mut ex = Exchange::new(stream, &mut out, shared, false, false, false);
             ex.send_error(status, detail, &[])?;
             ex.log(peer, &line);
+            linger_close(stream);
             return Ok(());
         }
         if let Next::Closed = next {
@@ -88,8 +97,11 @@ pub fn serve_connection(stream: &TcpStream, peer: SocketAddr, shared: &Shared) -
             reader.head.minor_version
         );
         shared.stats.requests.fetch_add(1, Ordering::Relaxed);
-        let keep_alive = answer(stream, &mut reader, &mut out, shared, peer)?;
+        let (keep_alive, status) = answer(stream, &mut reader, &mut out, shared, peer)?;
         if !keep_alive {
+            if status >= 400 {
+                linger_close(stream);
+            }
             return Ok(());
         }
     }
@@ -103,7 +115,7 @@ fn answer(
     out: &mut Vec<u8>,
     shared: &Shared,
     peer: SocketAddr,
-) -> io::Result<KeepAlive> {
+) -> io::Result<Outcome> {
     let head = &reader.head;
     let http10 = head.minor_version == 0;
     // HTTP/1.1 keeps the connection unless told `close`; HTTP/1.0 closes unless told
@@ -119,8 +131,33 @@ fn answer(
         let line = format!("{} {} HTTP/1.{}", head.method, head.target, head.minor_version);
         ex.log(peer, &line);
     }
-    result.map(|()| ex.keep_alive)
+    result.map(|()| (ex.keep_alive, ex.status))
 }
+
+// ANCHOR: linger
+/// After an error that ends the connection, the client may still be sending (the rest of a
+/// 9 KiB head, a body we refused). Closing a socket with unread data makes the kernel send a
+/// reset (RST) instead of a FIN, and a client that gets the reset may throw away our error
+/// response before it has read it. So, like nginx's `lingering_close`: `shutdown(Write)` (our
+/// FIN goes out after the response), then read and drop what still comes, until the client
+/// closes, [`LINGER_TIME`] passes or [`LINGER_BYTES`] have come, and only then close.
+fn linger_close(mut stream: &TcpStream) {
+    let _ = stream.shutdown(Shutdown::Write);
+    let deadline = Instant::now() + LINGER_TIME;
+    let mut sink = [0u8; 4096];
+    let mut drained = 0;
+    while drained < LINGER_BYTES {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
+            break;
+        }
+        match stream.read(&mut sink) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => drained += n,
+        }
+    }
+}
+// ANCHOR_END: linger
 
 impl<'a> Exchange<'a> {
     fn new(

@@ -274,3 +274,26 @@ fn resets_in_the_middle_of_a_large_response_hurt_nobody() {
     let done = srv.stop();
     assert!(done.stderr.contains("server stopped: served "), "{}", done.stderr);
 }
+
+#[test]
+fn a_refused_upload_still_reads_its_answer() {
+    let site = site();
+    let (_srv, addr) = serve(&site.root(), &[]);
+    let mut stream = connect(&addr);
+    let writer = stream.try_clone().unwrap();
+    // 1 MiB the server will not read: the head says so, and the answer comes before the body
+    // is through. Written from another thread, since the server stops reading.
+    let uploading = thread::spawn(move || {
+        let mut writer = writer;
+        let head = "PUT /upload.bin HTTP/1.1\r\nHost: t\r\nContent-Length: 1048576\r\n\r\n";
+        let _ = writer.write_all(head.as_bytes());
+        let _ = writer.write_all(&vec![b'x'; 1 << 20]);
+    });
+    let response = read_response(&mut stream, false);
+    assert_eq!(response.status(), 405, "{}", response.head);
+    assert_eq!(response.header("Connection"), Some("close"));
+    drop(stream);
+    uploading.join().unwrap();
+    assert!(!site.root().join("upload.bin").exists());
+    assert_eq!(exchange(&addr, &get("/hello.txt")).body, b"hello world\n");
+}
