@@ -83,8 +83,9 @@ fn fetch(
     let request = format!(
         "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: 05-http-server-demo\r\n{connection}\r\n"
     );
-    stream.write_all(request.as_bytes())?;
+    // Narrated before the call, so the line comes before the server's answer to it.
     narrate!(n, "sendall({} bytes): {}", request.len(), py_bytes_preview(request.as_bytes(), 120));
+    stream.write_all(request.as_bytes())?;
     let mut status = String::new();
     let mut length = 0u64;
     let mut line = String::new();
