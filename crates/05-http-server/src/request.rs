@@ -172,8 +172,8 @@ impl RequestReader {
     }
 
     /// Reads and throws away a request body of `len` bytes (a small body on a `GET` that we
-    /// will not use, read so that the next request starts where it should). The header
-    /// deadline covers it.
+    /// will not use, read so that the next request starts where it should). It must arrive
+    /// within the header timeout.
     ///
     /// # Errors
     /// The client closed or stalled before sending the whole body.
@@ -184,9 +184,15 @@ impl RequestReader {
         if left == 0 {
             return Ok(());
         }
-        self.set_timeout(stream, self.limits.header_timeout)?;
+        // One deadline for the whole body, as for the head: a byte every few seconds must not
+        // hold the connection for hours.
+        let deadline = Instant::now() + self.limits.header_timeout;
         let mut sink = [0u8; 4096];
         while left > 0 {
+            match deadline.checked_duration_since(Instant::now()) {
+                Some(wait) if !wait.is_zero() => self.set_timeout(stream, wait)?,
+                _ => return Err(io::ErrorKind::TimedOut.into()),
+            }
             let want = left.min(sink.len() as u64) as usize;
             match stream.read(&mut sink[..want]) {
                 Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),

@@ -297,3 +297,30 @@ fn a_refused_upload_still_reads_its_answer() {
     assert!(!site.root().join("upload.bin").exists());
     assert_eq!(exchange(&addr, &get("/hello.txt")).body, b"hello world\n");
 }
+
+#[test]
+fn a_body_sent_a_byte_at_a_time_is_cut_off_too() {
+    let site = site();
+    let (_srv, addr) = serve(&site.root(), &["--header-timeout", "1"]);
+    let mut stream = connect(&addr);
+    let started = Instant::now();
+    stream
+        .write_all(b"GET /hello.txt HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\nx")
+        .unwrap();
+    let mut dribble = stream.try_clone().unwrap();
+    let dribbling = thread::spawn(move || {
+        for _ in 0..10 {
+            thread::sleep(Duration::from_millis(300));
+            if dribble.write_all(b"x").is_err() {
+                break;
+            }
+        }
+    });
+    // No answer: the request never completed. The connection just ends, after about 1 s.
+    let mut rest = Vec::new();
+    let _ = stream.read_to_end(&mut rest);
+    assert!(rest.is_empty(), "{}", String::from_utf8_lossy(&rest));
+    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+    dribbling.join().unwrap();
+    assert_eq!(exchange(&addr, &get("/hello.txt")).body, b"hello world\n");
+}
