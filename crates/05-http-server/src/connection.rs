@@ -26,7 +26,7 @@ use crate::response::{Status, end_head, error_page, header, http_date, start_hea
 use crate::server::Shared;
 
 /// Bodies up to this size go out in the same `write` as the head: one syscall, one segment
-/// on loopback. Larger ones are sent with `io::copy`, which is `sendfile` on Linux.
+/// on loopback. Larger ones are sent with `sendfile` (see `send_file_range`).
 pub const SMALL_BODY: u64 = 64 << 10;
 
 /// How a response ended, for the caller: keep reading requests (or close), and its status.
