@@ -37,8 +37,11 @@ pub const BROKEN_RESPONSE: &[u8] = b"hello world";
 /// The most request bytes `hello` reads before answering anyway: it only waits for the blank
 /// line, and a request head is rarely more than a few hundred bytes.
 const MAX_REQUEST: usize = 8 << 10;
-/// How long `hello` waits for the request before answering anyway.
-const READ_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long `hello` waits for the request before answering anyway. Short, because `hello`
+/// serves one connection at a time, like the tutorial's, and browsers often open a spare
+/// connection ahead of need and send nothing on it: while we wait on that one, the real
+/// request waits in the accept queue.
+const READ_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Options of `hello`.
 #[derive(Debug, Clone)]
