@@ -48,12 +48,13 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 ON_SERVER_CPU=(taskset -c "$SERVER_CPU")
 ON_CLIENT_CPU=(taskset -c "$CLIENT_CPU")
-BIN="" WWW="" PORT=""
+BIN="" WWW="" PORT="" CLK_TCK=""
 
 setup() {
     bench_init
     need_cpus 2
     need_apt python3 curl wrk nginx
+    CLK_TCK=$(getconf CLK_TCK)
     note "building 05-http-server (release)"
     cargo build --release --quiet -p ch05-http-server
     BIN="${CARGO_TARGET_DIR:-target}/release/05-http-server"
@@ -133,14 +134,20 @@ stop_server() {
 
 # --- the loads -------------------------------------------------------------------------------
 
-# wrk_run CONNS : one wrk run on the 1 KiB file; sets W_RPS and W_ERRORS (socket errors and
-# non-2xx responses, summed). Not called in $(...), so clean-up knows the process.
+# wrk_run SERVER_PID CONNS : one wrk run on the 1 KiB file; sets W_RPS, W_US (the server's CPU
+# time per request, user + system, all threads, from /proc/PID/stat) and W_ERRORS (socket errors
+# and non-2xx responses, summed). Not called in $(...), so clean-up knows the process.
 wrk_run() {
-    local log="$BENCH_TMP/wrk.log" line
-    start_bg wrk "${ON_CLIENT_CPU[@]}" wrk -t1 -c"$1" -d"${SECS}s" "http://127.0.0.1:$PORT/1k.txt"
+    local log="$BENCH_TMP/wrk.log" line before after requests
+    before=$(cpu_ticks "$1") || die "the server is gone"
+    start_bg wrk "${ON_CLIENT_CPU[@]}" wrk -t1 -c"$2" -d"${SECS}s" "http://127.0.0.1:$PORT/1k.txt"
     finish "$BG_PID" $((SECS + 30)) || die "wrk failed; log: $(tail -n 5 "$log")"
+    after=$(cpu_ticks "$1") || die "the server died during the run"
     line=$(grep 'Requests/sec:' "$log") || die "no result from wrk; log: $(tail -n 5 "$log")"
     W_RPS=$(parse "$line" 's/^Requests\/sec: *\([0-9.]*\).*/\1/p')
+    line=$(grep -E '^ *[0-9]+ requests in ' "$log") || die "no request count from wrk; log: $(tail -n 5 "$log")"
+    requests=$(parse "$line" 's/^ *\([0-9]*\) requests in.*/\1/p')
+    W_US=$(awk -v t=$((after - before)) -v hz="$CLK_TCK" -v n="$requests" 'BEGIN { printf "%.1f\n", t * 1e6 / hz / n }')
     W_ERRORS=$(awk '/Socket errors:/ { gsub(",", ""); s += $4 + $6 + $8 + $10 }
         /Non-2xx or 3xx responses:/ { s += $5 } END { print s + 0 }' "$log")
     rm -f "$log"
@@ -163,23 +170,24 @@ download_run() {
     rm -f "$log"
 }
 
-declare -A RPS50 ERR50 RPS1 DL
+declare -A RPS50 US50 ERR50 RPS1 DL
 measure() {
-    local kind=$1 server i r50=() e50=() r1=() dl=()
+    local kind=$1 server i r50=() u50=() e50=() r1=() dl=()
     start_server "$kind"
     server=$BG_PID
     curl --silent --fail --output /dev/null "http://127.0.0.1:$PORT/1k.txt" || die "$kind does not serve the 1 KiB file"
     for ((i = 1; i <= RUNS; i++)); do
-        wrk_run 50
-        r50+=("$W_RPS") e50+=("$W_ERRORS")
-        wrk_run 1
+        wrk_run "$server" 50
+        r50+=("$W_RPS") u50+=("$W_US") e50+=("$W_ERRORS")
+        wrk_run "$server" 1
         r1+=("$W_RPS")
         download_run
         dl+=("$D_SECS")
-        note "  $kind run $i/$RUNS: -c50 ${r50[-1]} req/s (${e50[-1]} errors), -c1 ${r1[-1]} req/s, 10 MiB x$DOWNLOADS in ${dl[-1]} s"
+        note "  $kind run $i/$RUNS: -c50 ${r50[-1]} req/s (${u50[-1]} µs CPU each, ${e50[-1]} errors), -c1 ${r1[-1]} req/s, 10 MiB x$DOWNLOADS in ${dl[-1]} s"
     done
     stop_server "$kind" "$server"
     RPS50[$kind]=$(median "${r50[@]}")
+    US50[$kind]=$(median "${u50[@]}")
     ERR50[$kind]=$(median "${e50[@]}")
     RPS1[$kind]=$(median "${r1[@]}")
     DL[$kind]=$(median "${dl[@]}")
@@ -198,7 +206,7 @@ print_report() {
     echo "- versions: $(nginx -v 2>&1 | sed 's/^nginx version: //'), $(python3 --version)," \
         "$(wrk -v 2>&1 | head -n1 | cut -d' ' -f1-2), $(curl --version | head -n1 | cut -d' ' -f1-2), $(rustc --version | cut -d' ' -f1-2)"
     echo
-    header server "1 KiB, -c50: req/s" "ours ÷ it" "1 KiB, -c1: req/s" "ours ÷ it" "10 MiB ×$DOWNLOADS: s" "it ÷ ours" "wrk errors (-c50)"
+    header server "1 KiB, -c50: req/s" "ours ÷ it" "server CPU µs/request (-c50)" "1 KiB, -c1: req/s" "ours ÷ it" "10 MiB ×$DOWNLOADS: s" "it ÷ ours" "wrk errors (-c50)"
     local kind label
     for kind in ours nginx python; do
         case $kind in
@@ -206,7 +214,7 @@ print_report() {
         nginx) label="nginx, 1 worker (sendfile on, access_log off)" ;;
         python) label="\`python3 -m http.server\`" ;;
         esac
-        row "$label" "${RPS50[$kind]}" "$(ratio "${RPS50[ours]}" "${RPS50[$kind]}")" \
+        row "$label" "${RPS50[$kind]}" "$(ratio "${RPS50[ours]}" "${RPS50[$kind]}")" "${US50[$kind]}" \
             "${RPS1[$kind]}" "$(ratio "${RPS1[ours]}" "${RPS1[$kind]}")" \
             "${DL[$kind]}" "$(ratio "${DL[$kind]}" "${DL[ours]}")" "${ERR50[$kind]}"
     done
