@@ -316,7 +316,7 @@ impl<'a> Exchange<'a> {
         }
         let shown = files::relative_path(path)
             .map(|r| if r.is_empty() { "/".to_owned() } else { format!("/{r}/") });
-        match files::listing(&root.join(relative), shown.as_deref().unwrap_or("/")) {
+        match files::listing(root, relative, shown.as_deref().unwrap_or("/")) {
             Ok(html) => self.send_body(Status::OK, html.as_bytes(), &[]),
             Err(e) => self.send_open_error(&e),
         }

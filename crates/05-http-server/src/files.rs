@@ -244,38 +244,46 @@ pub const MAX_LISTING_ENTRIES: usize = 10_000;
 struct Entry {
     name: String,
     is_dir: bool,
-    size: u64,
+    /// `None` for a symlink that leads nowhere we serve.
+    size: Option<u64>,
     modified: Option<SystemTime>,
 }
 
 // ANCHOR: listing
-/// The HTML listing of the folder at `dir` (on disk), shown at `url_path` (decoded, with its
-/// trailing slash). Names are HTML-escaped where shown and percent-encoded in links.
+/// The HTML listing of the folder `relative` beneath the root, shown at `url_path` (decoded,
+/// with its trailing slash). Names are HTML-escaped where shown and percent-encoded in links.
 ///
 /// # Errors
 /// When the folder cannot be read.
-pub fn listing(dir: &Path, url_path: &str) -> io::Result<String> {
+pub fn listing(root: &Root, relative: &str, url_path: &str) -> io::Result<String> {
     let mut entries = Vec::new();
     let mut more = 0usize;
-    for entry in std::fs::read_dir(dir)? {
+    for entry in std::fs::read_dir(root.join(relative))? {
         let Ok(entry) = entry else { continue };
         if entries.len() == MAX_LISTING_ENTRIES {
             more += 1;
             continue;
         }
-        // A symlink is listed as what it points to; a dangling one with the link's own data.
-        let meta = match std::fs::metadata(entry.path()) {
-            Ok(meta) => meta,
-            Err(_) => match entry.metadata() {
-                Ok(meta) => meta,
-                Err(_) => continue,
-            },
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Ok(kind) = entry.file_type() else { continue };
+        // A symlink is shown as what it points to, found the way a request would find it:
+        // through `open_file`, so a link out of the root shows nothing of its target (not
+        // even a size or a date), just its name and `@`, as `ls -F` marks links.
+        let meta = if kind.is_symlink() {
+            let path =
+                if relative.is_empty() { name.clone() } else { format!("{relative}/{name}") };
+            root.open_file(&path).and_then(|file| file.metadata()).ok()
+        } else {
+            entry.metadata().ok()
         };
-        entries.push(Entry {
-            name: entry.file_name().to_string_lossy().into_owned(),
-            is_dir: meta.is_dir(),
-            size: meta.len(),
-            modified: meta.modified().ok(),
+        entries.push(match meta {
+            Some(meta) => Entry {
+                name,
+                is_dir: meta.is_dir(),
+                size: Some(meta.len()),
+                modified: meta.modified().ok(),
+            },
+            None => Entry { name, is_dir: false, size: None, modified: None },
         });
     }
     // Case-insensitive, as Python's http.server and most file browsers sort.
@@ -296,11 +304,19 @@ pub fn listing(dir: &Path, url_path: &str) -> io::Result<String> {
     }
     for entry in &entries {
         let slash = if entry.is_dir { "/" } else { "" };
-        let size = if entry.is_dir { "-".to_owned() } else { entry.size.to_string() };
+        let mark = match (entry.is_dir, entry.size) {
+            (true, _) => "/",
+            (false, None) => "@",
+            (false, Some(_)) => "",
+        };
+        let size = match (entry.is_dir, entry.size) {
+            (false, Some(size)) => size.to_string(),
+            _ => "-".to_owned(),
+        };
         let modified = entry.modified.map(httpdate::fmt_http_date).unwrap_or_default();
         let _ = writeln!(
             html,
-            "<tr><td><a href=\"{href}{slash}\">{name}{slash}</a></td>\
+            "<tr><td><a href=\"{href}{slash}\">{name}{mark}</a></td>\
              <td class=\"size\">{size}</td><td>{modified}</td></tr>",
             href = percent_encode(&entry.name),
             name = html_escape(&entry.name),

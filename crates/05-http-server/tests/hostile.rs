@@ -324,3 +324,24 @@ fn a_body_sent_a_byte_at_a_time_is_cut_off_too() {
     dribbling.join().unwrap();
     assert_eq!(exchange(&addr, &get("/hello.txt")).body, b"hello world\n");
 }
+
+#[test]
+fn a_listing_shows_nothing_of_what_a_symlink_out_of_the_root_points_to() {
+    let site = site();
+    let (_srv, addr) = serve(&site.root(), &[]);
+    let html = String::from_utf8(exchange(&addr, &get("/")).body).unwrap();
+    // Links out: their names only, marked like `ls -F` marks links; no size, no date.
+    for name in ["link-out.txt", "dir-out", "abs-out"] {
+        let row = html.lines().find(|l| l.contains(&format!("href=\"{name}\""))).unwrap();
+        assert!(row.contains(&format!(">{name}@</a>")), "{row}");
+        assert!(row.contains("<td class=\"size\">-</td><td></td>"), "{row}");
+    }
+    // A link inside the root is listed as its target: a file with its size.
+    let row = html.lines().find(|l| l.contains("href=\"link-in.txt\"")).unwrap();
+    assert!(row.contains(">link-in.txt</a></td><td class=\"size\">12</td>"), "{row}");
+    // With --follow-symlinks the outside file is served, so it is listed too.
+    let (_srv, addr) = serve(&site.root(), &["--follow-symlinks"]);
+    let html = String::from_utf8(exchange(&addr, &get("/")).body).unwrap();
+    let row = html.lines().find(|l| l.contains("href=\"dir-out/\"")).unwrap();
+    assert!(row.contains(">dir-out/</a>"), "{row}");
+}
