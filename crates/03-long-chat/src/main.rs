@@ -130,8 +130,8 @@ struct ClientArgs {
     port: u16,
 
     /// The name to ask for (the server picks guestN if you give none or it is taken).
-    #[arg(long, default_value = "", value_parser = name_or_empty)]
-    name: String,
+    #[arg(long, value_parser = name)]
+    name: Option<String>,
 
     /// Keep no history of typed lines.
     #[arg(long, conflicts_with = "history")]
@@ -181,10 +181,6 @@ fn name(text: &str) -> Result<String, String> {
     }
 }
 
-fn name_or_empty(text: &str) -> Result<String, String> {
-    if text.is_empty() { Ok(String::new()) } else { name(text) }
-}
-
 fn main() -> ExitCode {
     common::report::install_panic_hook();
     let cli = Cli::parse();
@@ -202,7 +198,8 @@ fn main() -> ExitCode {
         Command::Client(args) => client::run(&client::Options {
             host: args.host,
             port: args.port,
-            name: args.name,
+            // An empty name asks the server to pick one.
+            name: args.name.unwrap_or_default(),
             liveness: args.liveness.liveness(),
             history: match (args.no_history, args.history) {
                 (true, _) => History::Off,

@@ -1,6 +1,7 @@
-//! Against servers nobody here wrote: Python's `http.server` (real files, keep-alive, HEAD,
+//! Against servers nobody here wrote, Python's `http.server` (real files, keep-alive, HEAD,
 //! IPv6) and httpbin under gunicorn (echoed requests, statuses, redirects, chunked streams,
-//! sizes, delays). The httpbin venv is made on first use (see `tests/httpbin-venv.sh`).
+//! sizes, delays), and chapter 05's file server, written by another chapter of this book. The
+//! httpbin venv is made on first use (see `tests/httpbin-venv.sh`).
 
 // Test helpers may unwrap: a panic in a test is a failure with a message, which is the point.
 #![allow(clippy::unwrap_used)]
@@ -265,4 +266,54 @@ fn httpbin_delay_3_with_max_time_1_times_out() {
     assert_eq!(code(&done), 28, "{done:?}");
     assert!(done.stderr.contains("--max-time ran out"), "{}", done.stderr);
     assert!(took < Duration::from_millis(2500), "{took:?}");
+}
+
+// ---- chapter 05's server --------------------------------------------------------------------
+
+/// Chapter 05's binary, built now if this test run did not build it (with `-p` only). The
+/// nested `cargo build` is quick when it is already built, and cargo allows it during tests.
+fn chapter_05_server() -> std::path::PathBuf {
+    let status = std::process::Command::new(env!("CARGO"))
+        .args(["build", "--quiet", "-p", "ch05-http-server"])
+        .status()
+        .unwrap();
+    assert!(status.success(), "could not build chapter 05's server");
+    let dir = std::path::Path::new(env!("CARGO_BIN_EXE_06-http-client")).parent().unwrap();
+    dir.join(format!("05-http-server{}", std::env::consts::EXE_SUFFIX))
+}
+
+#[test]
+fn chapter_05_server_files_keep_alive_head_and_404() {
+    let dir = site();
+    let server = common::testkit::Proc::spawn(
+        std::process::Command::new(chapter_05_server())
+            .arg("serve")
+            .arg(dir.path())
+            .args(["--port", "0", "--quiet"]),
+    );
+    let base = format!("http://{}", server.listening_addr());
+    let done = ok(&["-v", &format!("{base}/a.txt"), &format!("{base}/b.txt")]);
+    assert_eq!(done.stdout, "alpha\nbravo\n");
+    assert!(done.stderr.contains("* Re-using existing connection #0"), "{}", done.stderr);
+
+    let out = dir.path().join("copy.bin");
+    ok(&["-s", "-o", out.to_str().unwrap(), &format!("{base}/big.bin")]);
+    assert_eq!(fs::read(out).unwrap(), fs::read(dir.path().join("big.bin")).unwrap());
+
+    let head = ok(&["-I", &format!("{base}/big.bin")]);
+    assert!(head.stdout.starts_with("HTTP/1.1 200"), "{}", head.stdout);
+    assert!(head.stdout.contains("Content-Length: 3000017"), "{}", head.stdout);
+
+    // Unlike Python 3.11's server, chapter 05 implements Range.
+    let range = ok(&["-i", "-H", "Range: bytes=1-3", &format!("{base}/a.txt")]);
+    assert!(range.stdout.starts_with("HTTP/1.1 206"), "{}", range.stdout);
+    assert!(
+        range.stdout.ends_with("\r\n\r\nlph\n") || range.stdout.ends_with("\nlph\n"),
+        "{:?}",
+        range.stdout
+    );
+
+    let missing = fetch(&["--fail", &format!("{base}/nope")]);
+    assert_eq!(code(&missing), 22, "{missing:?}");
+    server.stop();
 }

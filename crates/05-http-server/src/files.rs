@@ -1,0 +1,383 @@
+//! How a request path becomes a file, safely; and the directory listing.
+//!
+//! A URL path is text from a stranger. Three steps turn it into a file, and each one closes a
+//! door that servers have left open in the past:
+//!
+//! 1. **Decode** the `%XX` escapes, rejecting what has no business in a file path: a `%2F`
+//!    (an encoded `/`, which would smuggle a separator past step 2), a backslash (a
+//!    separator on Windows), a NUL byte (which ends a C string early), bad escapes, and bytes
+//!    that are not UTF-8.
+//! 2. **Normalise** the segments: drop `.` and empty ones, let `..` remove the segment before
+//!    it, and refuse a `..` that would climb above the root. Decoding comes *first*, so
+//!    `%2e%2e` is seen as the `..` it is.
+//! 3. **Open beneath the root**. On Linux, `openat2(root, path, RESOLVE_BENEATH)` makes the
+//!    kernel refuse any path that leaves the root while it resolves it, symlinks included, in
+//!    the same call that opens the file (no gap between a check and the open for someone to
+//!    swap a symlink in). Elsewhere the canonical path (`realpath`) is compared with the root.
+//!    `--follow-symlinks` opens by plain path instead, as Python's http.server always does.
+
+use std::fmt::Write as _;
+use std::fs::File;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+/// Why a request path was refused before the file system was asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PathError {
+    /// Not a path we will decode (bad escape, `%2F`, backslash, NUL, not UTF-8): 400.
+    Malformed(&'static str),
+    /// A `..` that climbs above the root: 403.
+    Escapes,
+}
+
+// ANCHOR: decode
+/// Percent-decodes a URL path (without its query) and normalises it into a path relative to
+/// the root: `"/a/./b/../c%20d"` becomes `"a/c d"`; `"/"` becomes `""`.
+///
+/// # Errors
+/// [`PathError`] when the path is malformed or climbs above the root.
+pub fn relative_path(url_path: &str) -> Result<String, PathError> {
+    let decoded = percent_decode(url_path)?;
+    let mut segments: Vec<&str> = Vec::new();
+    for segment in decoded.split('/') {
+        match segment {
+            "" | "." => {}
+            ".." => {
+                // Climbing above the root is the classic traversal attack (`/../etc/passwd`).
+                if segments.pop().is_none() {
+                    return Err(PathError::Escapes);
+                }
+            }
+            name => segments.push(name),
+        }
+    }
+    Ok(segments.join("/"))
+}
+
+/// Decodes `%XX` escapes. An escaped `/` is refused: after decoding it would be a separator
+/// that step 2 never saw as one.
+fn percent_decode(text: &str) -> Result<String, PathError> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let byte = match bytes[i] {
+            b'%' => {
+                let hex =
+                    bytes.get(i + 1..i + 3).ok_or(PathError::Malformed("a cut-off % escape"))?;
+                let value = std::str::from_utf8(hex)
+                    .ok()
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                    .ok_or(PathError::Malformed("a % escape that is not two hex digits"))?;
+                if value == b'/' {
+                    return Err(PathError::Malformed("an encoded slash (%2F)"));
+                }
+                i += 3;
+                value
+            }
+            other => {
+                i += 1;
+                other
+            }
+        };
+        match byte {
+            0 => return Err(PathError::Malformed("a NUL byte")),
+            b'\\' => return Err(PathError::Malformed("a backslash")),
+            _ => out.push(byte),
+        }
+    }
+    String::from_utf8(out).map_err(|_| PathError::Malformed("bytes that are not UTF-8"))
+}
+// ANCHOR_END: decode
+
+/// Percent-encodes a file name for a link: everything but letters, digits and `-._~` (the
+/// characters a URL never needs to escape).
+pub fn percent_encode(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for byte in name.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            out.push(byte as char);
+        } else {
+            let _ = write!(out, "%{byte:02X}");
+        }
+    }
+    out
+}
+
+/// Escapes text for HTML, so a file named `<script>` shows as text and runs nothing.
+pub fn html_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The served folder: where every path starts, and how files are opened beneath it.
+#[derive(Debug)]
+pub struct Root {
+    /// The folder as given, made absolute and canonical.
+    path: PathBuf,
+    /// The folder, opened once: `openat2` resolves every request relative to it.
+    #[cfg(target_os = "linux")]
+    dir: File,
+    /// `--follow-symlinks`: open by plain path, as Python's http.server does.
+    follow_symlinks: bool,
+}
+
+impl Root {
+    /// Opens the served folder.
+    ///
+    /// # Errors
+    /// When `dir` does not exist or is not a folder.
+    pub fn open(dir: &Path, follow_symlinks: bool) -> io::Result<Self> {
+        let path = std::fs::canonicalize(dir)?;
+        if !path.is_dir() {
+            return Err(io::Error::new(io::ErrorKind::NotADirectory, "not a folder"));
+        }
+        Ok(Self {
+            #[cfg(target_os = "linux")]
+            dir: File::open(&path)?,
+            path,
+            follow_symlinks,
+        })
+    }
+
+    /// The folder's canonical path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The path of `relative` (as [`relative_path`] returns it) on disk.
+    pub fn join(&self, relative: &str) -> PathBuf {
+        self.path.join(relative)
+    }
+
+    // ANCHOR: open_beneath
+    /// Opens `relative` for reading, refusing (with `PermissionDenied`) a file whose real
+    /// path lies outside the root, unless symlinks are followed.
+    ///
+    /// `O_NONBLOCK` keeps a named pipe (FIFO) in the folder from blocking the open until a
+    /// writer comes along; it changes nothing for regular files, which we check for next.
+    ///
+    /// # Errors
+    /// `NotFound`, `PermissionDenied` (outside the root, or no permission), and the like.
+    pub fn open_file(&self, relative: &str) -> io::Result<File> {
+        let relative = if relative.is_empty() { "." } else { relative };
+        if self.follow_symlinks {
+            return open_nonblocking(&self.path.join(relative));
+        }
+        #[cfg(target_os = "linux")]
+        {
+            use rustix::fs::{Mode, OFlags, ResolveFlags, openat2};
+            let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NONBLOCK;
+            // RESOLVE_BENEATH: every step of the lookup, `..` and symlinks included, must stay
+            // beneath `dir`, or the call fails with EXDEV. The kernel checks while it walks.
+            match openat2(&self.dir, relative, flags, Mode::empty(), ResolveFlags::BENEATH) {
+                Ok(fd) => return Ok(File::from(fd)),
+                Err(rustix::io::Errno::XDEV) => return Err(outside_root()),
+                // openat2 is Linux 5.6+, and some sandboxes filter it: check paths instead.
+                Err(rustix::io::Errno::NOSYS | rustix::io::Errno::PERM) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        self.open_checked(relative)
+    }
+    // ANCHOR_END: open_beneath
+
+    /// The portable way: resolve every symlink (`realpath`), then compare with the root. A
+    /// symlink swapped in between the check and the open could still win the race, which is
+    /// why Linux uses `openat2` instead.
+    fn open_checked(&self, relative: &str) -> io::Result<File> {
+        let real = std::fs::canonicalize(self.path.join(relative))?;
+        if !real.starts_with(&self.path) {
+            return Err(outside_root());
+        }
+        open_nonblocking(&real)
+    }
+}
+
+fn outside_root() -> io::Error {
+    io::Error::new(io::ErrorKind::PermissionDenied, "the real path is outside the served folder")
+}
+
+fn open_nonblocking(path: &Path) -> io::Result<File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        // O_NONBLOCK: see `open_file`. The value differs between systems, so it is spelled out.
+        #[cfg(target_os = "linux")]
+        const O_NONBLOCK: i32 = 0o4000;
+        #[cfg(not(target_os = "linux"))]
+        const O_NONBLOCK: i32 = 0x0004;
+        options.custom_flags(O_NONBLOCK);
+    }
+    options.open(path)
+}
+
+/// `Content-Type` for a file, from its extension, and whether to add `; charset=utf-8`.
+///
+/// Browsers guess the encoding of text without a charset, and often guess wrong; UTF-8 is what
+/// a student's files are in. Unknown extensions are `application/octet-stream` ("just bytes"),
+/// which a browser downloads instead of displaying.
+pub fn content_type(path: &Path) -> (&'static str, bool) {
+    let mime = mime_guess::from_path(path).first_raw().unwrap_or("application/octet-stream");
+    let text = mime.starts_with("text/")
+        || matches!(mime, "application/javascript" | "application/json" | "image/svg+xml");
+    (mime, text)
+}
+
+/// The most entries a listing shows: a folder with a million files would otherwise become a
+/// response of a hundred megabytes, built in memory.
+pub const MAX_LISTING_ENTRIES: usize = 10_000;
+
+struct Entry {
+    name: String,
+    is_dir: bool,
+    /// `None` for a symlink that leads nowhere we serve.
+    size: Option<u64>,
+    modified: Option<SystemTime>,
+}
+
+// ANCHOR: listing
+/// The HTML listing of the folder `relative` beneath the root, shown at `url_path` (decoded,
+/// with its trailing slash). Names are HTML-escaped where shown and percent-encoded in links.
+///
+/// # Errors
+/// When the folder cannot be read.
+pub fn listing(root: &Root, relative: &str, url_path: &str) -> io::Result<String> {
+    let mut entries = Vec::new();
+    let mut more = 0usize;
+    for entry in std::fs::read_dir(root.join(relative))? {
+        let Ok(entry) = entry else { continue };
+        if entries.len() == MAX_LISTING_ENTRIES {
+            more += 1;
+            continue;
+        }
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Ok(kind) = entry.file_type() else { continue };
+        // A symlink is shown as what it points to, found the way a request would find it:
+        // through `open_file`, so a link out of the root shows nothing of its target (not
+        // even a size or a date), just its name and `@`, as `ls -F` marks links.
+        let meta = if kind.is_symlink() {
+            let path =
+                if relative.is_empty() { name.clone() } else { format!("{relative}/{name}") };
+            root.open_file(&path).and_then(|file| file.metadata()).ok()
+        } else {
+            entry.metadata().ok()
+        };
+        entries.push(match meta {
+            Some(meta) => Entry {
+                name,
+                is_dir: meta.is_dir(),
+                size: Some(meta.len()),
+                modified: meta.modified().ok(),
+            },
+            None => Entry { name, is_dir: false, size: None, modified: None },
+        });
+    }
+    // Case-insensitive, as Python's http.server and most file browsers sort.
+    entries.sort_by(|a, b| {
+        a.name.to_lowercase().cmp(&b.name.to_lowercase()).then_with(|| a.name.cmp(&b.name))
+    });
+
+    let title = format!("Index of {}", html_escape(url_path));
+    let mut html = format!(
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width\"><title>{title}</title>\n\
+         <style>body{{font-family:sans-serif;margin:2em}}td{{padding:0 1.5em 0 0}}\
+         td.size{{text-align:right}}</style></head>\n<body><h1>{title}</h1>\n<table>\n\
+         <tr><th>Name</th><th>Size</th><th>Last modified (UTC)</th></tr>\n"
+    );
+    if url_path != "/" {
+        html.push_str("<tr><td><a href=\"../\">../</a></td><td></td><td></td></tr>\n");
+    }
+    for entry in &entries {
+        let slash = if entry.is_dir { "/" } else { "" };
+        let mark = match (entry.is_dir, entry.size) {
+            (true, _) => "/",
+            (false, None) => "@",
+            (false, Some(_)) => "",
+        };
+        let size = match (entry.is_dir, entry.size) {
+            (false, Some(size)) => size.to_string(),
+            _ => "-".to_owned(),
+        };
+        let modified = entry.modified.map(httpdate::fmt_http_date).unwrap_or_default();
+        let _ = writeln!(
+            html,
+            "<tr><td><a href=\"{href}{slash}\">{name}{mark}</a></td>\
+             <td class=\"size\">{size}</td><td>{modified}</td></tr>",
+            href = percent_encode(&entry.name),
+            name = html_escape(&entry.name),
+        );
+    }
+    html.push_str("</table>\n");
+    if more > 0 {
+        let _ =
+            writeln!(html, "<p>... and {more} more (only {MAX_LISTING_ENTRIES} are listed)</p>");
+    }
+    html.push_str("</body></html>\n");
+    Ok(html)
+}
+// ANCHOR_END: listing
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_are_decoded_then_normalised() {
+        assert_eq!(relative_path("/"), Ok(String::new()));
+        assert_eq!(relative_path("/a/./b/../c%20d"), Ok("a/c d".into()));
+        assert_eq!(relative_path("//a//b/"), Ok("a/b".into()));
+        assert_eq!(relative_path("/caf%C3%A9.txt"), Ok("café.txt".into()));
+        assert_eq!(relative_path("/a/.."), Ok(String::new()));
+    }
+
+    #[test]
+    fn every_spelling_of_dot_dot_that_climbs_is_refused() {
+        for path in ["/..", "/../etc/passwd", "/a/../../b", "/%2e%2e/x", "/%2E%2E/x", "/.%2e/x"] {
+            assert_eq!(relative_path(path), Err(PathError::Escapes), "{path}");
+        }
+    }
+
+    #[test]
+    fn separators_and_nul_smuggled_in_escapes_are_malformed() {
+        for path in [
+            "/a%2fb",
+            "/a%2F..%2F..%2Fetc",
+            "/a\\..\\b",
+            "/a%5c..",
+            "/a%00.txt",
+            "/%zz",
+            "/%4",
+            "/%ff",
+        ] {
+            assert!(matches!(relative_path(path), Err(PathError::Malformed(_))), "{path}");
+        }
+    }
+
+    #[test]
+    fn names_are_escaped_for_html_and_encoded_for_links() {
+        assert_eq!(html_escape("<b>&\"'"), "&lt;b&gt;&amp;&quot;&#39;");
+        assert_eq!(percent_encode("a b#?%/é"), "a%20b%23%3F%25%2F%C3%A9");
+    }
+
+    #[test]
+    fn text_types_get_a_charset() {
+        assert_eq!(content_type(Path::new("a.html")), ("text/html", true));
+        assert_eq!(content_type(Path::new("a.png")), ("image/png", false));
+        assert_eq!(content_type(Path::new("a.unknownext")), ("application/octet-stream", false));
+    }
+}

@@ -1,0 +1,200 @@
+//! Chapter 05: HTTP on the wire, from the tutorial's fixed "hello world" to a static-file
+//! server that can replace `python3 -m http.server`.
+//!
+//! Run a server in one terminal and a browser or curl in another:
+//!
+//! ```text
+//! cargo run -p ch05-http-server -- hello               # listening on 127.0.0.1:9990
+//! curl -v http://127.0.0.1:9990/                       # the fixed response
+//! cargo run -p ch05-http-server -- hello --broken      # the body alone: watch curl refuse it
+//! cargo run -p ch05-http-server -- serve docs/book     # a folder, like python3 -m http.server
+//! ```
+//!
+//! or watch a server and a small client in one process, narrated:
+//! `cargo run -p ch05-http-server -- demo`. This file is only the command line.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use ch05_http_server::server::{self, Limits};
+use ch05_http_server::{demo, hello};
+use clap::{Args, Parser, Subcommand};
+use common::narrate::Narrator;
+
+/// HTTP on the wire: a fixed hello, then a static-file server.
+#[derive(Parser)]
+#[command(
+    name = "05-http-server",
+    version,
+    long_about = "HTTP is text over a TCP connection: a request head, a response head, a blank \
+                  line, a body. `hello` sends the tutorial's one fixed response (and, with \
+                  --broken, the body alone, which clients refuse). `serve` is a static-file \
+                  server with python3 -m http.server's flags: GET and HEAD, directory listings, \
+                  keep-alive, ranges, 304s, limits and timeouts for hostile clients.\n\n\
+                  This chapter's programs are two servers, not a server and a client: use a \
+                  browser, curl, or chapter 06's client against them. `05-http-server demo` runs \
+                  the file server with a small built-in client, narrated.",
+    after_help = "Examples:\n  \
+                  05-http-server hello                          then: curl -v http://127.0.0.1:9990/\n  \
+                  05-http-server hello --broken --trace         the body alone; every byte shown\n  \
+                  05-http-server serve                          the current folder on 127.0.0.1:9990\n  \
+                  05-http-server serve -b :: -p 8000 -d site    every address, IPv6 and IPv4\n  \
+                  05-http-server demo                           server and client in one process"
+)]
+struct Cli {
+    /// Print every socket call as it happens (to stderr); with `hello`, every byte too.
+    #[arg(long, global = true)]
+    trace: bool,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// The tutorial's server: the same fixed "hello world" response to every request.
+    Hello(HelloArgs),
+    /// Serve a folder's files over HTTP, like `python3 -m http.server`.
+    Serve(ServeArgs),
+    /// The file server and a small client in one process, on a free port, narrated.
+    Demo,
+}
+
+#[derive(Args)]
+struct Address {
+    /// IP address or host name to listen on (0.0.0.0 or :: = every address of this machine).
+    #[arg(
+        long = "host",
+        short = 'b',
+        visible_alias = "bind",
+        value_name = "ADDR",
+        default_value = "127.0.0.1"
+    )]
+    host: String,
+
+    /// TCP port. 0 lets the kernel pick a free one and prints it.
+    #[arg(long, short = 'p', default_value_t = server::DEFAULT_PORT)]
+    port: u16,
+}
+
+#[derive(Args)]
+struct HelloArgs {
+    #[command(flatten)]
+    address: Address,
+
+    /// Send the body alone, without status line and headers, as the tutorial's first try did.
+    #[arg(long)]
+    broken: bool,
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// The folder to serve.
+    #[arg(value_name = "DIR", conflicts_with = "directory")]
+    dir: Option<PathBuf>,
+
+    /// The folder to serve (Python's spelling); default: the current folder.
+    #[arg(long, short = 'd', value_name = "DIR")]
+    directory: Option<PathBuf>,
+
+    #[command(flatten)]
+    address: Address,
+
+    /// Also serve files whose real path is outside the folder, through symlinks (Python's
+    /// http.server always does).
+    #[arg(long)]
+    follow_symlinks: bool,
+
+    /// No access log.
+    #[arg(long, short)]
+    quiet: bool,
+
+    /// Largest request head (request line + headers); more is 414 or 431.
+    #[arg(long, value_name = "BYTES", default_value = "8K", value_parser = head_size)]
+    max_head: usize,
+
+    /// Most header lines in a request; more is 431.
+    #[arg(long, value_name = "N", default_value_t = server::MAX_HEADERS, value_parser = count(1000))]
+    max_headers: usize,
+
+    /// Seconds a request head may take to arrive, once it has started (408 after).
+    #[arg(long, value_name = "SECS", default_value = "10", value_parser = seconds)]
+    header_timeout: Duration,
+
+    /// Seconds an open connection may wait idle for its next request.
+    #[arg(long, value_name = "SECS", default_value = "15", value_parser = seconds)]
+    keep_alive_timeout: Duration,
+
+    /// Seconds a write may wait for a client that does not read.
+    #[arg(long, value_name = "SECS", default_value = "30", value_parser = seconds)]
+    send_timeout: Duration,
+
+    /// Connections served at once (a thread each); one more gets 503.
+    #[arg(long, value_name = "N", default_value_t = server::MAX_CONNECTIONS, value_parser = count(100_000))]
+    max_connections: usize,
+
+    /// Largest request body read and dropped to keep a connection; more is 413.
+    #[arg(long, value_name = "BYTES", default_value = "64K", value_parser = common::text::parse_size)]
+    max_body: u64,
+
+    /// listen() backlog: finished handshakes the kernel queues before we accept them.
+    #[arg(long, default_value_t = server::DEFAULT_BACKLOG, value_parser = clap::value_parser!(i32).range(1..=65535))]
+    backlog: i32,
+}
+
+/// A parser for a count from 1 to `max`.
+fn count(max: usize) -> impl Fn(&str) -> Result<usize, String> + Clone + Send + Sync + 'static {
+    move |text| match text.parse::<usize>() {
+        Ok(n) if (1..=max).contains(&n) => Ok(n),
+        _ => Err(format!("`{text}` is not a count from 1 to {max}")),
+    }
+}
+
+fn head_size(text: &str) -> Result<usize, String> {
+    let size = common::text::parse_size(text)?;
+    match usize::try_from(size) {
+        Ok(size @ 64..=0x10_0000) => Ok(size),
+        _ => Err("must be between 64 bytes and 1 MiB".into()),
+    }
+}
+
+fn seconds(text: &str) -> Result<Duration, String> {
+    match text.parse::<f64>() {
+        Ok(secs) if secs > 0.0 && secs <= 86_400.0 => Ok(Duration::from_secs_f64(secs)),
+        _ => Err(format!("`{text}` is not a number of seconds between 0 and 86400 (0.5 works)")),
+    }
+}
+
+fn main() -> ExitCode {
+    common::report::install_panic_hook();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Hello(args) => hello::run(&hello::Config {
+            host: args.address.host,
+            port: args.address.port,
+            broken: args.broken,
+            narrator: Narrator::new("server", cli.trace),
+        }),
+        Command::Serve(args) => server::run(server::Config {
+            host: args.address.host,
+            port: args.address.port,
+            root: args.dir.or(args.directory).unwrap_or_else(|| PathBuf::from(".")),
+            follow_symlinks: args.follow_symlinks,
+            quiet: args.quiet,
+            backlog: args.backlog,
+            limits: Limits {
+                max_head: args.max_head,
+                max_headers: args.max_headers,
+                header_timeout: args.header_timeout,
+                keep_alive_timeout: args.keep_alive_timeout,
+                send_timeout: args.send_timeout,
+                max_connections: args.max_connections,
+                max_body: args.max_body,
+            },
+            narrator: Narrator::new("server", cli.trace),
+        }),
+        Command::Demo => demo::run(),
+    };
+    common::report::exit_code(result)
+}

@@ -1,0 +1,113 @@
+//! The command line: help, the demo, the flags' spellings, and the errors a user meets.
+
+// Test helpers may unwrap: a panic in a test is a failure with a message, which is the point.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::net::TcpListener;
+
+use common::testkit::run;
+use support::*;
+
+#[test]
+fn help_names_the_modes_and_says_there_is_no_client() {
+    let out = run(bin().arg("--help"));
+    assert!(out.status.success());
+    let text = out.stdout.replace('\n', " ");
+    for words in ["hello", "serve", "demo", "not a server and a client", "chapter 06's client"] {
+        assert!(text.contains(words), "--help lacks {words:?}:\n{}", out.stdout);
+    }
+    let out = run(bin().args(["serve", "--help"]));
+    for flag in [
+        "-b, --host <ADDR>",
+        "[alias: --bind]",
+        "-p, --port",
+        "-d, --directory",
+        "--follow-symlinks",
+        "--header-timeout",
+        "--max-connections",
+    ] {
+        assert!(out.stdout.contains(flag), "serve --help lacks {flag:?}:\n{}", out.stdout);
+    }
+}
+
+#[test]
+fn the_demo_finishes_by_itself_and_narrates() {
+    let out = run(bin().arg("demo").stdin(std::process::Stdio::null()));
+    assert!(out.status.success(), "{out:?}");
+    for line in [
+        "GET / -> HTTP/1.1 200 OK",
+        "GET /hello.txt -> HTTP/1.1 200 OK",
+        "GET /missing.txt -> HTTP/1.1 404 Not Found",
+    ] {
+        assert!(out.stdout.contains(line), "missing {line:?}:\n{}", out.stdout);
+    }
+    assert!(out.stderr.contains("[server] accept() -> fd"), "{}", out.stderr);
+    assert!(out.stderr.contains("[client] sendall("), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("server stopped: served 3 requests on 1 connection"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn python_spellings_of_the_flags_work() {
+    let site = site();
+    let root = site.root();
+    let srv = common::testkit::Proc::spawn(
+        bin().args(["serve", "--bind", "127.0.0.1", "-p", "0", "-d"]).arg(&root),
+    );
+    let addr = srv.listening_addr();
+    assert_eq!(exchange(&addr, &get("/hello.txt")).body, b"hello world\n");
+    assert!(srv.stderr().contains(&format!(
+        "serving {} at http://",
+        std::fs::canonicalize(&root).unwrap().display()
+    )));
+    srv.stop();
+}
+
+#[test]
+fn a_missing_folder_is_an_error_with_exit_1() {
+    let out = run(bin().args(["serve", "/no/such/folder", "--port", "0"]));
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        out.stderr.starts_with("error: could not serve the folder /no/such/folder: "),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(out.stderr.lines().count(), 1, "no hint about sockets: {}", out.stderr);
+}
+
+#[test]
+fn a_port_in_use_is_an_error_with_a_hint() {
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    for mode in ["hello", "serve"] {
+        let out = run(bin().args([mode, "--port", &port]));
+        assert_eq!(out.status.code(), Some(1), "{out:?}");
+        assert!(
+            out.stderr.contains(&format!("error: could not bind 127.0.0.1:{port}: ")),
+            "{}",
+            out.stderr
+        );
+        assert!(out.stderr.contains("hint: another socket is bound"), "{}", out.stderr);
+    }
+}
+
+#[test]
+fn bad_flag_values_are_usage_errors() {
+    for args in [
+        &["serve", "--header-timeout", "0"][..],
+        &["serve", "--max-connections", "0"],
+        &["serve", "--max-head", "10"],
+        &["serve", "--max-body", "lots"],
+        &["serve", "dir", "-d", "other"],
+        &["hello", "--port", "70000"],
+    ] {
+        let out = run(bin().args(args));
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
+        assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+    }
+}

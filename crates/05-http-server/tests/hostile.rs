@@ -1,0 +1,347 @@
+//! Everything a peer sends is hostile. Each case here gets a clear status or a clean close,
+//! the server keeps serving everybody else, and nothing outside the served folder is ever
+//! sent: every response is checked for the secret that lies beside the root.
+
+// Test helpers may unwrap: a panic in a test is a failure with a message, which is the point.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::testkit::PATIENCE;
+use socket2::{Domain, Socket, Type};
+use support::*;
+
+/// What a case expects: a status, after which the server closes (`true`) or keeps the
+/// connection (`false`).
+struct Case {
+    name: &'static str,
+    request: Vec<u8>,
+    status: u16,
+    closes: bool,
+}
+
+fn case(name: &'static str, request: impl AsRef<[u8]>, status: u16, closes: bool) -> Case {
+    Case { name, request: request.as_ref().to_vec(), status, closes }
+}
+
+fn with_path(path: &str) -> Vec<u8> {
+    get(path)
+}
+
+fn cases() -> Vec<Case> {
+    let big_header = format!("GET / HTTP/1.1\r\nHost: t\r\nX-Big: {}\r\n\r\n", "a".repeat(9 << 10));
+    let many_headers = format!("GET / HTTP/1.1\r\nHost: t\r\n{}\r\n", "X-H: v\r\n".repeat(100));
+    let long_uri = format!("GET /{} HTTP/1.1\r\nHost: t\r\n\r\n", "a".repeat(9 << 10));
+    vec![
+        // The request line.
+        case("garbage", "hello there\r\n\r\n", 400, true),
+        case("method only", "GET\r\n\r\n", 400, true),
+        case("HTTP/0.9 (no version)", "GET /\r\n\r\n", 400, true),
+        case("three words and more", "GET / HTTP/1.1 extra\r\nHost: t\r\n\r\n", 400, true),
+        case("two spaces", "GET  / HTTP/1.1\r\nHost: t\r\n\r\n", 400, true),
+        case("tab separators", "GET\t/\tHTTP/1.1\r\nHost: t\r\n\r\n", 400, true),
+        case("lower-case version", "GET / http/1.1\r\nHost: t\r\n\r\n", 400, true),
+        case("HTTX", "GET / HTTX/1.1\r\nHost: t\r\n\r\n", 400, true),
+        case("HTTP/2.0 as text", "GET / HTTP/2.0\r\nHost: t\r\n\r\n", 505, true),
+        case("HTTP/1.2", "GET / HTTP/1.2\r\nHost: t\r\n\r\n", 505, true),
+        case("NUL in the request line", "GET /hello\0.txt HTTP/1.1\r\nHost: t\r\n\r\n", 400, true),
+        case("unknown method", "BREW /pot HTTP/1.1\r\nHost: t\r\n\r\n", 501, false),
+        case(
+            "POST",
+            "POST /hello.txt HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello",
+            405,
+            false,
+        ),
+        case("asterisk target on GET", "GET * HTTP/1.1\r\nHost: t\r\n\r\n", 400, false),
+        case("URI of 9 KiB", long_uri, 414, true),
+        // Headers.
+        case("header without colon", "GET / HTTP/1.1\r\nHost t\r\n\r\n", 400, true),
+        case("space before colon", "GET / HTTP/1.1\r\nHost : t\r\n\r\n", 400, true),
+        case("obs-fold", "GET / HTTP/1.1\r\nHost: t\r\nX-A: a\r\n b\r\n\r\n", 400, true),
+        case(
+            "control byte in a value",
+            "GET / HTTP/1.1\r\nHost: t\r\nX-A: a\x01b\r\n\r\n",
+            400,
+            true,
+        ),
+        case("9 KiB header", big_header, 431, true),
+        case("101 headers", many_headers, 431, true),
+        case("no Host in 1.1", "GET /hello.txt HTTP/1.1\r\n\r\n", 400, true),
+        case("two Hosts", "GET /hello.txt HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400, true),
+        // Bodies.
+        case(
+            "huge Content-Length",
+            "GET / HTTP/1.1\r\nHost: t\r\nContent-Length: 99999999999999999999\r\n\r\n",
+            413,
+            true,
+        ),
+        case(
+            "10 GB Content-Length",
+            "GET / HTTP/1.1\r\nHost: t\r\nContent-Length: 10000000000\r\n\r\n",
+            413,
+            true,
+        ),
+        case(
+            "negative Content-Length",
+            "GET / HTTP/1.1\r\nHost: t\r\nContent-Length: -1\r\n\r\n",
+            400,
+            true,
+        ),
+        case(
+            "two Content-Lengths",
+            "GET / HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
+            400,
+            true,
+        ),
+        case(
+            "Content-Length and chunked",
+            "GET / HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+            400,
+            true,
+        ),
+        case(
+            "chunked body on GET",
+            "GET / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+            501,
+            true,
+        ),
+        case(
+            "small body on GET",
+            "GET /hello.txt HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\n\r\nbody",
+            200,
+            false,
+        ),
+        // Traversal, in every spelling.
+        case("dot-dot", with_path("/../outside/secret.txt"), 403, false),
+        case("dot-dot deeper", with_path("/sub/../../outside/secret.txt"), 403, false),
+        case("%2e%2e", with_path("/%2e%2e/outside/secret.txt"), 403, false),
+        case("%2E%2E mixed", with_path("/.%2E/outside/secret.txt"), 403, false),
+        case("%2f separators", with_path("/sub%2f..%2f..%2foutside%2fsecret.txt"), 400, false),
+        case("%5c backslashes", with_path("/..%5c..%5coutside%5csecret.txt"), 400, false),
+        case("raw backslashes", with_path("/..\\outside\\secret.txt"), 400, false),
+        case("overlong UTF-8 dot", with_path("/%c0%ae%c0%ae/outside/secret.txt"), 400, false),
+        case("%00", with_path("/hello.txt%00.html"), 400, false),
+        case("bad escape", with_path("/%zz"), 400, false),
+        case("absolute-form dot-dot", with_path("http://t/../outside/secret.txt"), 403, false),
+        case("four dots are a name", with_path("/..../outside/secret.txt"), 404, false),
+        case("symlink out of the root", with_path("/link-out.txt"), 403, false),
+        case("folder symlink out of the root", with_path("/dir-out/secret.txt"), 403, false),
+        case("absolute symlink out of the root", with_path("/abs-out/secret.txt"), 403, false),
+        case("listing of a symlinked outside folder", with_path("/dir-out/"), 403, false),
+        case("a FIFO is not a file", with_path("/pipe.txt"), 403, false),
+        case("symlink inside the root is fine", with_path("/link-in.txt"), 200, false),
+    ]
+}
+
+/// After the response, does the server close (read returns 0) or keep the connection (a
+/// second request is answered)?
+fn check_connection_after(stream: &mut TcpStream, closes: bool, name: &str) {
+    if closes {
+        let mut rest = Vec::new();
+        // The server may reset instead, if we sent more than it read: either way it is over.
+        let _ = stream.read_to_end(&mut rest);
+        assert!(rest.is_empty(), "{name}: bytes after the response: {rest:?}");
+    } else {
+        stream.write_all(&get("/hello.txt")).unwrap();
+        let again = read_response(stream, false);
+        assert_eq!(again.body, b"hello world\n", "{name}: the connection goes on");
+    }
+}
+
+#[test]
+fn hostile_requests_get_a_clear_status_and_the_server_goes_on() {
+    let site = site();
+    let (srv, addr) = serve(&site.root(), &[]);
+    let cases = cases();
+    assert!(cases.len() >= 30, "the issue asks for at least 30 cases");
+    for case in &cases {
+        let mut stream = connect(&addr);
+        stream.write_all(&case.request).unwrap();
+        let response = read_response(&mut stream, false);
+        let text = String::from_utf8_lossy(&response.body);
+        assert!(!text.contains(SECRET), "{}: the secret was served!", case.name);
+        assert_eq!(response.status(), case.status, "{}: {}", case.name, response.head);
+        assert_eq!(
+            response.header("Connection") == Some("close"),
+            case.closes,
+            "{}: {}",
+            case.name,
+            response.head
+        );
+        check_connection_after(&mut stream, case.closes, case.name);
+    }
+    // And the server still serves a plain request.
+    assert_eq!(exchange(&addr, &get("/hello.txt")).body, b"hello world\n");
+    let done = srv.stop();
+    assert!(!done.stderr.contains("panicked"), "{}", done.stderr);
+}
+
+#[test]
+fn follow_symlinks_serves_what_the_links_point_to() {
+    let site = site();
+    let (_srv, addr) = serve(&site.root(), &["--follow-symlinks"]);
+    let r = exchange(&addr, &get("/link-out.txt"));
+    assert_eq!(r.body, SECRET.as_bytes(), "this is what --follow-symlinks is for");
+    // Dot-dot is refused all the same: it is not a symlink.
+    assert_eq!(exchange(&addr, &get("/../outside/secret.txt")).status(), 403);
+}
+
+#[test]
+fn slowloris_is_cut_off_by_the_header_timeout_while_others_are_served() {
+    let site = site();
+    let (_srv, addr) = serve(&site.root(), &["--header-timeout", "2"]);
+    let slow_addr = addr.clone();
+    let slowloris = thread::spawn(move || {
+        let mut stream = connect(&slow_addr);
+        let started = Instant::now();
+        let request = get("/hello.txt");
+        // One byte a second, each well within any per-read timeout; the head as a whole is
+        // what has a deadline.
+        for byte in &request {
+            if stream.write_all(&[*byte]).is_err() {
+                break;
+            }
+            thread::sleep(Duration::from_secs(1));
+            if started.elapsed() > Duration::from_secs(6) {
+                break;
+            }
+        }
+        let mut reply = Vec::new();
+        let _ = stream.read_to_end(&mut reply);
+        (started.elapsed(), String::from_utf8_lossy(&reply).into_owned())
+    });
+    // Meanwhile, others are served at once.
+    for _ in 0..5 {
+        let started = Instant::now();
+        assert_eq!(exchange(&addr, &get("/hello.txt")).body, b"hello world\n");
+        assert!(started.elapsed() < Duration::from_secs(1));
+        thread::sleep(Duration::from_millis(200));
+    }
+    let (took, reply) = slowloris.join().unwrap();
+    assert!(reply.starts_with("HTTP/1.1 408 Request Timeout\r\n"), "{reply}");
+    assert!(took >= Duration::from_secs(2) && took < Duration::from_secs(7), "{took:?}");
+}
+
+#[test]
+fn five_hundred_idle_connections_do_not_block_anybody() {
+    let site = site();
+    let (srv, addr) = serve(&site.root(), &[]);
+    let idle: Vec<TcpStream> = (0..500).map(|_| connect(&addr)).collect();
+    // Half of them also started a request and stopped.
+    for stream in idle.iter().step_by(2) {
+        (&*stream).write_all(b"GET /hel").unwrap();
+    }
+    for _ in 0..20 {
+        let started = Instant::now();
+        assert_eq!(exchange(&addr, &get("/hello.txt")).body, b"hello world\n");
+        assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    }
+    drop(idle);
+    assert_eq!(exchange(&addr, &get("/listing/alpha.txt")).body, b"alpha.txt");
+    let done = srv.stop();
+    assert!(done.stderr.contains("on 521 connections"), "{}", done.stderr);
+}
+
+#[test]
+fn resets_in_the_middle_of_a_large_response_hurt_nobody() {
+    let site = site();
+    let (srv, addr) = serve(&site.root(), &["--quiet"]);
+    for round in 0..20 {
+        let socket = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+        socket.connect(&addr.parse::<std::net::SocketAddr>().unwrap().into()).unwrap();
+        let mut stream: TcpStream = socket.into();
+        stream.set_read_timeout(Some(PATIENCE)).unwrap();
+        stream.write_all(&get("/big.bin")).unwrap();
+        let mut some = vec![0u8; 1000 + round * 5000];
+        stream.read_exact(&mut some).unwrap();
+        // SO_LINGER 0: close() sends RST, and the server's next write fails (EPIPE/ECONNRESET).
+        socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO)).unwrap();
+        drop(stream);
+    }
+    // Half a request, then a reset.
+    for _ in 0..20 {
+        let mut stream = connect(&addr);
+        stream.write_all(b"GET /hello.txt HTTP/1.1\r\nHo").unwrap();
+        socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO)).unwrap();
+    }
+    let r = exchange(&addr, &get("/big.bin"));
+    assert_eq!(r.body.len(), BIG);
+    let done = srv.stop();
+    assert!(done.stderr.contains("server stopped: served "), "{}", done.stderr);
+}
+
+#[test]
+fn a_refused_upload_still_reads_its_answer() {
+    let site = site();
+    let (_srv, addr) = serve(&site.root(), &[]);
+    let mut stream = connect(&addr);
+    let writer = stream.try_clone().unwrap();
+    // 1 MiB the server will not read: the head says so, and the answer comes before the body
+    // is through. Written from another thread, since the server stops reading.
+    let uploading = thread::spawn(move || {
+        let mut writer = writer;
+        let head = "PUT /upload.bin HTTP/1.1\r\nHost: t\r\nContent-Length: 1048576\r\n\r\n";
+        let _ = writer.write_all(head.as_bytes());
+        let _ = writer.write_all(&vec![b'x'; 1 << 20]);
+    });
+    let response = read_response(&mut stream, false);
+    assert_eq!(response.status(), 405, "{}", response.head);
+    assert_eq!(response.header("Connection"), Some("close"));
+    drop(stream);
+    uploading.join().unwrap();
+    assert!(!site.root().join("upload.bin").exists());
+    assert_eq!(exchange(&addr, &get("/hello.txt")).body, b"hello world\n");
+}
+
+#[test]
+fn a_body_sent_a_byte_at_a_time_is_cut_off_too() {
+    let site = site();
+    let (_srv, addr) = serve(&site.root(), &["--header-timeout", "1"]);
+    let mut stream = connect(&addr);
+    let started = Instant::now();
+    stream
+        .write_all(b"GET /hello.txt HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\nx")
+        .unwrap();
+    let mut dribble = stream.try_clone().unwrap();
+    let dribbling = thread::spawn(move || {
+        for _ in 0..10 {
+            thread::sleep(Duration::from_millis(300));
+            if dribble.write_all(b"x").is_err() {
+                break;
+            }
+        }
+    });
+    // No answer: the request never completed. The connection just ends, after about 1 s.
+    let mut rest = Vec::new();
+    let _ = stream.read_to_end(&mut rest);
+    assert!(rest.is_empty(), "{}", String::from_utf8_lossy(&rest));
+    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+    dribbling.join().unwrap();
+    assert_eq!(exchange(&addr, &get("/hello.txt")).body, b"hello world\n");
+}
+
+#[test]
+fn a_listing_shows_nothing_of_what_a_symlink_out_of_the_root_points_to() {
+    let site = site();
+    let (_srv, addr) = serve(&site.root(), &[]);
+    let html = String::from_utf8(exchange(&addr, &get("/")).body).unwrap();
+    // Links out: their names only, marked like `ls -F` marks links; no size, no date.
+    for name in ["link-out.txt", "dir-out", "abs-out"] {
+        let row = html.lines().find(|l| l.contains(&format!("href=\"{name}\""))).unwrap();
+        assert!(row.contains(&format!(">{name}@</a>")), "{row}");
+        assert!(row.contains("<td class=\"size\">-</td><td></td>"), "{row}");
+    }
+    // A link inside the root is listed as its target: a file with its size.
+    let row = html.lines().find(|l| l.contains("href=\"link-in.txt\"")).unwrap();
+    assert!(row.contains(">link-in.txt</a></td><td class=\"size\">12</td>"), "{row}");
+    // With --follow-symlinks the outside file is served, so it is listed too.
+    let (_srv, addr) = serve(&site.root(), &["--follow-symlinks"]);
+    let html = String::from_utf8(exchange(&addr, &get("/")).body).unwrap();
+    let row = html.lines().find(|l| l.contains("href=\"dir-out/\"")).unwrap();
+    assert!(row.contains(">dir-out/</a>"), "{row}");
+}
