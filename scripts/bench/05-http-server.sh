@@ -34,6 +34,7 @@ fi
 RUNS=${RUNS:-3}
 SECS=${SECS:-10}
 DOWNLOADS=20
+DOWNLOAD_SAMPLES=5 # 10 MiB x20 timed this many times per run; the median of all runs is reported
 SERVER_CPU=0
 CLIENT_CPU=1
 
@@ -173,7 +174,7 @@ download_run() {
 
 declare -A RPS50 US50 ERR50 RPS1 DL
 measure() {
-    local kind=$1 server i r50=() u50=() e50=() r1=() dl=()
+    local kind=$1 server i j r50=() u50=() e50=() r1=() dl=()
     start_server "$kind"
     server=$BG_PID
     curl --silent --fail --output /dev/null "http://127.0.0.1:$PORT/1k.txt" || die "$kind does not serve the 1 KiB file"
@@ -182,9 +183,13 @@ measure() {
         r50+=("$W_RPS") u50+=("$W_US") e50+=("$W_ERRORS")
         wrk_run "$server" 1
         r1+=("$W_RPS")
-        download_run
-        dl+=("$D_SECS")
-        note "  $kind run $i/$RUNS: -c50 ${r50[-1]} req/s (${u50[-1]} µs CPU each, ${e50[-1]} errors), -c1 ${r1[-1]} req/s, 10 MiB x$DOWNLOADS in ${dl[-1]} s"
+        # 20 downloads of 10 MiB take about 0.1 s, so one sample is mostly noise: take several
+        # per run, and the median of them all.
+        for ((j = 0; j < DOWNLOAD_SAMPLES; j++)); do
+            download_run
+            dl+=("$D_SECS")
+        done
+        note "  $kind run $i/$RUNS: -c50 ${r50[-1]} req/s (${u50[-1]} µs CPU each, ${e50[-1]} errors), -c1 ${r1[-1]} req/s, 10 MiB x$DOWNLOADS in ${dl[-1]} s (last of $DOWNLOAD_SAMPLES)"
     done
     stop_server "$kind" "$server"
     RPS50[$kind]=$(median "${r50[@]}")
@@ -203,7 +208,7 @@ print_report() {
     echo "- command: \`$COMMAND\`"
     echo "- runs: median of $RUNS; servers on CPU $SERVER_CPU, wrk and curl on CPU $CLIENT_CPU (taskset), 127.0.0.1"
     echo "- loads: \`wrk -t1 -c50 -d${SECS}s\` and \`wrk -t1 -c1 -d${SECS}s\` on a 1 KiB file;" \
-        "one \`curl\` downloading a 10 MiB file $DOWNLOADS times (curl's time per transfer, summed; sizes checked)"
+        "one \`curl\` downloading a 10 MiB file $DOWNLOADS times (curl's time per transfer, summed; sizes checked), timed $DOWNLOAD_SAMPLES times per run"
     echo "- versions: $(nginx -v 2>&1 | sed 's/^nginx version: //'), $(python3 --version)," \
         "$(wrk -v 2>&1 | head -n1 | cut -d' ' -f1-2), $(curl --version | head -n1 | cut -d' ' -f1-2), $(rustc --version | cut -d' ' -f1-2)"
     echo
