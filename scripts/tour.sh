@@ -14,6 +14,7 @@ if [[ -t 1 ]]; then bold=$'\033[1m' plain=$'\033[0m'; else bold='' plain=''; fi
 
 for dir in crates/[0-9][0-9]-*/; do
     chapter=$(basename "$dir")
+    # shellcheck disable=SC2076 # quoted on purpose: a literal "is NN among the arguments?"
     if [[ $# -gt 0 && ! " $* " =~ " ${chapter:0:2} " ]]; then
         continue
     fi

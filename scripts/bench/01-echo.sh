@@ -14,12 +14,11 @@
 set -euo pipefail
 shopt -s inherit_errexit
 
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
 # The knobs the caller set, captured before defaults fill them in, to print the exact command.
-COMMAND=""
-for knob in QUICK RUNS BYTES PY_BYTES ROUND_TRIPS IPERF_SECS; do
-    [[ -z ${!knob+set} ]] || COMMAND+="$knob=${!knob} "
-done
-COMMAND+="scripts/bench/01-echo.sh"
+COMMAND=$(bench_command scripts/bench/01-echo.sh QUICK RUNS BYTES PY_BYTES ROUND_TRIPS IPERF_SECS)
 
 if [[ ${QUICK:-0} == 1 ]]; then
     RUNS=${RUNS:-1} BYTES=${BYTES:-64M} ROUND_TRIPS=${ROUND_TRIPS:-2000} IPERF_SECS=${IPERF_SECS:-1}
@@ -35,14 +34,9 @@ CLIENT_CPU=1
 BUF_SIZES=(1K 4K 16K 64K 256K) # the --buf-size sweep; 64K is the "ours" of the other tables
 OURS_BUF=64K
 
-if (($#)); then # it takes no arguments (the knobs are environment variables): show the help
-    sed -n '2,/^set /p' "$0" | sed '$d; s/^# \{0,1\}//' >&2
-    [[ $* == -h || $* == --help ]] && exit 0 || exit 2
-fi
-[[ $RUNS =~ ^[1-9][0-9]?$ ]] || { echo "error: RUNS must be 1..99, got '$RUNS'" >&2; exit 2; }
+bench_usage "$@"
+need_count RUNS 1 99
 
-# shellcheck source-path=SCRIPTDIR source=lib.sh
-source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 ECHO_BIN=""
 

@@ -26,12 +26,11 @@
 set -euo pipefail
 shopt -s inherit_errexit
 
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
 # The knobs the caller set, captured before defaults fill them in, to print the exact command.
-COMMAND=""
-for knob in QUICK RUNS SECS HOLD HOLD_SECS; do
-    [[ -z ${!knob+set} ]] || COMMAND+="$knob=${!knob} "
-done
-COMMAND+="scripts/bench/02-multi-conn.sh"
+COMMAND=$(bench_command scripts/bench/02-multi-conn.sh QUICK RUNS SECS HOLD HOLD_SECS)
 
 if [[ ${QUICK:-0} == 1 ]]; then
     RUNS=${RUNS:-1} SECS=${SECS:-1} HOLD=${HOLD:-2000} HOLD_SECS=${HOLD_SECS:-2}
@@ -46,22 +45,14 @@ SIZE=64     # bytes per message
 SERVER_CPU=0
 CLIENT_CPU=1
 
-if (($#)); then # it takes no arguments (the knobs are environment variables): show the help
-    sed -n '2,/^set /p' "$0" | sed '$d; s/^# \{0,1\}//' >&2
-    [[ $* == -h || $* == --help ]] && exit 0 || exit 2
-fi
-[[ $RUNS =~ ^[1-9][0-9]?$ ]] || { echo "error: RUNS must be 1..99, got '$RUNS'" >&2; exit 2; }
-if [[ ! $SECS =~ ^[1-9][0-9]?$ ]] || ((SECS > 60)); then echo "error: SECS must be 1..60, got '$SECS'" >&2; exit 2; fi
-if [[ ! $HOLD =~ ^[1-9][0-9]{0,5}$ ]] || ((HOLD > 100000)); then echo "error: HOLD must be 1..100000, got '$HOLD'" >&2; exit 2; fi
-if [[ ! $HOLD_SECS =~ ^[1-9][0-9]?$ ]] || ((HOLD_SECS < 2 || HOLD_SECS > 60)); then
-    echo "error: HOLD_SECS must be 2..60, got '$HOLD_SECS'" >&2
-    exit 2
-fi
+bench_usage "$@"
+need_count RUNS 1 99
+need_count SECS 1 60
+need_count HOLD 1 100000
+need_count HOLD_SECS 2 60
 # The idle-CPU window inside the hold: 2 s, leaving room for the connects and for our samples.
 IDLE_SECS=$((HOLD_SECS > 2 ? 2 : 1))
 
-# shellcheck source-path=SCRIPTDIR source=lib.sh
-source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 PEERS=scripts/bench/peers
 BIN="" TOKIO_BIN="" C_BIN="" LOAD_BIN="" PEER_TARGET="" CLK_TCK=""

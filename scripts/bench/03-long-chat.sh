@@ -20,11 +20,11 @@
 set -euo pipefail
 shopt -s inherit_errexit
 
-COMMAND=""
-for knob in QUICK RUNS SECS CLIENTS RATE; do
-    [[ -z ${!knob+set} ]] || COMMAND+="$knob=${!knob} "
-done
-COMMAND+="scripts/bench/03-long-chat.sh"
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+# The knobs the caller set, captured before defaults fill them in, to print the exact command.
+COMMAND=$(bench_command scripts/bench/03-long-chat.sh QUICK RUNS SECS CLIENTS RATE)
 
 if [[ ${QUICK:-0} == 1 ]]; then
     RUNS=${RUNS:-1} SECS=${SECS:-3}
@@ -36,18 +36,11 @@ RATE=${RATE:-10}
 SERVER_CPU=0
 CLIENT_CPU=1
 
-if (($#)); then # it takes no arguments (the knobs are environment variables): show the help
-    sed -n '2,/^set /p' "$0" | sed '$d; s/^# \{0,1\}//' >&2
-    [[ $* == -h || $* == --help ]] && exit 0 || exit 2
-fi
-[[ $RUNS =~ ^[1-9][0-9]?$ ]] || { echo "error: RUNS must be 1..99, got '$RUNS'" >&2; exit 2; }
-if [[ ! $SECS =~ ^[1-9][0-9]?$ ]] || ((SECS > 60)); then echo "error: SECS must be 1..60, got '$SECS'" >&2; exit 2; fi
-if [[ ! $CLIENTS =~ ^[0-9]+$ ]] || ((CLIENTS < 2 || CLIENTS > 1000)); then echo "error: CLIENTS must be 2..1000, got '$CLIENTS'" >&2; exit 2; fi
-if [[ ! $RATE =~ ^[0-9]+$ ]] || ((RATE < 1 || RATE > 100)); then echo "error: RATE must be 1..100, got '$RATE'" >&2; exit 2; fi
-
-# shellcheck source-path=SCRIPTDIR source=lib.sh
-source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-
+bench_usage "$@"
+need_count RUNS 1 99
+need_count SECS 1 60
+need_count CLIENTS 2 1000
+need_count RATE 1 100
 BIN="" CLK_TCK=""
 ON_SERVER_CPU=(taskset -c "$SERVER_CPU")
 ON_CLIENT_CPU=(taskset -c "$CLIENT_CPU")

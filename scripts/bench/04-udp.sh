@@ -16,12 +16,11 @@
 set -euo pipefail
 shopt -s inherit_errexit
 
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
 # The knobs the caller set, captured before defaults fill them in, to print the exact command.
-COMMAND=""
-for knob in QUICK RUNS SECS BLAST_COUNT; do
-    [[ -z ${!knob+set} ]] || COMMAND+="$knob=${!knob} "
-done
-COMMAND+="scripts/bench/04-udp.sh"
+COMMAND=$(bench_command scripts/bench/04-udp.sh QUICK RUNS SECS BLAST_COUNT)
 
 if [[ ${QUICK:-0} == 1 ]]; then
     RUNS=${RUNS:-1} SECS=${SECS:-1} BLAST_COUNT=${BLAST_COUNT:-20000}
@@ -34,16 +33,11 @@ SERVER_CPU=0
 CLIENT_CPU=1
 RCVBUFS=(default 1M 8M) # the --rcvbuf sweep of the loss table; "default" = no --rcvbuf
 
-if (($#)); then # it takes no arguments (the knobs are environment variables): show the help
-    sed -n '2,/^set /p' "$0" | sed '$d; s/^# \{0,1\}//' >&2
-    [[ $* == -h || $* == --help ]] && exit 0 || exit 2
-fi
-[[ $RUNS =~ ^[1-9][0-9]?$ ]] || { echo "error: RUNS must be 1..99, got '$RUNS'" >&2; exit 2; }
-if [[ ! $SECS =~ ^[1-9][0-9]?$ ]] || ((SECS > 60)); then echo "error: SECS must be 1..60, got '$SECS'" >&2; exit 2; fi
-[[ $BLAST_COUNT =~ ^[1-9][0-9]{0,7}$ ]] || { echo "error: BLAST_COUNT must be 1..99999999, got '$BLAST_COUNT'" >&2; exit 2; }
+bench_usage "$@"
+need_count RUNS 1 99
+need_count SECS 1 60
+need_count BLAST_COUNT 1 99999999
 
-# shellcheck source-path=SCRIPTDIR source=lib.sh
-source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 UDP_BIN=""
 C_BIN=""

@@ -22,11 +22,11 @@
 set -euo pipefail
 shopt -s inherit_errexit
 
-COMMAND=""
-for knob in QUICK RUNS SECS; do
-    [[ -z ${!knob+set} ]] || COMMAND+="$knob=${!knob} "
-done
-COMMAND+="scripts/bench/05-http-server.sh"
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+# The knobs the caller set, captured before defaults fill them in, to print the exact command.
+COMMAND=$(bench_command scripts/bench/05-http-server.sh QUICK RUNS SECS)
 
 if [[ ${QUICK:-0} == 1 ]]; then
     RUNS=${RUNS:-1} SECS=${SECS:-2}
@@ -38,16 +38,9 @@ DOWNLOAD_SAMPLES=5 # 10 MiB x20 timed this many times per run; the median of all
 SERVER_CPU=0
 CLIENT_CPU=1
 
-if (($#)); then # it takes no arguments (the knobs are environment variables): show the help
-    sed -n '2,/^set /p' "$0" | sed '$d; s/^# \{0,1\}//' >&2
-    [[ $* == -h || $* == --help ]] && exit 0 || exit 2
-fi
-[[ $RUNS =~ ^[1-9][0-9]?$ ]] || { echo "error: RUNS must be 1..99, got '$RUNS'" >&2; exit 2; }
-if [[ ! $SECS =~ ^[1-9][0-9]?$ ]] || ((SECS > 60)); then echo "error: SECS must be 1..60, got '$SECS'" >&2; exit 2; fi
-
-# shellcheck source-path=SCRIPTDIR source=lib.sh
-source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-
+bench_usage "$@"
+need_count RUNS 1 99
+need_count SECS 1 60
 ON_SERVER_CPU=(taskset -c "$SERVER_CPU")
 ON_CLIENT_CPU=(taskset -c "$CLIENT_CPU")
 BIN="" WWW="" PORT="" CLK_TCK=""

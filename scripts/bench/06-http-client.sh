@@ -20,11 +20,11 @@
 set -euo pipefail
 shopt -s inherit_errexit
 
-COMMAND=""
-for knob in QUICK RUNS SIZE_MIB GETS; do
-    [[ -z ${!knob+set} ]] || COMMAND+="$knob=${!knob} "
-done
-COMMAND+="scripts/bench/06-http-client.sh"
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+# The knobs the caller set, captured before defaults fill them in, to print the exact command.
+COMMAND=$(bench_command scripts/bench/06-http-client.sh QUICK RUNS SIZE_MIB GETS)
 
 if [[ ${QUICK:-0} == 1 ]]; then
     RUNS=${RUNS:-1} SIZE_MIB=${SIZE_MIB:-16} GETS=${GETS:-50}
@@ -35,22 +35,11 @@ GETS=${GETS:-200}
 SERVER_CPU=0
 CLIENT_CPU=1
 
-if (($#)); then # it takes no arguments (the knobs are environment variables): show the help
-    sed -n '2,/^set /p' "$0" | sed '$d; s/^# \{0,1\}//' >&2
-    [[ $* == -h || $* == --help ]] && exit 0 || exit 2
-fi
-[[ $RUNS =~ ^[1-9][0-9]?$ ]] || { echo "error: RUNS must be 1..99, got '$RUNS'" >&2; exit 2; }
-if [[ ! $SIZE_MIB =~ ^[1-9][0-9]{0,3}$ ]] || ((SIZE_MIB > 1024)); then
-    echo "error: SIZE_MIB must be 1..1024, got '$SIZE_MIB'" >&2
-    exit 2
-fi
-if [[ ! $GETS =~ ^[1-9][0-9]{0,3}$ ]] || ((GETS > 1000)); then
-    echo "error: GETS must be 1..1000, got '$GETS'" >&2
-    exit 2
-fi
+bench_usage "$@"
+need_count RUNS 1 99
+need_count SIZE_MIB 1 1024
+need_count GETS 1 1000
 
-# shellcheck source=scripts/bench/lib.sh
-source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 bench_init
 need_cpus 2
 need_apt nginx curl python3 taskset

@@ -24,6 +24,36 @@ die() {
 
 # --- set-up ----------------------------------------------------------------------------------
 
+# bench_command SCRIPT KNOB...: the command that reproduces this run: the knobs set in the
+# environment, in front of SCRIPT. Call it before the defaults fill the knobs in.
+bench_command() {
+    local script=$1 knob line=""
+    shift
+    for knob; do
+        [[ -z ${!knob+set} ]] || line+="$knob=${!knob} "
+    done
+    printf '%s
+' "$line$script"
+}
+
+# bench_usage "$@": a benchmark takes no arguments (its knobs are environment variables), so
+# any argument prints the script's header comment as help: exit 0 for -h/--help, else 2.
+bench_usage() {
+    (($#)) || return 0
+    sed -n '2,/^set /p' "$0" | sed '$d; s/^# \{0,1\}//' >&2
+    [[ $* == -h || $* == --help ]] && exit 0 || exit 2
+}
+
+# need_count KNOB MIN MAX: the knob must be a whole number from MIN to MAX, or the script stops
+# with a usage error (exit 2) before it starts anything.
+need_count() {
+    local value=${!1}
+    if [[ ! $value =~ ^[0-9]{1,9}$ ]] || ((10#$value < $2 || 10#$value > $3)); then
+        echo "error: $1 must be $2..$3, got '$value'" >&2
+        exit 2
+    fi
+}
+
 # cd to the repository root (two levels above this file), create the scratch directory and arm
 # the clean-up traps.
 bench_init() {
