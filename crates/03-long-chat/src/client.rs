@@ -26,7 +26,7 @@ use common::stop::Stop;
 
 use crate::console::{self, History, Input, Printer};
 use crate::frame::{Connection, Frame, FrameWriter, Kind, MAX_TEXT_LEN, ReadError};
-use crate::liveness::{self, Liveness};
+use crate::liveness::{self, Due, Heartbeat, Liveness};
 
 /// How long to wait for the server's close after our half-close, before closing anyway.
 pub const CLOSE_WAIT: Duration = Duration::from_secs(5);
@@ -311,12 +311,11 @@ fn spawn_reader(
         let stream = writer.stream();
         let mut conn = Connection::new(stream);
         let mut view = View::default();
-        let mut last_heard = Instant::now();
-        let mut last_ping = Instant::now();
+        let mut heartbeat = Heartbeat::new(Instant::now());
         let end = loop {
             match conn.read_frame() {
                 Ok(Some(frame)) => {
-                    last_heard = Instant::now();
+                    heartbeat.heard(Instant::now());
                     narrate!(n, "recv frame {} {} bytes", frame.kind, frame.wire_len());
                     if frame.kind == Kind::Ping {
                         // Answer at once, from this thread: the keyboard may be idle for hours.
@@ -336,21 +335,20 @@ fn spawn_reader(
                     );
                     break Event::Closed;
                 }
-                Err(e) if e.is_timeout() => {
-                    let silent = last_heard.elapsed();
-                    if silent >= live.peer_timeout {
+                Err(e) if e.is_timeout() => match heartbeat.check(&live, Instant::now()) {
+                    Due::Gone => {
                         break Event::Failed(format!(
                             "the server stopped answering (nothing for {}, the heartbeat timeout)",
                             liveness::secs(live.peer_timeout)
                         ));
                     }
-                    if silent >= live.heartbeat && last_ping.elapsed() >= live.heartbeat {
-                        last_ping = Instant::now();
+                    Due::Ping => {
                         if let Err(e) = writer.send(&Frame::new(Kind::Ping, "")) {
                             break Event::Failed(format!("could not send the heartbeat: {e}"));
                         }
                     }
-                }
+                    Due::Nothing => {}
+                },
                 Err(ReadError::Io(e)) => break Event::Failed(format!("connection lost: {e}")),
                 Err(e) => break Event::Failed(format!("the server broke the protocol: {e}")),
             }

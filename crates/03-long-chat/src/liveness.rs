@@ -16,7 +16,7 @@
 //!   [`Liveness::peer_timeout`] of silence the peer is declared gone. This catches a hung
 //!   *program* too, and works the same on every platform, with timeouts we choose.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::narrate;
 use common::narrate::Narrator;
@@ -63,6 +63,58 @@ impl Liveness {
     }
 }
 
+// ANCHOR: clocks
+/// One peer's heartbeat clocks: when we last heard it, and when we last sent it a PING. The
+/// room keeps one per client; each end of a one-to-one chat keeps one for the other.
+#[derive(Debug, Clone, Copy)]
+pub struct Heartbeat {
+    last_heard: Instant,
+    last_ping: Instant,
+}
+
+/// What a heartbeat check says to do now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Due {
+    /// The peer spoke recently enough, or a PING is already on its way.
+    Nothing,
+    /// Silent for a heartbeat, and no PING sent for as long: send one now.
+    Ping,
+    /// Silent for the whole peer timeout: the peer is gone.
+    Gone,
+}
+
+impl Heartbeat {
+    /// Clocks that start now, as if the peer had just spoken.
+    pub fn new(now: Instant) -> Self {
+        Self { last_heard: now, last_ping: now }
+    }
+
+    /// Anything at all received counts as a sign of life.
+    pub fn heard(&mut self, now: Instant) {
+        self.last_heard = now;
+    }
+
+    /// How long the peer has been silent.
+    pub fn silent(&self, now: Instant) -> Duration {
+        now.duration_since(self.last_heard)
+    }
+
+    /// The rule, checked every tick. When it says [`Due::Ping`], the PING counts as sent, so
+    /// the next one waits another heartbeat.
+    pub fn check(&mut self, live: &Liveness, now: Instant) -> Due {
+        let silent = self.silent(now);
+        if silent >= live.peer_timeout {
+            Due::Gone
+        } else if silent >= live.heartbeat && now.duration_since(self.last_ping) >= live.heartbeat {
+            self.last_ping = now;
+            Due::Ping
+        } else {
+            Due::Nothing
+        }
+    }
+}
+// ANCHOR_END: clocks
+
 // ANCHOR: keepalive
 /// Turns on TCP keepalive for `stream` when `idle` is set: `SO_KEEPALIVE`, then (where the
 /// platform has them) `TCP_KEEPIDLE`, `TCP_KEEPINTVL` and `TCP_KEEPCNT`.
@@ -101,4 +153,29 @@ pub fn parse_secs(text: &str) -> Result<Duration, String> {
 pub fn secs(d: Duration) -> String {
     let s = d.as_secs_f64();
     if s.fract() == 0.0 { format!("{s:.0} s") } else { format!("{s} s") }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pings_once_per_heartbeat_then_gives_up() {
+        let live = Liveness {
+            heartbeat: Duration::from_secs(10),
+            peer_timeout: Duration::from_secs(30),
+            keepalive: None,
+        };
+        let t0 = Instant::now();
+        let at = |secs| t0 + Duration::from_secs(secs);
+        let mut clocks = Heartbeat::new(t0);
+        assert_eq!(clocks.check(&live, at(9)), Due::Nothing);
+        assert_eq!(clocks.check(&live, at(10)), Due::Ping);
+        assert_eq!(clocks.check(&live, at(15)), Due::Nothing, "one PING per heartbeat");
+        assert_eq!(clocks.check(&live, at(20)), Due::Ping);
+        clocks.heard(at(25));
+        assert_eq!(clocks.check(&live, at(34)), Due::Nothing, "hearing restarts the silence");
+        assert_eq!(clocks.silent(at(34)), Duration::from_secs(9));
+        assert_eq!(clocks.check(&live, at(55)), Due::Gone);
+    }
 }

@@ -25,7 +25,7 @@ use common::stop::Stop;
 use crate::client::{self, Command};
 use crate::console::{self, History, Input, Printer};
 use crate::frame::{self, Connection, Frame, FrameWriter, Kind};
-use crate::liveness::{self, Liveness};
+use crate::liveness::{self, Due, Heartbeat, Liveness};
 use crate::server::Config;
 
 /// The client being talked to, shared by the accept thread, its reader and the keyboard.
@@ -234,12 +234,11 @@ fn converse(
     live: Liveness,
     n: Narrator,
 ) {
-    let mut last_heard = Instant::now();
-    let mut last_ping = Instant::now();
+    let mut heartbeat = Heartbeat::new(Instant::now());
     let reason = loop {
         match conn.read_frame() {
             Ok(Some(frame)) => {
-                last_heard = Instant::now();
+                heartbeat.heard(Instant::now());
                 narrate!(n, "recv frame {} {} bytes from {name}", frame.kind, frame.wire_len());
                 let reply = match frame.kind {
                     Kind::Text => {
@@ -274,21 +273,20 @@ fn converse(
                 }
             }
             Ok(None) => break String::new(),
-            Err(e) if e.is_timeout() => {
-                let silent = last_heard.elapsed();
-                if silent >= live.peer_timeout {
+            Err(e) if e.is_timeout() => match heartbeat.check(&live, Instant::now()) {
+                Due::Gone => {
                     break format!(
                         "no answer to heartbeat for {}",
                         liveness::secs(live.peer_timeout)
                     );
                 }
-                if silent >= live.heartbeat && last_ping.elapsed() >= live.heartbeat {
-                    last_ping = Instant::now();
+                Due::Ping => {
                     if let Err(e) = writer.send(&Frame::new(Kind::Ping, "")) {
                         break e.to_string();
                     }
                 }
-            }
+                Due::Nothing => {}
+            },
             Err(e @ crate::frame::ReadError::Frame(_)) => {
                 let _ = writer.send(&Frame::new(Kind::Error, e.to_string()));
                 if let crate::frame::ReadError::Frame(f) = &e {

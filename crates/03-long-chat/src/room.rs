@@ -31,7 +31,7 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Registry, Token, Waker};
 
 use crate::frame::{self, Decoder, Frame, FrameError, Kind, MAX_TEXT_LEN};
-use crate::liveness::{self, Liveness};
+use crate::liveness::{self, Due, Heartbeat, Liveness};
 use crate::server::Config;
 
 // ANCHOR: outbox_limit
@@ -112,8 +112,7 @@ struct Client {
     /// The interest registered with the poller.
     interest: Interest,
     /// When we last heard anything from it, and last sent it a PING.
-    last_heard: Instant,
-    last_ping: Instant,
+    heartbeat: Heartbeat,
     /// Set when the client is to go: why. It is closed once its output is sent, or at once
     /// when `abort` is set (a client too slow to take its output).
     closing: Option<String>,
@@ -280,8 +279,7 @@ impl Room {
                 out: Vec::new(),
                 sent: 0,
                 interest: Interest::READABLE,
-                last_heard: now,
-                last_ping: now,
+                heartbeat: Heartbeat::new(now),
                 closing: None,
                 abort: false,
             };
@@ -344,7 +342,7 @@ impl Room {
             }
             narrate!(n, "recv({}) -> {got} bytes", client.fd());
             client.decoder.extend(&scratch[..got]);
-            client.last_heard = Instant::now();
+            client.heartbeat.heard(Instant::now());
             // Every whole frame now in the buffer; a partial one waits for the next recv.
             loop {
                 let Some(client) = self.get(slot) else { return };
@@ -412,7 +410,7 @@ impl Room {
                 self.send(slot, &Frame::new(Kind::List, names));
             }
             Kind::Ping => self.send(slot, &Frame::new(Kind::Pong, frame.text)),
-            Kind::Pong => {} // Heard: last_heard is already updated.
+            Kind::Pong => {} // Heard: its heartbeat clock is already updated.
             Kind::Leave => self.leave(slot, String::new(), false),
             Kind::Error => eprintln!("{name} reports an error: {}", frame.text),
             Kind::Join => {
@@ -602,32 +600,32 @@ impl Room {
         let live = self.liveness;
         for slot in 0..self.clients.len() {
             let Some(client) = self.clients[slot].as_mut() else { continue };
-            let silent = now.duration_since(client.last_heard);
             if client.closing.is_some() {
-                if silent >= live.peer_timeout {
+                if client.heartbeat.silent(now) >= live.peer_timeout {
                     self.doomed.insert(slot); // Said goodbye but will not take its last bytes.
                 }
                 continue;
             }
-            if silent >= live.peer_timeout {
-                if client.name.is_none() {
+            match client.heartbeat.check(&live, now) {
+                Due::Gone if client.name.is_none() => {
                     let error = format!("no JOIN within {}", liveness::secs(live.peer_timeout));
                     self.send(slot, &Frame::new(Kind::Error, error.clone()));
                     self.leave(slot, error, false);
-                } else {
+                }
+                Due::Gone => {
                     self.stats.timed_out += 1;
                     let reason =
                         format!("no answer to heartbeat for {}", liveness::secs(live.peer_timeout));
                     self.leave(slot, reason, true);
                 }
-            } else if client.name.is_some()
-                && silent >= live.heartbeat
-                && now.duration_since(client.last_ping) >= live.heartbeat
-            {
-                client.last_ping = now;
-                let ping = Frame::new(Kind::Ping, self.next_ping.to_string());
-                self.next_ping += 1;
-                self.send(slot, &ping);
+                // A client that has not said JOIN is not in the room yet: no PING, only the
+                // timeout. (Its JOIN restarts the clocks, so the skipped PING changes nothing.)
+                Due::Ping if client.name.is_some() => {
+                    let ping = Frame::new(Kind::Ping, self.next_ping.to_string());
+                    self.next_ping += 1;
+                    self.send(slot, &ping);
+                }
+                Due::Ping | Due::Nothing => {}
             }
         }
     }
