@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
-use crate::conn::{self, Connection, Family, Timeouts};
-use crate::error::{Kind, fail, kind_of};
+use crate::conn::{self, Connection, Family, IdleState, Timeouts};
+use crate::error::{Kind, fail, fail_because, kind_of};
 use crate::request::{self, Request};
 use crate::response::{self, Framing, Head, Sink};
 use crate::target::Target;
@@ -39,8 +39,10 @@ const PROGRESS_MIN: u64 = 1024 * 1024;
 /// Where a response body goes.
 #[derive(Debug, Clone)]
 pub enum Output {
-    /// Standard output.
+    /// Standard output, unless it is a terminal and the body is binary (curl's rule).
     Stdout,
+    /// Standard output whatever the body is (`-o -`).
+    StdoutAnyway,
     /// A file (`-o FILE`), created when the response arrives.
     File(PathBuf),
 }
@@ -137,15 +139,10 @@ impl Session {
     }
 
     fn run_all(&mut self) -> anyhow::Result<()> {
-        if matches!(self.options.trust, Trust::Insecure) && !self.options.silent {
-            eprintln!(
-                "warning: -k: server certificates are NOT verified; the connection is encrypted, \
-                 but anyone on the path could pose as the server"
-            );
-        }
         let urls = self.options.urls.clone();
         for (i, url) in urls.iter().enumerate() {
             let output = match self.options.outputs.get(i) {
+                Some(path) if path.as_os_str() == "-" => Output::StdoutAnyway,
                 Some(path) => Output::File(path.clone()),
                 None => Output::Stdout,
             };
@@ -169,7 +166,11 @@ impl Session {
             if self.options.include_head || request.is_head() {
                 write_head(&head)?;
             }
-            let location = head.header("Location").filter(|_| is_redirect(head.status));
+            // Byte-wise: a non-ASCII Location is percent-encoded as sent, whatever charset.
+            let location = head
+                .header_bytes("Location")
+                .map(crate::target::encode_bytes)
+                .filter(|_| is_redirect(head.status));
             if let (true, Some(location)) = (self.options.follow, location) {
                 self.finish_quietly(conn, &head, framing);
                 let next = target.join(&location)?;
@@ -269,10 +270,30 @@ impl Session {
 
     fn take_idle(&mut self, target: &Target) -> Option<Connection> {
         match self.idle.take() {
-            Some(mut conn) if *conn.origin() == target.origin() => {
-                conn.set_timeouts(self.timeouts);
-                Some(conn)
-            }
+            Some(mut conn) if *conn.origin() == target.origin() => match conn.check_idle() {
+                // Nothing arrived while the connection sat idle: it is ready for a request.
+                IdleState::Quiet => {
+                    conn.set_timeouts(self.timeouts);
+                    Some(conn)
+                }
+                IdleState::Closed => {
+                    self.wire.info(&format!(
+                        "Connection #{} was closed by the server while idle",
+                        conn.id
+                    ));
+                    conn.close();
+                    None
+                }
+                IdleState::Unsolicited(n) => {
+                    self.wire.info(&format!(
+                        "Excess found: {n} bytes arrived on idle connection #{} before any \
+                         request; closing it",
+                        conn.id
+                    ));
+                    conn.close();
+                    None
+                }
+            },
             Some(other) => {
                 self.wire.info(&format!("Closing connection #{} (another host)", other.id));
                 other.close();
@@ -286,6 +307,14 @@ impl Session {
         let tls = if conn::needs_tls(target) {
             if self.tls.is_none() {
                 self.tls = Some(tls::client_config(&self.options.trust)?);
+                // Said here, at the first https connection, not at start: -k changes nothing
+                // for plain http, and a redirect may lead from http to https.
+                if matches!(self.options.trust, Trust::Insecure) && !self.options.silent {
+                    eprintln!(
+                        "warning: -k: server certificates are NOT verified; the connection is \
+                         encrypted, but anyone on the path could pose as the server"
+                    );
+                }
             }
             self.tls.as_ref()
         } else {
@@ -316,20 +345,20 @@ impl Session {
         let mut stdout;
         let mut file;
         let out: &mut dyn Write = match output {
-            Output::Stdout => {
+            Output::Stdout | Output::StdoutAnyway => {
                 stdout = io::stdout().lock();
                 &mut stdout
             }
             Output::File(path) => {
                 file = File::create(path).map_err(|e| {
-                    anyhow::Error::new(e)
-                        .context(fail(Kind::Write, format!("could not create {}", path.display())))
+                    fail_because(Kind::Write, format!("could not create {}", path.display()), e)
                 })?;
                 &mut file
             }
         };
         let bar = self.progress_bar(framing, output);
         let mut sink = Sink::new(out, self.options.max_filesize, bar.as_ref());
+        sink.refuse_binary = matches!(output, Output::Stdout) && io::stdout().is_terminal();
         let result = response::read_body(&mut conn, framing, &mut sink).and_then(|()| sink.flush());
         if let Some(bar) = &bar {
             bar.finish_and_clear();
@@ -358,8 +387,22 @@ impl Session {
         }
     }
 
+    // ANCHOR: keep_or_close
+    /// Keeps the connection for the next request only when the response ended exactly where
+    /// its framing said and the server allows it. Bytes already past that end belong to no
+    /// request we sent (a server that miscounted its Content-Length, or a body after a 204):
+    /// read as the next response, they would answer the next URL before it is even asked, and
+    /// every response after it would be off by one. curl calls this "Excess found".
     fn keep_or_close(&mut self, conn: Connection, head: &Head, framing: Framing) {
-        if framing != Framing::UntilClose && head.keeps_alive() && !conn.at_eof() {
+        let excess = conn.buffered().len();
+        if framing != Framing::UntilClose && excess > 0 {
+            self.wire.info(&format!(
+                "Excess found: {excess} bytes after the end of the response; closing \
+                 connection #{}",
+                conn.id
+            ));
+            conn.close();
+        } else if framing != Framing::UntilClose && head.keeps_alive() && !conn.at_eof() {
             self.wire.info(&format!(
                 "Connection #{} to host {} left intact",
                 conn.id,
@@ -377,6 +420,7 @@ impl Session {
             conn.close();
         }
     }
+    // ANCHOR_END: keep_or_close
 
     fn close_idle(&mut self) {
         if let Some(conn) = self.idle.take() {
@@ -421,14 +465,14 @@ fn head_part(bytes: &[u8]) -> &[u8] {
 fn is_stale(err: &anyhow::Error, conn: &Connection) -> bool {
     let kind = kind_of(err);
     let nothing_came = conn.buffered().is_empty();
-    nothing_came && matches!(kind, Kind::Partial | Kind::Other)
+    nothing_came && matches!(kind, Kind::Partial | Kind::Send | Kind::Recv | Kind::Other)
 }
 
 fn write_head(head: &Head) -> anyhow::Result<()> {
     let mut out = io::stdout().lock();
     out.write_all(&head.raw)
         .and_then(|()| out.flush())
-        .map_err(|e| anyhow::Error::new(e).context(fail(Kind::Write, "could not write the head")))
+        .map_err(|e| fail_because(Kind::Write, "could not write the head", e))
 }
 
 /// The statuses `-L` follows.

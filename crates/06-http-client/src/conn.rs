@@ -19,7 +19,7 @@ use anyhow::Context;
 use common::narrate;
 use rustls::pki_types::ServerName;
 
-use crate::error::{Kind, fail, kind_of_io, kind_of_tls};
+use crate::error::{Kind, fail, fail_because, kind_of_io, kind_of_tls};
 use crate::target::{Origin, Scheme, Target};
 use crate::wire::Wire;
 
@@ -91,6 +91,17 @@ impl Stream {
             Stream::Tls(tls) => &tls.sock,
         }
     }
+}
+
+/// What [`Connection::check_idle`] found on a kept-alive connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdleState {
+    /// Nothing: the connection can carry the next request.
+    Quiet,
+    /// The server closed it (or reset it) while it was idle.
+    Closed,
+    /// This many bytes arrived that no request asked for.
+    Unsolicited(usize),
 }
 
 /// An open connection to one origin (scheme, host, port).
@@ -191,7 +202,7 @@ pub fn open(
         io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => Kind::Timeout,
         _ => Kind::Connect,
     };
-    Err(anyhow::Error::new(err).context(fail(kind, format!("could not connect to {addr}"))))
+    Err(fail_because(kind, format!("could not connect to {addr}"), err))
 }
 // ANCHOR_END: connect
 
@@ -240,15 +251,20 @@ fn handshake(
     wire.info("TLS handshake: ClientHello ->");
     while session.is_handshaking() {
         if let Err(err) = session.complete_io(&mut tcp) {
+            // Whatever ends the handshake early (a close, a reset, an alert) is a TLS failure
+            // (35), as curl counts it; only a certificate the check refused is 60.
             let what = match kind_of_io(&err) {
                 Kind::Timeout => {
                     return Err(timeouts.timeout_error("in the TLS handshake", wait));
                 }
-                Kind::Other | Kind::Partial => Kind::Tls,
-                kind => kind,
+                Kind::Certificate => Kind::Certificate,
+                _ => Kind::Tls,
             };
-            return Err(anyhow::Error::new(err)
-                .context(fail(what, format!("TLS handshake with {} failed", target.host))));
+            return Err(fail_because(
+                what,
+                format!("TLS handshake with {} failed", target.host),
+                err,
+            ));
         }
     }
     let version = session.protocol_version().map_or("?".into(), |v| format!("{v:?}"));
@@ -298,8 +314,13 @@ impl Connection {
                 Err(self.timeouts.timeout_error("sending", wait))
             }
             Err(e) => {
-                let kind = kind_of_io(&e);
-                Err(anyhow::Error::new(e).context(fail(kind, "could not send the request")))
+                // A reset or a closed connection while sending is curl's "failure sending"
+                // (55), unless TLS itself failed.
+                let kind = match kind_of_io(&e) {
+                    kind @ (Kind::Tls | Kind::Certificate) => kind,
+                    _ => Kind::Send,
+                };
+                Err(fail_because(kind, "could not send the request", e))
             }
         }
     }
@@ -321,6 +342,47 @@ impl Connection {
     /// Has the server closed its side (a read returned 0)?
     pub fn at_eof(&self) -> bool {
         self.eof
+    }
+
+    /// Looks, without waiting, at a kept-alive connection before a new request goes out on
+    /// it: a server has nothing to say on an idle HTTP/1.1 connection, so anything that
+    /// arrived is either its close (it timed out the connection) or bytes that belong to no
+    /// request of ours. Either way the connection must not be reused.
+    pub fn check_idle(&mut self) -> IdleState {
+        if !self.buffered().is_empty() {
+            return IdleState::Unsolicited(self.buffered().len());
+        }
+        if self.eof || self.stream.tcp().set_nonblocking(true).is_err() {
+            return IdleState::Closed;
+        }
+        // The buffer is empty, so reading starts at its beginning.
+        let result = match &mut self.stream {
+            Stream::Plain(tcp) => tcp.read(&mut self.buf),
+            // rustls handles records without data (a late session ticket) and reports no
+            // bytes for them, so only application data counts.
+            Stream::Tls(tls) => tls.read(&mut self.buf),
+        };
+        if self.stream.tcp().set_nonblocking(false).is_err() {
+            return IdleState::Closed;
+        }
+        match result {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                narrate!(self.wire.narrator, "recv(MSG_DONTWAIT) -> nothing (idle, reusable)");
+                IdleState::Quiet
+            }
+            Ok(0) | Err(_) => {
+                narrate!(self.wire.narrator, "recv(MSG_DONTWAIT) -> 0 bytes (peer closed)");
+                self.eof = true;
+                IdleState::Closed
+            }
+            Ok(n) => {
+                narrate!(self.wire.narrator, "recv(MSG_DONTWAIT) -> {n} bytes (unasked for)");
+                self.wire.received(&self.buf[..n]);
+                self.start = 0;
+                self.end = n;
+                IdleState::Unsolicited(n)
+            }
+        }
     }
 
     // ANCHOR: fill
@@ -373,11 +435,12 @@ impl Connection {
                 Err(self.timeouts.timeout_error("waiting for the server", wait))
             }
             Err(e) => {
+                // A reset (RST) lands here: curl's "failure receiving" (56).
                 let kind = match kind_of_io(&e) {
-                    Kind::Other => Kind::Partial,
+                    Kind::Other | Kind::Partial => Kind::Recv,
                     kind => kind,
                 };
-                Err(anyhow::Error::new(e).context(fail(kind, "could not read from the server")))
+                Err(fail_because(kind, "could not read from the server", e))
             }
         }
     }

@@ -15,6 +15,8 @@ use std::io;
 pub enum Kind {
     /// 1: anything else (reading `--data-binary @FILE`, an unsupported scheme, ...).
     Other,
+    /// 3: the URL (on the command line or in a redirect's `Location`) is malformed.
+    Malformed,
     /// 6: the host name did not resolve (getaddrinfo failed or gave no address).
     Resolve,
     /// 7: every address refused or was unreachable.
@@ -25,7 +27,7 @@ pub enum Kind {
     Partial,
     /// 22: `--fail` and a status of 400 or more.
     HttpStatus,
-    /// 23: the body could not be written to the output.
+    /// 23: the body could not be written to the output (or would mess up the terminal).
     Write,
     /// 28: `--connect-timeout`, `--max-time` or the idle timeout ran out.
     Timeout,
@@ -33,6 +35,10 @@ pub enum Kind {
     Tls,
     /// 47: more redirects than `--max-redirs`, or a redirect loop.
     Redirects,
+    /// 55: sending the request failed (the server reset or closed the connection meanwhile).
+    Send,
+    /// 56: receiving failed: the server reset the connection (TCP RST).
+    Recv,
     /// 60: the server's certificate could not be verified.
     Certificate,
     /// 63: the body is larger than `--max-filesize`.
@@ -44,6 +50,7 @@ impl Kind {
     pub fn exit_code(self) -> u8 {
         match self {
             Kind::Other => 1,
+            Kind::Malformed => 3,
             Kind::Resolve => 6,
             Kind::Connect => 7,
             Kind::Protocol => 8,
@@ -53,6 +60,8 @@ impl Kind {
             Kind::Timeout => 28,
             Kind::Tls => 35,
             Kind::Redirects => 47,
+            Kind::Send => 55,
+            Kind::Recv => 56,
             Kind::Certificate => 60,
             Kind::FileSize => 63,
         }
@@ -60,13 +69,19 @@ impl Kind {
 }
 // ANCHOR_END: kinds
 
-/// An error with its [`Kind`]; `anyhow` context can be stacked on top, and
-/// [`kind_of`] finds it again underneath.
+/// An error with its [`Kind`] and, when an I/O error caused it, that error as its `source`.
+/// `anyhow` context can be stacked on top, and [`kind_of`] finds it again underneath.
+///
+/// The cause is kept *inside* the `Failure`, never the other way round: a `Failure` given to
+/// `.context(...)` as an `anyhow::Error` is only a message to `anyhow`, its kind cannot be
+/// found again, and the exit code fell back to a guess from the bare I/O error (a reset
+/// exited 1, an unwritable `-o` file 1, a TLS peer closing mid-handshake 18).
 #[derive(Debug)]
 pub struct Failure {
     /// What kind of failure, hence the exit code.
     pub kind: Kind,
     message: String,
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
 }
 
 impl fmt::Display for Failure {
@@ -75,11 +90,25 @@ impl fmt::Display for Failure {
     }
 }
 
-impl std::error::Error for Failure {}
+impl std::error::Error for Failure {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.as_deref().map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
 
 /// A new error of `kind`.
 pub fn fail(kind: Kind, message: impl Into<String>) -> anyhow::Error {
-    anyhow::Error::new(Failure { kind, message: message.into() })
+    anyhow::Error::new(Failure { kind, message: message.into(), source: None })
+}
+
+/// A new error of `kind`, caused by `source` (an I/O error, say), which stays in the chain:
+/// `error: could not read from the server: Connection reset by peer (os error 104)`.
+pub fn fail_because(
+    kind: Kind,
+    message: impl Into<String>,
+    source: impl std::error::Error + Send + Sync + 'static,
+) -> anyhow::Error {
+    anyhow::Error::new(Failure { kind, message: message.into(), source: Some(Box::new(source)) })
 }
 
 /// Shorthand for the most common kind: the server broke the protocol.
@@ -108,6 +137,8 @@ pub fn kind_of_io(err: &io::Error) -> Kind {
     match err.kind() {
         TimedOut | WouldBlock => Kind::Timeout,
         UnexpectedEof => Kind::Partial,
+        // The peer's kernel sent a RST: the connection is gone, whatever we were doing.
+        ConnectionReset | ConnectionAborted => Kind::Recv,
         ConnectionRefused | HostUnreachable | NetworkUnreachable | AddrNotAvailable => {
             Kind::Connect
         }
@@ -135,6 +166,17 @@ mod tests {
         let err = Err::<(), _>(protocol("bad chunk size")).context("could not read").unwrap_err();
         assert_eq!(kind_of(&err), Kind::Protocol);
         assert_eq!(kind_of(&err).exit_code(), 8);
+    }
+
+    #[test]
+    fn the_kind_survives_wrapping_an_io_error_and_the_io_error_stays_visible() {
+        let reset = io::Error::from(io::ErrorKind::ConnectionReset);
+        let err = Err::<(), _>(fail_because(Kind::Write, "could not write the body", reset))
+            .context("http://h/")
+            .unwrap_err();
+        assert_eq!(kind_of(&err), Kind::Write);
+        assert!(err.chain().any(|c| c.downcast_ref::<io::Error>().is_some()));
+        assert!(format!("{err:#}").ends_with("could not write the body: connection reset"));
     }
 
     #[test]

@@ -20,11 +20,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::Context;
 use ch06_http_client::client::{self, Options};
 use ch06_http_client::conn::Family;
 use ch06_http_client::demo;
-use ch06_http_client::error::{Kind, fail, kind_of};
+use ch06_http_client::error::{Kind, fail_because, kind_of};
 use ch06_http_client::request::{self, Body};
 use ch06_http_client::target::Target;
 use ch06_http_client::tls::Trust;
@@ -50,11 +49,12 @@ use common::narrate::Narrator;
                   06-http-client -d 'name=ada' -L http://127.0.0.1:8000/post\n  \
                   06-http-client --json '{\"a\":1}' http://127.0.0.1:8000/post\n  \
                   06-http-client -o big.iso --max-filesize 2G https://example.org/big.iso\n\n\
-                  Exit codes (curl's numbers): 0 ok, 1 other error, 2 usage, 6 could not \
-                  resolve, 7 could not connect, 8 bad HTTP from the server, 18 body cut short, \
-                  22 HTTP >= 400 with --fail, 23 could not write output, 28 timeout, 35 TLS \
-                  handshake, 47 too many redirects or a loop, 60 certificate not verified, 63 \
-                  body larger than --max-filesize."
+                  Exit codes (curl's numbers): 0 ok, 1 other error, 2 usage, 3 malformed URL, \
+                  6 could not resolve, 7 could not connect, 8 bad HTTP from the server, 18 body \
+                  cut short, 22 HTTP >= 400 with --fail, 23 could not write output (or binary \
+                  to a terminal), 28 timeout, 35 TLS handshake, 47 too many redirects or a \
+                  loop, 55 failure sending, 56 failure receiving (reset), 60 certificate not \
+                  verified, 63 body larger than --max-filesize."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -77,8 +77,9 @@ enum Command {
 #[derive(Args)]
 struct FetchArgs {
     /// The URLs to fetch, in order (http:// or https://; no scheme means http://).
-    #[arg(required = true, value_name = "URL", value_parser = url)]
-    urls: Vec<Target>,
+    // Parsed after clap, not by it: a malformed URL is curl's exit 3, not a usage error (2).
+    #[arg(required = true, value_name = "URL")]
+    urls: Vec<String>,
 
     /// The request method (default GET, or POST with a body, HEAD with -I).
     #[arg(short = 'X', long = "request", value_name = "METHOD", value_parser = method)]
@@ -104,7 +105,8 @@ struct FetchArgs {
     #[arg(long, value_name = "JSON", conflicts_with_all = ["data", "data_binary"])]
     json: Vec<String>,
 
-    /// Write the body to FILE instead of stdout (repeat it for each URL, in order).
+    /// Write the body to FILE instead of stdout (repeat it for each URL, in order); `-` is
+    /// stdout, binary or not.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     outputs: Vec<PathBuf>,
 
@@ -173,10 +175,6 @@ struct FetchArgs {
     insecure: bool,
 }
 
-fn url(text: &str) -> Result<Target, String> {
-    Target::parse(text).map_err(|e| format!("{e:#}"))
-}
-
 fn method(text: &str) -> Result<String, String> {
     let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
     if !text.is_empty() && text.chars().all(token) {
@@ -196,9 +194,8 @@ fn seconds(text: &str) -> Result<Duration, String> {
 /// `DATA`, or the contents of FILE for `@FILE`.
 fn data_arg(text: &str, strip_newlines: bool) -> anyhow::Result<Vec<u8>> {
     let Some(path) = text.strip_prefix('@') else { return Ok(text.as_bytes().to_vec()) };
-    let mut data = fs::read(path).map_err(|e| {
-        anyhow::Error::new(e).context(fail(Kind::Other, format!("could not read {path}")))
-    })?;
+    let mut data = fs::read(path)
+        .map_err(|e| fail_because(Kind::Other, format!("could not read {path}"), e))?;
     if strip_newlines {
         data.retain(|&b| b != b'\r' && b != b'\n');
     }
@@ -206,7 +203,8 @@ fn data_arg(text: &str, strip_newlines: bool) -> anyhow::Result<Vec<u8>> {
 }
 
 fn options(args: FetchArgs) -> anyhow::Result<(Options, Wire)> {
-    let mut options = Options::new(args.urls);
+    let urls = args.urls.iter().map(|text| Target::parse(text)).collect::<anyhow::Result<_>>()?;
+    let mut options = Options::new(urls);
     let body = if !args.json.is_empty() {
         let mut data = Vec::new();
         for part in &args.json {
@@ -254,41 +252,64 @@ fn options(args: FetchArgs) -> anyhow::Result<(Options, Wire)> {
         (false, Some(path)) => Trust::CaFile(path),
         (false, None) => Trust::WebPkiRoots,
     };
-    let trace: Option<Box<dyn Write>> =
-        match &args.trace_ascii {
-            None => None,
-            Some(path) if path.as_os_str() == "-" => Some(Box::new(std::io::stderr())),
-            Some(path) => Some(Box::new(fs::File::create(path).with_context(|| {
-                fail(Kind::Write, format!("could not create {}", path.display()))
-            })?)),
-        };
+    let trace: Option<Box<dyn Write>> = match &args.trace_ascii {
+        None => None,
+        Some(path) if path.as_os_str() == "-" => Some(Box::new(std::io::stderr())),
+        Some(path) => Some(Box::new(fs::File::create(path).map_err(|e| {
+            fail_because(Kind::Write, format!("could not create {}", path.display()), e)
+        })?)),
+    };
     let wire = Wire::new(args.verbose, Narrator::new("client", args.trace), trace);
     Ok((options, wire))
 }
 
-/// One line that teaches, per kind of failure; the OS error's own hint otherwise.
+/// One line that teaches, per kind of failure, chosen by the kind first (the same OS error
+/// means different things for a socket and for the `-o` file) and by the OS error second.
 fn hint(kind: Kind, err: &anyhow::Error) -> Option<&'static str> {
-    Some(match kind {
-        Kind::Resolve => {
+    use std::io::ErrorKind as Io;
+    let io_kind = err.chain().find_map(|c| c.downcast_ref::<std::io::Error>()).map(|e| e.kind());
+    Some(match (kind, io_kind) {
+        (Kind::Malformed, _) => {
+            "a URL is [http[s]://]HOST[:PORT][/PATH]: the port is a number from 1 to 65535 (or \
+             empty, for the default), and an IPv6 address goes in brackets: http://[::1]:8000/"
+        }
+        (Kind::Resolve, _) => {
             "the name did not resolve: check its spelling; `getent hosts NAME` asks the same resolver"
         }
-        Kind::Certificate => {
+        (Kind::Certificate, _) => {
             "no CA we trust signed the server's certificate, or it is for another name: \
              --cacert FILE trusts a local CA; -k skips the check (and its protection)"
         }
-        Kind::Timeout => "--max-time, --connect-timeout and --idle-timeout set the limits",
-        Kind::Connect
-            if err
-                .chain()
-                .filter_map(|c| c.downcast_ref::<std::io::Error>())
-                .any(|e| e.kind() == std::io::ErrorKind::ConnectionRefused) =>
-        {
+        (Kind::Tls, _) => {
+            "the server stopped the TLS handshake: is it speaking TLS on that port (http:// if \
+             not)? -v shows how far the handshake got"
+        }
+        (Kind::Timeout, _) => "--max-time, --connect-timeout and --idle-timeout set the limits",
+        (Kind::Connect, Some(Io::ConnectionRefused)) => {
             "nothing is listening on that address and port (its kernel answered our SYN with a \
              reset): is the server running, and is the port right?"
         }
-        Kind::Redirects => "--max-redirs N raises the limit; -v shows each hop",
-        Kind::FileSize => "--max-filesize SIZE raises the limit",
-        _ => return common::report::hint_for(err),
+        (Kind::Send, _) => {
+            "the server closed or reset the connection while the request was still going out \
+             (some servers refuse a body they do not want that way); -v shows how far it got"
+        }
+        (Kind::Recv, _) => {
+            "the server's kernel sent a TCP reset: the server crashed, or closed the socket \
+             with our data still unread; -v shows how far the exchange got"
+        }
+        (Kind::Write, Some(Io::BrokenPipe)) => {
+            "the program reading our standard output (`| head`, a closed pipe) stopped reading \
+             before the body ended"
+        }
+        (Kind::Write, Some(Io::NotFound)) => "the folder of the -o file does not exist",
+        (Kind::Write, Some(Io::PermissionDenied)) => {
+            "no permission to write that file: pick a path in a folder you own"
+        }
+        (Kind::Redirects, _) => "--max-redirs N raises the limit; -v shows each hop",
+        (Kind::FileSize, _) => "--max-filesize SIZE raises the limit",
+        // The workspace's socket hints fit only failures of the socket itself.
+        (Kind::Connect, _) => return common::report::hint_for(err),
+        _ => return None,
     })
 }
 

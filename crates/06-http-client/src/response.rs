@@ -20,7 +20,7 @@
 use std::io::Write;
 
 use crate::conn::Connection;
-use crate::error::{Kind, fail, protocol};
+use crate::error::{Kind, fail, fail_because, protocol};
 
 /// 64 KiB: the largest response head we accept. Real heads are well under 8 KiB; curl allows
 /// 100 KiB per header. Past this a server is broken or hostile.
@@ -54,6 +54,11 @@ impl Head {
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| String::from_utf8_lossy(v).trim().to_owned())
+    }
+
+    /// The first value of header `name` as the server sent its bytes, trimmed of blanks.
+    pub fn header_bytes(&self, name: &str) -> Option<&[u8]> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.trim_ascii())
     }
 
     /// Every value of `name`, each comma-separated list split into its items.
@@ -197,6 +202,9 @@ pub struct Sink<'a> {
     pub written: u64,
     max: Option<u64>,
     progress: Option<&'a indicatif::ProgressBar>,
+    /// Refuse bytes that look binary (a NUL byte, curl's test): the output is a terminal,
+    /// where they could be taken as control sequences, and the user did not say `-o -`.
+    pub refuse_binary: bool,
 }
 
 impl<'a> Sink<'a> {
@@ -206,7 +214,7 @@ impl<'a> Sink<'a> {
         max: Option<u64>,
         progress: Option<&'a indicatif::ProgressBar>,
     ) -> Self {
-        Sink { out, written: 0, max, progress }
+        Sink { out, written: 0, max, progress, refuse_binary: false }
     }
 
     fn write(&mut self, data: &[u8]) -> anyhow::Result<()> {
@@ -217,9 +225,17 @@ impl<'a> Sink<'a> {
                 format!("the body is larger than --max-filesize {max}"),
             ));
         }
-        self.out.write_all(data).map_err(|e| {
-            anyhow::Error::new(e).context(fail(Kind::Write, "could not write the body"))
-        })?;
+        if self.refuse_binary && data.contains(&0) {
+            return Err(fail(
+                Kind::Write,
+                "Binary output can mess up your terminal. Use \"--output -\" to tell \
+                 06-http-client to output it to your terminal anyway, or consider \
+                 \"--output <FILE>\" to save to a file.",
+            ));
+        }
+        self.out
+            .write_all(data)
+            .map_err(|e| fail_because(Kind::Write, "could not write the body", e))?;
         self.written = total;
         if let Some(bar) = self.progress {
             bar.set_position(total);
@@ -232,9 +248,7 @@ impl<'a> Sink<'a> {
     /// # Errors
     /// A write error (23).
     pub fn flush(&mut self) -> anyhow::Result<()> {
-        self.out.flush().map_err(|e| {
-            anyhow::Error::new(e).context(fail(Kind::Write, "could not write the body"))
-        })
+        self.out.flush().map_err(|e| fail_because(Kind::Write, "could not write the body", e))
     }
 }
 

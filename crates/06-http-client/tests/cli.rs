@@ -30,12 +30,7 @@ fn demo_runs_by_itself_and_shows_reuse_redirect_and_the_seed_bug() {
 
 #[test]
 fn usage_errors_exit_2() {
-    for args in [
-        &[][..],
-        &["ftp://example.com/"],
-        &["-X", "GE T", "http://h/"],
-        &["-H", "nocolon", "http://h/"],
-    ] {
+    for args in [&[][..], &["-X", "GE T", "http://h/"], &["-H", "nocolon", "http://h/"]] {
         let done = fetch(args);
         assert_eq!(code(&done), 2, "{args:?}: {done:?}");
     }
@@ -47,11 +42,28 @@ fn usage_errors_exit_2() {
 fn help_lists_the_exit_codes() {
     let done = fetch(&["--help"]);
     assert_eq!(code(&done), 0);
-    assert!(
-        done.stdout.contains("28 timeout") && done.stdout.contains("60 certificate"),
-        "{}",
-        done.stdout
-    );
+    let help = done.stdout.split_whitespace().collect::<Vec<_>>().join(" ");
+    for listed in [
+        "0 ok",
+        "1 other error",
+        "2 usage",
+        "3 malformed URL",
+        "6 could not resolve",
+        "7 could not connect",
+        "8 bad HTTP",
+        "18 body cut short",
+        "22 HTTP >= 400",
+        "23 could not write output",
+        "28 timeout",
+        "35 TLS handshake",
+        "47 too many redirects",
+        "55 failure sending",
+        "56 failure receiving",
+        "60 certificate",
+        "63 body larger",
+    ] {
+        assert!(help.contains(listed), "no {listed:?} in:\n{help}");
+    }
 }
 
 #[test]
@@ -102,4 +114,121 @@ fn trace_narrates_the_socket_calls_of_a_fetch() {
     ] {
         assert!(done.stderr.contains(needle), "no {needle:?} in:\n{}", done.stderr);
     }
+}
+
+#[test]
+fn a_malformed_url_is_exit_3_and_never_a_connection_to_the_default_port() {
+    // Each of these used to connect to port 80 (the bad port silently dropped) or to the host
+    // after the `@`; now none is even resolved.
+    for url in [
+        "http://127.0.0.1:99999/",
+        "http://127.0.0.1:65536/",
+        "http://127.0.0.1:abc/",
+        "http://127.0.0.1:0/",
+        "http://[::1/",
+        "http://::1/",
+        "http://user@127.0.0.1/",
+        "http://bad host/",
+    ] {
+        let done = fetch(&["-v", url]);
+        assert_eq!(code(&done), 3, "{url}: {done:?}");
+        assert!(done.stderr.contains("is not a valid URL"), "{url}: {}", done.stderr);
+        assert!(done.stderr.contains("hint: a URL is"), "{url}: {}", done.stderr);
+        assert!(!done.stderr.contains("Trying"), "{url} was connected to: {}", done.stderr);
+    }
+}
+
+#[test]
+fn an_unsupported_scheme_is_exit_1_as_in_curl() {
+    let done = fetch(&["ftp://example.com/"]);
+    assert_eq!(code(&done), 1, "{done:?}");
+    assert!(done.stderr.contains("unsupported scheme \"ftp\""), "{}", done.stderr);
+}
+
+#[test]
+fn insecure_says_nothing_for_plain_http() {
+    let srv = support::answer_once(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    let done = fetch(&["-k", &srv.url("/")]);
+    assert_eq!(code(&done), 0, "{done:?}");
+    assert_eq!(done.stdout, "ok\n");
+    assert!(!done.stderr.contains("warning"), "-k warned for http: {}", done.stderr);
+}
+
+#[test]
+fn an_unwritable_output_file_is_exit_23_with_a_hint_about_the_file() {
+    let srv = support::answer_once(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("no-such-folder").join("out.txt");
+    let done = fetch(&["-o", path.to_str().unwrap(), &srv.url("/")]);
+    assert_eq!(code(&done), 23, "{done:?}");
+    assert!(done.stderr.contains("could not create"), "{}", done.stderr);
+    assert!(done.stderr.contains("hint: the folder of the -o file"), "{}", done.stderr);
+    assert!(!done.stderr.contains("socket"), "a socket hint for a file: {}", done.stderr);
+}
+
+#[test]
+fn a_closed_stdout_is_exit_23_with_a_hint_about_the_pipe() {
+    use std::io::Write;
+    use std::process::Stdio;
+    use std::sync::mpsc;
+    // The server answers only once the test has closed the client's stdout, so the body is
+    // written into a pipe whose reader is already gone (EPIPE: Rust ignores SIGPIPE).
+    let (closed_tx, closed_rx) = mpsc::channel::<()>();
+    let srv = support::scripted(1, move |_, mut stream| {
+        support::read_request(&mut stream);
+        let _ = closed_rx.recv_timeout(common::testkit::PATIENCE);
+        let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello");
+    });
+    let mut child = support::client()
+        .args(["--max-time", "10", &srv.url("/")])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    closed_tx.send(()).unwrap();
+    // The client is bounded by --max-time; wait_with_output reaps it.
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(23), "{stderr}");
+    assert!(stderr.contains("could not write the body"), "{stderr}");
+    assert!(stderr.contains("hint: the program reading our standard output"), "{stderr}");
+    assert!(!stderr.contains("peer"), "a network hint for a pipe: {stderr}");
+}
+
+/// Runs the client in a pseudo-terminal (util-linux `script`), so its stdout is a terminal;
+/// returns the exit code and everything the terminal showed.
+fn on_a_terminal(args: &[&str]) -> (i32, String) {
+    let client = env!("CARGO_BIN_EXE_06-http-client");
+    let quoted: Vec<String> = std::iter::once(client)
+        .chain(args.iter().copied())
+        .map(|a| format!("'{}'", a.replace('\'', r"'\''")))
+        .collect();
+    // -q: no "Script started" lines; -e: script exits with the client's own code.
+    let done = common::testkit::run(std::process::Command::new("script").args([
+        "-qec",
+        &quoted.join(" "),
+        "/dev/null",
+    ]));
+    (code(&done), done.stdout)
+}
+
+#[test]
+fn a_binary_body_is_refused_on_a_terminal_with_exit_23_unless_output_is_dash() {
+    const BINARY: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\n\x00\x01\x02zqx";
+    let srv = support::answer_once(BINARY);
+    let (exit, screen) = on_a_terminal(&[&srv.url("/")]);
+    assert_eq!(exit, 23, "{screen}");
+    assert!(screen.contains("Binary output can mess up your terminal"), "{screen}");
+    assert!(!screen.contains("zqx"), "binary bytes reached the terminal: {screen:?}");
+
+    let srv = support::answer_once(BINARY);
+    let (exit, screen) = on_a_terminal(&["-o", "-", &srv.url("/")]);
+    assert_eq!(exit, 0, "{screen}");
+    assert!(screen.contains("zqx"), "{screen:?}");
+
+    let srv = support::answer_once(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nplain");
+    let (exit, screen) = on_a_terminal(&[&srv.url("/")]);
+    assert_eq!(exit, 0, "text is not refused: {screen}");
+    assert!(screen.contains("plain"), "{screen:?}");
 }

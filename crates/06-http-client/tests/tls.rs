@@ -112,3 +112,31 @@ fn a_server_silent_during_the_handshake_meets_the_connect_timeout() {
         done.stderr
     );
 }
+
+#[test]
+fn a_peer_that_closes_or_resets_mid_handshake_is_exit_35() {
+    use std::io::Read;
+    for rst in [false, true] {
+        // Reads the whole ClientHello record (5-byte header, then its length), then hangs up:
+        // a FIN, or a RST (SO_LINGER 0). Unread bytes would turn the FIN into a RST.
+        let srv = scripted(1, move |_, mut stream| {
+            let mut header = [0u8; 5];
+            let _ = stream.read_exact(&mut header);
+            let mut record = vec![0u8; usize::from(u16::from_be_bytes([header[3], header[4]]))];
+            let _ = stream.read_exact(&mut record);
+            if rst {
+                socket2::SockRef::from(&stream)
+                    .set_linger(Some(std::time::Duration::ZERO))
+                    .unwrap();
+            }
+        });
+        let done = fetch(&[&format!("https://127.0.0.1:{}/", srv.addr.port())]);
+        assert_eq!(code(&done), 35, "rst={rst}: {done:?}");
+        assert!(done.stderr.contains("TLS handshake with 127.0.0.1 failed"), "{}", done.stderr);
+        assert!(
+            done.stderr.contains("hint: the server stopped the TLS handshake"),
+            "{}",
+            done.stderr
+        );
+    }
+}
