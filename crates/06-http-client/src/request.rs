@@ -12,7 +12,7 @@
 //! a=1&b=2
 //! ```
 
-use crate::target::Target;
+use crate::target::{Target, encode_target};
 
 /// Our `User-Agent`: servers log it, and some answer differently per client.
 pub const USER_AGENT: &str = concat!("06-http-client/", env!("CARGO_PKG_VERSION"));
@@ -73,7 +73,9 @@ pub fn format(request: &Request, target: &Target, accept: &str) -> Vec<u8> {
             headers.push((name.clone(), value.clone()));
         }
     }
-    let mut out = format!("{} {} HTTP/1.1\r\n", request.method, target.path);
+    // `Target`s from `parse` and `join` are encoded already; encoding is idempotent, and
+    // doing it here too means no path, however built, can put a space or CRLF in this line.
+    let mut out = format!("{} {} HTTP/1.1\r\n", request.method, encode_target(&target.path));
     for (name, value) in &headers {
         out.push_str(&format!("{name}: {value}\r\n"));
     }
@@ -140,6 +142,14 @@ mod tests {
         assert!(text.contains("content-type: text/plain\r\n") && !text.contains("x/form"));
         assert!(!text.contains("Accept:"), "{text}");
         assert!(text.ends_with("\r\n\r\na=1&b=2"), "{text}");
+    }
+
+    #[test]
+    fn a_hand_built_target_cannot_break_the_request_line() {
+        let mut target = Target::parse("http://h/").expect("url");
+        target.path = "/a b\r\nX-Injected: 1".into();
+        let text = String::from_utf8(format(&Request::get(), &target, "*/*")).expect("ascii");
+        assert!(text.starts_with("GET /a%20b%0D%0AX-Injected:%201 HTTP/1.1\r\n"), "{text}");
     }
 
     #[test]
