@@ -367,16 +367,16 @@ impl Connection {
         }
         match result {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                narrate!(self.wire.narrator, "recv(MSG_DONTWAIT) -> nothing (idle, reusable)");
+                narrate!(self.wire.narrator, "recv(non-blocking) -> EAGAIN (idle, reusable)");
                 IdleState::Quiet
             }
             Ok(0) | Err(_) => {
-                narrate!(self.wire.narrator, "recv(MSG_DONTWAIT) -> 0 bytes (peer closed)");
+                narrate!(self.wire.narrator, "recv(non-blocking) -> 0 bytes (peer closed)");
                 self.eof = true;
                 IdleState::Closed
             }
             Ok(n) => {
-                narrate!(self.wire.narrator, "recv(MSG_DONTWAIT) -> {n} bytes (unasked for)");
+                narrate!(self.wire.narrator, "recv(non-blocking) -> {n} bytes (unasked for)");
                 self.wire.received(&self.buf[..n]);
                 self.start = 0;
                 self.end = n;

@@ -186,7 +186,8 @@ fn a_closed_stdout_is_exit_23_with_a_hint_about_the_pipe() {
         .spawn()
         .unwrap();
     drop(child.stdout.take());
-    closed_tx.send(()).unwrap();
+    // Nothing between spawn and wait may panic, so the child is always reaped.
+    let _ = closed_tx.send(());
     // The client is bounded by --max-time; wait_with_output reaps it.
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -231,4 +232,13 @@ fn a_binary_body_is_refused_on_a_terminal_with_exit_23_unless_output_is_dash() {
     let (exit, screen) = on_a_terminal(&[&srv.url("/")]);
     assert_eq!(exit, 0, "text is not refused: {screen}");
     assert!(screen.contains("plain"), "{screen:?}");
+}
+
+#[test]
+fn a_missing_data_file_is_exit_1_with_a_hint_about_the_file_not_a_socket() {
+    let done = fetch(&["-d", "@/nonexistent/form.txt", "http://127.0.0.1:1/"]);
+    assert_eq!(code(&done), 1, "{done:?}");
+    assert!(done.stderr.contains("could not read /nonexistent/form.txt"), "{}", done.stderr);
+    assert!(done.stderr.contains("hint: no file at that path"), "{}", done.stderr);
+    assert!(!done.stderr.contains("socket"), "a socket hint for a file: {}", done.stderr);
 }
