@@ -325,11 +325,12 @@ fn a_reset_while_receiving_is_exit_56() {
 
 #[test]
 fn a_reset_while_sending_the_body_is_exit_55() {
-    // 16 MiB is more than the loopback socket buffers hold, so the client is still sending
-    // when the server, having read only the head, resets the connection.
+    // 40 MiB is more than the two socket buffers can ever hold (Linux caps them at 4 MiB for
+    // sending and 32 MiB for receiving by default), so the client is still sending when the
+    // server, having read only the head, resets the connection.
     let dir = tempfile::tempdir().unwrap();
     let body = dir.path().join("big.bin");
-    std::fs::write(&body, vec![b'b'; 16 << 20]).unwrap();
+    std::fs::write(&body, vec![b'b'; 40 << 20]).unwrap();
     let srv = scripted(1, |_, mut stream| {
         read_request(&mut stream);
         reset(stream);
