@@ -69,17 +69,20 @@ impl Target {
     pub fn parse(text: &str) -> anyhow::Result<Target> {
         let text = text.split('#').next().unwrap_or_default();
         let bad = |why: &str| fail(Kind::Malformed, format!("{text:?} is not a valid URL: {why}"));
-        let (scheme, rest) = match text.split_once("://") {
-            Some((name, rest)) => {
-                let is_scheme = name.starts_with(|c: char| c.is_ascii_alphabetic())
-                    && name.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
-                if !is_scheme {
-                    return Err(bad("the scheme must be letters, as in http://"));
+        // A `://` after the first `/` or `?` is inside the path or query of a scheme-less URL
+        // (`localhost:8000/go?to=http://x`), not the end of a scheme.
+        let (scheme, rest) =
+            match text.split_once("://").filter(|(name, _)| !name.contains(['/', '?'])) {
+                Some((name, rest)) => {
+                    let is_scheme = name.starts_with(|c: char| c.is_ascii_alphabetic())
+                        && name.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
+                    if !is_scheme {
+                        return Err(bad("the scheme must be letters, as in http://"));
+                    }
+                    (name.to_ascii_lowercase(), rest)
                 }
-                (name.to_ascii_lowercase(), rest)
-            }
-            None => ("http".to_owned(), text),
-        };
+                None => ("http".to_owned(), text),
+            };
         let scheme = match scheme.as_str() {
             "http" => Scheme::Http,
             "https" => Scheme::Https,
@@ -330,6 +333,8 @@ mod tests {
         let target = t("localhost:9990");
         assert_eq!((target.scheme, target.port, target.path.as_str()), (Scheme::Http, 9990, "/"));
         assert_eq!(t("http://h/p#frag").path, "/p");
+        let inner = t("localhost:9990/go?to=http://x");
+        assert_eq!((inner.host.as_str(), inner.path.as_str()), ("localhost", "/go?to=http://x"));
     }
 
     #[test]

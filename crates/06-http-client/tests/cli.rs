@@ -242,3 +242,18 @@ fn a_missing_data_file_is_exit_1_with_a_hint_about_the_file_not_a_socket() {
     assert!(done.stderr.contains("hint: no file at that path"), "{}", done.stderr);
     assert!(!done.stderr.contains("socket"), "a socket hint for a file: {}", done.stderr);
 }
+
+#[test]
+fn a_url_without_scheme_may_carry_a_url_in_its_query() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let srv = support::scripted(1, move |_, mut stream| {
+        use std::io::Write;
+        let head = support::read_request(&mut stream);
+        let _ = tx.send(head.lines().next().unwrap_or_default().to_owned());
+        let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    });
+    let done = fetch(&[&format!("{}/go?to=http://x", srv.addr)]);
+    assert_eq!(code(&done), 0, "{done:?}");
+    let line = rx.recv_timeout(common::testkit::PATIENCE).unwrap();
+    assert_eq!(line, "GET /go?to=http://x HTTP/1.1");
+}
