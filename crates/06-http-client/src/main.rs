@@ -306,7 +306,7 @@ fn hint(kind: Kind, err: &anyhow::Error) -> Option<&'static str> {
             "no permission to write that file: pick a path in a folder you own"
         }
         (Kind::Other, Some(Io::NotFound)) => {
-            "no file at that path (an @FILE or --cacert path is relative to the current folder)"
+            "no file at that path (an @FILE path is relative to the current folder)"
         }
         (Kind::Redirects, _) => "--max-redirs N raises the limit; -v shows each hop",
         (Kind::FileSize, _) => "--max-filesize SIZE raises the limit",
