@@ -281,7 +281,12 @@ impl<'a> Exchange<'a> {
             Ok(meta) => meta,
             Err(e) => return self.send_open_error(&e),
         };
+        let folder_form = files::names_a_folder(path);
         if meta.is_file() {
+            if folder_form {
+                // `/a.txt/` asks for a folder named a.txt; the file is not that.
+                return self.send_error(Status::NOT_FOUND, "Nothing here.", &[]);
+            }
             return self.send_file(&file, &meta, relative, head);
         }
         if !meta.is_dir() {
@@ -289,13 +294,15 @@ impl<'a> Exchange<'a> {
             return self.send_error(Status::FORBIDDEN, "That is not a regular file.", &[]);
         }
         drop(file);
-        if !path.ends_with('/') {
+        if !folder_form {
             // Relative links in the listing (`a.txt`) resolve against the URL's folder, which
-            // needs the slash: `/docs` + `a.txt` would be `/a.txt`.
-            let location = match query {
-                Some(q) => format!("{path}/?{q}"),
-                None => format!("{path}/"),
-            };
+            // needs the slash: `/docs` + `a.txt` would be `/a.txt`. The Location is built from
+            // the normalised path, never from the request's text: see `folder_location`.
+            let mut location = files::folder_location(relative);
+            if let Some(q) = query {
+                location.push('?');
+                location.push_str(q);
+            }
             return self.send_error(
                 Status::MOVED_PERMANENTLY,
                 "This is a folder: its address ends with a slash.",
@@ -314,9 +321,8 @@ impl<'a> Exchange<'a> {
                 }
             }
         }
-        let shown = files::relative_path(path)
-            .map(|r| if r.is_empty() { "/".to_owned() } else { format!("/{r}/") });
-        match files::listing(root, relative, shown.as_deref().unwrap_or("/")) {
+        let shown = if relative.is_empty() { "/".to_owned() } else { format!("/{relative}/") };
+        match files::listing(root, relative, &shown) {
             Ok(html) => self.send_body(Status::OK, html.as_bytes(), &[]),
             Err(e) => self.send_open_error(&e),
         }

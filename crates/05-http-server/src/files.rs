@@ -55,6 +55,29 @@ pub fn relative_path(url_path: &str) -> Result<String, PathError> {
     Ok(segments.join("/"))
 }
 
+/// Does `url_path` name a folder: does its last segment, once decoded, end in `/`, `.` or `..`?
+/// `/a.txt/`, `/a.txt/.` and `/a.txt/x/..` all normalise to `a.txt`, but each asks for a
+/// folder, and a file is not one: they get 404, as nginx answers, and never the file.
+pub fn names_a_folder(url_path: &str) -> bool {
+    let decoded = percent_decode(url_path).unwrap_or_default();
+    matches!(decoded.rsplit('/').next(), None | Some("" | "." | ".."))
+}
+
+/// The address of the folder `relative` (as [`relative_path`] returns it), with its slash:
+/// `a/b c` becomes `/a/b%20c/`, built from the normalised segments and never from the request
+/// text. So it always starts with exactly one `/` and names a path on *this* host: a target
+/// like `//evil.example` normalises to `evil.example`, and its redirect is `/evil.example/`,
+/// not the protocol-relative `//evil.example/` that a browser would follow to another host.
+pub fn folder_location(relative: &str) -> String {
+    let mut location = String::with_capacity(relative.len() + 2);
+    for segment in relative.split('/').filter(|s| !s.is_empty()) {
+        location.push('/');
+        location.push_str(&percent_encode(segment));
+    }
+    location.push('/');
+    location
+}
+
 /// Decodes `%XX` escapes. An escaped `/` is refused: after decoding it would be a separator
 /// that step 2 never saw as one.
 fn percent_decode(text: &str) -> Result<String, PathError> {
@@ -365,6 +388,23 @@ mod tests {
             "/%ff",
         ] {
             assert!(matches!(relative_path(path), Err(PathError::Malformed(_))), "{path}");
+        }
+    }
+
+    #[test]
+    fn folder_locations_name_this_host() {
+        assert_eq!(folder_location(""), "/");
+        assert_eq!(folder_location("a/b c"), "/a/b%20c/");
+        assert_eq!(folder_location(&relative_path("//evil.example").unwrap()), "/evil.example/");
+    }
+
+    #[test]
+    fn a_trailing_slash_dot_or_dot_dot_names_a_folder() {
+        for path in ["/", "/a.txt/", "/a.txt/.", "/a.txt/x/..", "/a.txt/%2e", "/a.txt/x/%2E%2e"] {
+            assert!(names_a_folder(path), "{path}");
+        }
+        for path in ["/a.txt", "/a/b.txt", "/.hidden", "/..a"] {
+            assert!(!names_a_folder(path), "{path}");
         }
     }
 

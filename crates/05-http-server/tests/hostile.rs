@@ -345,3 +345,44 @@ fn a_listing_shows_nothing_of_what_a_symlink_out_of_the_root_points_to() {
     let row = html.lines().find(|l| l.contains("href=\"dir-out/\"")).unwrap();
     assert!(row.contains(">dir-out/</a>"), "{row}");
 }
+
+/// Issue 15: a folder redirect's `Location` is built from the normalised path, so no request
+/// target can make it name another host (`//host/...` is a protocol-relative URL, which a
+/// browser or `curl -L` follows off the site: CVE-2021-28861 in Python's http.server).
+#[test]
+fn a_folder_redirect_never_names_another_host() {
+    let site = site();
+    let (_srv, addr) = serve(&site.root(), &[]);
+    for (target, location) in [
+        ("//sub", "/sub/"),
+        ("///sub", "/sub/"),
+        ("////sub?x=1", "/sub/?x=1"),
+        ("/.//sub", "/sub/"),
+        ("/%2e//sub", "/sub/"),
+        ("/listing/..//sub", "/sub/"),
+        ("http://x//sub", "/sub/"),
+        ("http://x///sub", "/sub/"),
+        ("//listing/folder", "/listing/folder/"),
+    ] {
+        let r = exchange(&addr, &get(target));
+        assert_eq!(r.status(), 301, "{target}");
+        assert_eq!(r.header("Location"), Some(location), "{target}");
+    }
+}
+
+/// Issue 15: a file is not a folder. `/hello.txt/` and the spellings that normalise to it
+/// get 404, as nginx answers, and never the file.
+#[test]
+fn a_file_is_not_served_at_a_folder_address() {
+    let site = site();
+    let (_srv, addr) = serve(&site.root(), &[]);
+    for target in
+        ["/hello.txt/", "/hello.txt/.", "/hello.txt/x/..", "/hello.txt/%2e", "//hello.txt//"]
+    {
+        let r = exchange(&addr, &get(target));
+        assert_eq!(r.status(), 404, "{target}");
+        assert!(!String::from_utf8_lossy(&r.body).contains("hello world"), "{target}");
+    }
+    assert_eq!(exchange(&addr, &get("/hello.txt")).status(), 200);
+    assert_eq!(exchange(&addr, &get("/sub/index.html/")).status(), 404);
+}
