@@ -293,7 +293,6 @@ impl<'a> Exchange<'a> {
             // A FIFO, a socket, a device: reading one could block forever or never end.
             return self.send_error(Status::FORBIDDEN, "That is not a regular file.", &[]);
         }
-        drop(file);
         if !folder_form {
             // Relative links in the listing (`a.txt`) resolve against the URL's folder, which
             // needs the slash: `/docs` + `a.txt` would be `/a.txt`. The Location is built from
@@ -322,7 +321,8 @@ impl<'a> Exchange<'a> {
             }
         }
         let shown = if relative.is_empty() { "/".to_owned() } else { format!("/{relative}/") };
-        match files::listing(root, relative, &shown) {
+        // The folder `file`, as opened beneath the root: listed by descriptor (see `listing`).
+        match files::listing(root, file, relative, &shown) {
             Ok(html) => self.send_body(Status::OK, html.as_bytes(), &[]),
             Err(e) => self.send_open_error(&e),
         }

@@ -386,3 +386,62 @@ fn a_file_is_not_served_at_a_folder_address() {
     assert_eq!(exchange(&addr, &get("/hello.txt")).status(), 200);
     assert_eq!(exchange(&addr, &get("/sub/index.html/")).status(), 404);
 }
+
+/// Issue 15: a folder is listed through the descriptor that `openat2(RESOLVE_BENEATH)` checked,
+/// not looked up by path a second time. Here a symlink `swap` flips, as fast as `rename` goes,
+/// between a folder inside the root and one outside it; a listing of `/swap/` is either the
+/// inside folder's or a 403, never the outside one's. Bounded in requests and in time.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_symlink_swapped_during_a_listing_never_lists_outside_the_root() {
+    use std::os::unix::fs::symlink;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let site = site();
+    let root = site.root();
+    symlink("listing", root.join("swap")).unwrap();
+    let (_srv, addr) = serve(&root, &[]);
+    let done = Arc::new(AtomicBool::new(false));
+    let swapper = {
+        let done = Arc::clone(&done);
+        let root = root.clone();
+        thread::spawn(move || {
+            // rename() replaces the link in one step, so `swap` always exists.
+            let (inside, outside) = (root.join(".swap-in"), root.join(".swap-out"));
+            symlink("listing", &inside).unwrap();
+            symlink("../outside", &outside).unwrap();
+            let started = Instant::now();
+            while !done.load(Ordering::Relaxed) && started.elapsed() < Duration::from_secs(10) {
+                for (target, temp) in [("../outside", &outside), ("listing", &inside)] {
+                    // An error means the test has ended and its folder is gone: stop.
+                    if std::fs::rename(temp, root.join("swap")).is_err()
+                        || symlink(target, temp).is_err()
+                    {
+                        return;
+                    }
+                }
+            }
+        })
+    };
+    let started = Instant::now();
+    let (mut listed, mut refused) = (0, 0);
+    let mut stream = connect(&addr);
+    for _ in 0..20_000 {
+        if started.elapsed() > Duration::from_secs(4) {
+            break;
+        }
+        stream.write_all(&get("/swap/")).unwrap();
+        let r = read_response(&mut stream, false);
+        let body = String::from_utf8_lossy(&r.body);
+        assert!(!body.contains("secret.txt"), "the folder outside the root was listed:\n{body}");
+        match r.status() {
+            200 => listed += 1,
+            403 => refused += 1,
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    done.store(true, Ordering::Relaxed);
+    swapper.join().unwrap();
+    assert!(listed > 0 && refused > 0, "the swap never raced: {listed} listed, {refused} refused");
+}
