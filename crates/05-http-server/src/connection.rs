@@ -50,7 +50,57 @@ struct Exchange<'a> {
     head_only: bool,
     status: u16,
     body_sent: u64,
+    /// This response's send deadline, from its first write on.
+    deadline: Option<SendDeadline>,
 }
+
+// ANCHOR: send_deadline
+/// When a response must have been handed to the kernel: `--send-timeout` plus its size at
+/// `--min-send-rate`. Each blocking write waits at most for what is left of it, so a client
+/// that reads a few bytes now and then (each write then succeeds, and `SO_SNDTIMEO` alone would
+/// never fire) is cut off at the deadline too. The same idea as the header deadline in
+/// `request.rs`, on the sending side.
+struct SendDeadline {
+    at: Instant,
+    /// `--send-timeout`: the `SO_SNDTIMEO` a connection normally has (set when accepted).
+    idle: Duration,
+}
+
+impl SendDeadline {
+    fn new(shared: &Shared, bytes: u64) -> Self {
+        let limits = &shared.limits;
+        let transfer = Duration::from_secs_f64(bytes as f64 / limits.min_send_rate as f64);
+        Self { at: Instant::now() + limits.send_timeout + transfer, idle: limits.send_timeout }
+    }
+
+    /// Runs one blocking write (`write` or `sendfile`) under the deadline. `SO_SNDTIMEO` is
+    /// lowered to the time left only when that is less than `--send-timeout`, so a response
+    /// that goes out at a normal pace costs no extra system call.
+    ///
+    /// # Errors
+    /// `TimedOut` once the deadline has passed, or when the write waited for it in vain.
+    fn write<T>(&self, stream: &TcpStream, call: impl FnOnce() -> io::Result<T>) -> io::Result<T> {
+        let left = self.at.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(too_slow());
+        }
+        let result = if left < self.idle {
+            stream.set_write_timeout(Some(left))?;
+            let result = call();
+            stream.set_write_timeout(Some(self.idle))?;
+            result
+        } else {
+            call()
+        };
+        // A write that times out with nothing sent fails with EAGAIN (`WouldBlock`).
+        result.map_err(|e| if crate::request::is_timeout(&e) { too_slow() } else { e })
+    }
+}
+
+fn too_slow() -> io::Error {
+    io::Error::new(io::ErrorKind::TimedOut, "the client read too slowly: send deadline passed")
+}
+// ANCHOR_END: send_deadline
 
 // ANCHOR: serve_connection
 /// Serves requests on `stream` until the client closes, a timeout or an error ends the
@@ -97,7 +147,17 @@ pub fn serve_connection(stream: &TcpStream, peer: SocketAddr, shared: &Shared) -
             reader.head.minor_version
         );
         shared.stats.requests.fetch_add(1, Ordering::Relaxed);
-        let (keep_alive, status) = answer(stream, &mut reader, &mut out, shared, peer)?;
+        let (keep_alive, status) = match answer(stream, &mut reader, &mut out, shared, peer) {
+            Ok(outcome) => outcome,
+            Err(e) if e.kind() == io::ErrorKind::TimedOut => {
+                // Cut off at the send deadline: close with a reset (`SO_LINGER` 0), as nginx's
+                // `reset_timedout_connection` does. A normal close would leave the kernel
+                // trickling the megabytes still queued to the same slow client.
+                let _ = socket2::SockRef::from(stream).set_linger(Some(Duration::ZERO));
+                return Err(e);
+            }
+            Err(e) => return Err(e),
+        };
         if !keep_alive {
             if status >= 400 {
                 linger_close(stream);
@@ -168,7 +228,17 @@ impl<'a> Exchange<'a> {
         http10: bool,
         head_only: bool,
     ) -> Self {
-        Self { stream, out, shared, keep_alive, http10, head_only, status: 0, body_sent: 0 }
+        Self {
+            stream,
+            out,
+            shared,
+            keep_alive,
+            http10,
+            head_only,
+            status: 0,
+            body_sent: 0,
+            deadline: None,
+        }
     }
 
     // ANCHOR: dispatch
@@ -431,16 +501,16 @@ impl<'a> Exchange<'a> {
             self.body_sent = count;
             return self.write_out();
         }
-        // Large: the head, then the file straight from the page cache to the socket.
+        // Large: the head, then the file straight from the page cache to the socket, both
+        // under one deadline for the whole response.
+        self.deadline = Some(SendDeadline::new(self.shared, self.out.len() as u64 + count));
         self.write_out()?;
-        let sent = send_file_range(self.stream, file, start, count)?;
+        let sent = self.send_file_range(file, start, count)?;
         narrate!(
             self.shared.narrator,
             "sendfile({}, file, offset {start}) -> {sent} bytes",
             fd(self.stream)
         );
-        self.body_sent = sent;
-        self.shared.stats.bytes.fetch_add(sent, Ordering::Relaxed);
         if sent < count {
             // The file shrank after the head promised `count` bytes: the client would wait
             // for bytes that never come. Closing tells it the response is cut short.
@@ -478,9 +548,22 @@ impl<'a> Exchange<'a> {
         self.send_body(status, page.as_bytes(), extra)
     }
 
-    /// Sends what is in `out`, all of it (`write_all` loops on short writes).
+    /// Sends what is in `out`, all of it, looping on short writes, under the response's
+    /// deadline.
     fn write_out(&mut self) -> io::Result<()> {
-        self.stream.write_all(self.out)?;
+        let shared = self.shared;
+        let deadline =
+            self.deadline.get_or_insert_with(|| SendDeadline::new(shared, self.out.len() as u64));
+        let mut stream = self.stream;
+        let mut rest = &self.out[..];
+        while !rest.is_empty() {
+            match deadline.write(self.stream, || stream.write(rest)) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => rest = &rest[n..],
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
         narrate!(
             self.shared.narrator,
             "sendall({}, {} bytes) -> status {}",
@@ -505,51 +588,103 @@ impl<'a> Exchange<'a> {
 }
 
 // ANCHOR: zero_copy
-/// Sends `count` bytes of `file` from offset `start` with `sendfile(2)`: the kernel copies
-/// from the page cache into the socket's buffer, and the bytes never visit this process. One
-/// call per socket-buffer's worth, blocking like `write` (and cut short by `SO_SNDTIMEO`).
-///
-/// Not `io::copy(file, socket)`: std uses `sendfile` only where it cannot change what the
-/// caller sees, and a file's later changes could show up in bytes still queued in a socket,
-/// so for a file and a socket it falls back to `read` and `write` through an 8 KiB buffer.
-/// We accept that race on purpose, as nginx does: a file rewritten *while* it is being sent
-/// is sent mixed, whatever the server.
-///
-/// Returns how many bytes went out: fewer than `count` if the file shrank meanwhile.
-#[cfg(target_os = "linux")]
-fn send_file_range(stream: &TcpStream, file: &File, start: u64, count: u64) -> io::Result<u64> {
-    let end = start + count;
-    // The kernel advances `offset`; the file's own position is not used, nor changed.
-    let mut offset = start;
-    while offset < end {
-        let chunk = usize::try_from(end - offset).unwrap_or(usize::MAX).min(SENDFILE_CHUNK);
-        match rustix::fs::sendfile(stream, file, Some(&mut offset), chunk) {
-            Ok(0) => break, // End of file, earlier than its size said.
-            Ok(_) => {}
-            Err(rustix::io::Errno::INTR) => {}
-            Err(e) => return Err(e.into()),
-        }
+impl Exchange<'_> {
+    /// Sends `count` bytes of `file` from offset `start` with `sendfile(2)`: the kernel copies
+    /// from the page cache into the socket's buffer, and the bytes never visit this process.
+    /// The bytes are counted as each call returns, so the access log and the summary see a
+    /// body cut short too.
+    ///
+    /// The socket is non-blocking meanwhile, and we wait for room with `poll(POLLOUT)`, for at
+    /// most `--send-timeout` and never past the response's deadline. A blocking `sendfile`
+    /// could not be bounded: `SO_SNDTIMEO` limits each wait *inside* it, and a client that
+    /// reads a few bytes now and then keeps every wait short and the call going for ever.
+    ///
+    /// Not `io::copy(file, socket)`: std uses `sendfile` only where it cannot change what the
+    /// caller sees, and a file's later changes could show up in bytes still queued in a
+    /// socket, so for a file and a socket it falls back to `read` and `write` through an 8 KiB
+    /// buffer. We accept that race on purpose, as nginx does: a file rewritten *while* it is
+    /// being sent is sent mixed, whatever the server.
+    ///
+    /// Returns how many bytes went out: fewer than `count` if the file shrank meanwhile.
+    #[cfg(target_os = "linux")]
+    fn send_file_range(&mut self, file: &File, start: u64, count: u64) -> io::Result<u64> {
+        self.stream.set_nonblocking(true)?;
+        let result = self.sendfile_until_deadline(file, start, count);
+        self.stream.set_nonblocking(false)?;
+        result
     }
-    Ok(offset - start)
-}
 
-/// Elsewhere: a plain copy loop, from `start`.
-#[cfg(not(target_os = "linux"))]
-fn send_file_range(
-    mut stream: &TcpStream,
-    mut file: &File,
-    start: u64,
-    count: u64,
-) -> io::Result<u64> {
-    file.seek(SeekFrom::Start(start))?;
-    io::copy(&mut file.take(count), &mut stream)
+    #[cfg(target_os = "linux")]
+    fn sendfile_until_deadline(&mut self, file: &File, start: u64, count: u64) -> io::Result<u64> {
+        use rustix::event::{PollFd, PollFlags, poll};
+        use rustix::io::Errno;
+        let deadline = self.deadline.as_ref().expect("the head was sent under a deadline");
+        let end = start + count;
+        // The kernel advances `offset`; the file's own position is not used, nor changed.
+        let mut offset = start;
+        while offset < end {
+            let chunk = usize::try_from(end - offset).unwrap_or(usize::MAX).min(SENDFILE_CHUNK);
+            match rustix::fs::sendfile(self.stream, file, Some(&mut offset), chunk) {
+                Ok(0) => break, // End of file, earlier than its size said.
+                Ok(n) => {
+                    self.body_sent += n as u64;
+                    self.shared.stats.bytes.fetch_add(n as u64, Ordering::Relaxed);
+                }
+                Err(Errno::AGAIN) => {
+                    // The socket buffer is full: the client has not read what we sent.
+                    let left = deadline.at.saturating_duration_since(Instant::now());
+                    let wait = rustix::event::Timespec::try_from(left.min(deadline.idle))
+                        .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+                    let mut fds = [PollFd::new(self.stream, PollFlags::OUT)];
+                    match poll(&mut fds, Some(&wait)) {
+                        Ok(0) => return Err(too_slow()),
+                        Ok(_) | Err(Errno::INTR) => {}
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                Err(Errno::INTR) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(offset - start)
+    }
+
+    /// Elsewhere: a plain copy loop, from `start`, through a buffer.
+    #[cfg(not(target_os = "linux"))]
+    fn send_file_range(&mut self, mut file: &File, start: u64, count: u64) -> io::Result<u64> {
+        let deadline = self.deadline.as_ref().expect("the head was sent under a deadline");
+        file.seek(SeekFrom::Start(start))?;
+        let mut buf = vec![0u8; SMALL_BODY as usize];
+        let mut stream = self.stream;
+        let mut sent = 0;
+        while sent < count {
+            let want = usize::try_from(count - sent).unwrap_or(usize::MAX).min(buf.len());
+            let n = file.read(&mut buf[..want])?;
+            if n == 0 {
+                break;
+            }
+            let mut rest = &buf[..n];
+            while !rest.is_empty() {
+                let written = deadline.write(self.stream, || stream.write(rest))?;
+                if written == 0 {
+                    return Err(io::ErrorKind::WriteZero.into());
+                }
+                rest = &rest[written..];
+                self.body_sent += written as u64;
+                self.shared.stats.bytes.fetch_add(written as u64, Ordering::Relaxed);
+            }
+            sent += n as u64;
+        }
+        Ok(sent)
+    }
 }
 // ANCHOR_END: zero_copy
 
-/// The most one `sendfile` call is asked for; the kernel sends what the socket buffer takes
-/// and says how much. (Linux itself caps one call at 2 GiB.)
+/// The most one `sendfile` call is asked for: 1 MiB, small enough that the deadline and the
+/// byte counts see progress often, large enough that the system call costs nothing next to
+/// the copy. The kernel sends what the socket buffer takes and says how much.
 #[cfg(target_os = "linux")]
-const SENDFILE_CHUNK: usize = 1 << 30;
+const SENDFILE_CHUNK: usize = 1 << 20;
 
 /// Splits a request target into its path and query; `None` for a target that is not a path.
 fn split_target(target: &str) -> Option<(&str, Option<&str>)> {

@@ -445,3 +445,55 @@ fn a_symlink_swapped_during_a_listing_never_lists_outside_the_root() {
     swapper.join().unwrap();
     assert!(listed > 0 && refused > 0, "the swap never raced: {listed} listed, {refused} refused");
 }
+
+/// A connection whose receive buffer is small (4 KiB), so the server's writes block soon.
+fn small_window_connect(addr: &str) -> TcpStream {
+    let addr: std::net::SocketAddr = addr.parse().unwrap();
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None).unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    socket.connect(&addr.into()).unwrap();
+    let stream: TcpStream = socket.into();
+    stream.set_read_timeout(Some(PATIENCE)).unwrap();
+    stream
+}
+
+/// Issue 15: each response has a send deadline, `--send-timeout` + size / `--min-send-rate`
+/// (here 1 s + 10 MiB at 10 MiB/s = 2 s). A client that never reads, and one that reads a
+/// few bytes now and then (which a timeout per write never catches), are both cut off by it.
+#[test]
+fn slow_readers_are_cut_off_at_the_send_deadline() {
+    let site = site();
+    let (srv, addr) = serve(&site.root(), &["--send-timeout", "1", "--min-send-rate", "10M"]);
+    let deadline = Duration::from_secs(2);
+    // Room for a loaded machine: the bug held these clients 4 s and forever.
+    let bound = deadline + Duration::from_millis(1500);
+
+    let mut silent = small_window_connect(&addr);
+    let started = Instant::now();
+    silent.write_all(&get("/big.bin")).unwrap();
+    // The access log line is written when the response ends, cut off or not.
+    srv.wait_for_stderr("\"GET /big.bin HTTP/1.1\" 200");
+    let held = started.elapsed();
+    assert!(held < bound, "a client that reads nothing was held {held:?}");
+
+    let mut trickle = small_window_connect(&addr);
+    let started = Instant::now();
+    trickle.write_all(&get("/big.bin")).unwrap();
+    let mut bytes = [0u8; 64];
+    let mut got = 0usize;
+    loop {
+        match trickle.read(&mut bytes) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => got += n,
+        }
+        let held = started.elapsed();
+        assert!(held < bound + Duration::from_secs(3), "a trickling reader is still served");
+        // The slow reader is the thing under test: 64 bytes every 20 ms, 3 KiB/s.
+        thread::sleep(Duration::from_millis(20));
+    }
+    let held = started.elapsed();
+    assert!(held < bound, "a trickling reader was held {held:?}");
+    assert!(got < BIG, "the whole file went out at 3 KiB/s?");
+    // And the server serves others.
+    assert_eq!(exchange(&addr, &get("/hello.txt")).body, b"hello world\n");
+}
