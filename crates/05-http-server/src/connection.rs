@@ -147,7 +147,10 @@ pub fn serve_connection(stream: &TcpStream, peer: SocketAddr, shared: &Shared) -
             reader.head.minor_version
         );
         shared.stats.requests.fetch_add(1, Ordering::Relaxed);
-        let (keep_alive, status) = match answer(stream, &mut reader, &mut out, shared, peer) {
+        shared.stats.in_flight.fetch_add(1, Ordering::SeqCst);
+        let answered = answer(stream, &mut reader, &mut out, shared, peer);
+        shared.stats.in_flight.fetch_sub(1, Ordering::SeqCst);
+        let (keep_alive, status) = match answered {
             Ok(outcome) => outcome,
             Err(e) if e.kind() == io::ErrorKind::TimedOut => {
                 // Cut off at the send deadline: close with a reset (`SO_LINGER` 0), as nginx's

@@ -138,6 +138,8 @@ pub struct Stats {
     pub bytes: AtomicU64,
     /// Connections turned away with 503 (`--max-connections`).
     pub refused: AtomicU64,
+    /// Requests being answered right now, for the stop's "waiting for" line.
+    pub in_flight: AtomicUsize,
 }
 
 impl std::fmt::Display for Stats {
@@ -233,8 +235,12 @@ pub fn listen(host: &str, port: u16, backlog: i32, n: Narrator) -> Result<TcpLis
 /// When the folder cannot be opened or the listening socket cannot be set up.
 pub fn run(config: Config) -> Result<()> {
     let stop = Stop::new();
-    stop.trigger_on_ctrl_c()?;
-    let (listener, shared) = prepare(&config, stop)?;
+    let (listener, shared) = prepare(&config, Arc::clone(&stop))?;
+    // A second Ctrl-C exits at once, and still says what was served.
+    let for_summary = Arc::clone(&shared);
+    stop.trigger_on_ctrl_c_then(move || {
+        eprintln!("server stopped at once: {}", for_summary.stats);
+    })?;
     let local = listener.local_addr().context("could not read the bound address")?;
     println!("listening on {local}");
     eprintln!("serving {} at http://{}/", shared.root.path().display(), url_host(local));
@@ -387,6 +393,16 @@ fn start_connection(
 fn drain(shared: &Shared) {
     let mut open = shared.open();
     narrate!(shared.narrator, "stopping: {} connection(s) open, draining", open.len());
+    // Said at once, without --trace: a download in flight can keep the server for a while.
+    let busy = shared.stats.in_flight.load(Ordering::SeqCst);
+    if busy > 0 {
+        eprintln!(
+            "stopping: waiting up to {} s for {busy} response{} in flight (Ctrl-C again to stop \
+             now)",
+            DRAIN_TIMEOUT.as_secs(),
+            if busy == 1 { "" } else { "s" }
+        );
+    }
     for stream in open.values() {
         let _ = stream.shutdown(Shutdown::Read);
     }

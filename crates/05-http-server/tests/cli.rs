@@ -111,3 +111,36 @@ fn bad_flag_values_are_usage_errors() {
         assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
     }
 }
+
+/// Issue 15: Ctrl-C during a long download says at once, without `--trace`, what the server
+/// waits for and for how long; a second Ctrl-C stops at once (exit 130) and still prints the
+/// summary, which counts the body bytes `sendfile` sent, not only the heads.
+#[test]
+fn ctrl_c_during_a_download_says_what_it_waits_for_and_twice_stops_at_once() {
+    use std::io::{Read, Write};
+    let site = site();
+    let (srv, addr) = serve(&site.root(), &[]);
+    let mut download = small_window_connect(&addr);
+    download.write_all(&get("/big.bin")).unwrap();
+    // Part of the body has arrived: the response is in flight, and then we stop reading.
+    let mut first = vec![0u8; 64 << 10];
+    download.read_exact(&mut first).unwrap();
+    srv.interrupt();
+    srv.wait_for_stderr("(Ctrl-C again to stop now)");
+    assert!(
+        srv.stderr().contains("stopping: waiting up to 10 s for 1 response in flight"),
+        "{}",
+        srv.stderr()
+    );
+    srv.interrupt();
+    let done = srv.finish();
+    assert_eq!(done.status.code(), Some(130), "{done:?}");
+    let summary = done
+        .stderr
+        .lines()
+        .find(|line| line.starts_with("server stopped at once: served 1 request on 1 connection"))
+        .unwrap_or_else(|| panic!("no summary:\n{}", done.stderr));
+    // At least the 64 KiB read here went out, so the count is in KiB or MiB, not bytes.
+    assert!(summary.ends_with("KiB") || summary.ends_with("MiB"), "{summary}");
+    drop(download);
+}

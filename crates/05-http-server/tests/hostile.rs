@@ -446,17 +446,6 @@ fn a_symlink_swapped_during_a_listing_never_lists_outside_the_root() {
     assert!(listed > 0 && refused > 0, "the swap never raced: {listed} listed, {refused} refused");
 }
 
-/// A connection whose receive buffer is small (4 KiB), so the server's writes block soon.
-fn small_window_connect(addr: &str) -> TcpStream {
-    let addr: std::net::SocketAddr = addr.parse().unwrap();
-    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None).unwrap();
-    socket.set_recv_buffer_size(4096).unwrap();
-    socket.connect(&addr.into()).unwrap();
-    let stream: TcpStream = socket.into();
-    stream.set_read_timeout(Some(PATIENCE)).unwrap();
-    stream
-}
-
 /// Issue 15: each response has a send deadline, `--send-timeout` + size / `--min-send-rate`
 /// (here 1 s + 10 MiB at 10 MiB/s = 2 s). A client that never reads, and one that reads a
 /// few bytes now and then (which a timeout per write never catches), are both cut off by it.
