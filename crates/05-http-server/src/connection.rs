@@ -716,9 +716,20 @@ fn whole_seconds(time: std::time::SystemTime) -> u64 {
 
 /// A lookup that failed on the path itself (a component that is a file, a name too long, a
 /// symlink loop): as good as "not found" to the client.
+///
+/// By name, never by number: error numbers differ between systems (Linux's 62 is ETIME,
+/// macOS's is ELOOP), and a number matched by hand turns unrelated errors into 404s.
+#[cfg(target_os = "linux")]
 fn is_lookup_error(err: &io::Error) -> bool {
-    // ENOTDIR, ENAMETOOLONG, ELOOP: the numbers are Linux's; macOS's ELOOP is 62.
-    matches!(err.raw_os_error(), Some(20 | 36 | 40 | 62 | 63))
+    use rustix::io::Errno;
+    matches!(Errno::from_io_error(err), Some(Errno::NOTDIR | Errno::NAMETOOLONG | Errno::LOOP))
+}
+
+/// Elsewhere, std's names: ENOTDIR and ENAMETOOLONG have one; ELOOP has no stable one yet, so
+/// a symlink loop there is a 500.
+#[cfg(not(target_os = "linux"))]
+fn is_lookup_error(err: &io::Error) -> bool {
+    matches!(err.kind(), io::ErrorKind::NotADirectory | io::ErrorKind::InvalidFilename)
 }
 
 #[cfg(test)]
@@ -733,5 +744,18 @@ mod tests {
         assert_eq!(split_target("http://example.com"), Some(("/", None)));
         assert_eq!(split_target("*"), None);
         assert_eq!(split_target("a/b"), None);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn only_lookup_errors_count_as_not_found() {
+        use rustix::io::Errno;
+        for errno in [Errno::NOTDIR, Errno::NAMETOOLONG, Errno::LOOP] {
+            assert!(is_lookup_error(&errno.into()), "{errno:?}");
+        }
+        // ETIME (62) and ENOSR (63) on Linux have nothing to do with a path: a 500, not a 404.
+        for errno in [Errno::TIME, Errno::NOSR, Errno::IO, Errno::NOMEM] {
+            assert!(!is_lookup_error(&errno.into()), "{errno:?}");
+        }
     }
 }

@@ -91,7 +91,7 @@ struct HelloArgs {
 #[derive(Args)]
 struct ServeArgs {
     /// The folder to serve.
-    #[arg(value_name = "DIR", conflicts_with = "directory")]
+    #[arg(value_name = "DIR", conflicts_with = "directory", value_parser = folder)]
     dir: Option<PathBuf>,
 
     /// The folder to serve (Python's spelling); default: the current folder.
@@ -155,6 +155,21 @@ fn count(max: usize) -> impl Fn(&str) -> Result<usize, String> + Clone + Send + 
         Ok(n) if (1..=max).contains(&n) => Ok(n),
         _ => Err(format!("`{text}` is not a count from 1 to {max}")),
     }
+}
+
+/// The folder argument. `python3 -m http.server 8000` takes a *port* there, so `serve 8000`
+/// is a habit worth catching: a number that is not a folder is a usage error that says what
+/// to type. A folder really named `8000` is still served.
+fn folder(text: &str) -> Result<PathBuf, String> {
+    let path = PathBuf::from(text);
+    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) && !path.is_dir() {
+        return Err(format!(
+            "no folder `{text}` here: the positional argument is the folder to serve\n\n\
+             hint: to listen on port {text}, use `-p {text}` (python3 -m http.server takes \
+             the port there)"
+        ));
+    }
+    Ok(path)
 }
 
 fn head_size(text: &str) -> Result<usize, String> {

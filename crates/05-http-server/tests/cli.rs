@@ -144,3 +144,22 @@ fn ctrl_c_during_a_download_says_what_it_waits_for_and_twice_stops_at_once() {
     assert!(summary.ends_with("KiB") || summary.ends_with("MiB"), "{summary}");
     drop(download);
 }
+
+/// Issue 15: `serve 8000` is `python3 -m http.server 8000`'s habit; here the positional
+/// argument is the folder. A number that is no folder is a usage error that says `-p 8000`.
+#[test]
+fn a_port_given_as_the_folder_is_a_usage_error_with_a_hint() {
+    let empty = tempfile::tempdir().unwrap();
+    let out = run(bin().current_dir(empty.path()).args(["serve", "8000"]));
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(out.stderr.contains("hint: to listen on port 8000, use `-p 8000`"), "{}", out.stderr);
+    // A folder that is really called 8000 is served.
+    std::fs::create_dir(empty.path().join("8000")).unwrap();
+    std::fs::write(empty.path().join("8000/hello.txt"), "hello world\n").unwrap();
+    let srv = common::testkit::Proc::spawn(
+        bin().current_dir(empty.path()).args(["serve", "8000", "-p", "0"]),
+    );
+    let addr = srv.listening_addr();
+    assert_eq!(exchange(&addr, &get("/hello.txt")).body, b"hello world\n");
+    srv.stop();
+}

@@ -486,3 +486,24 @@ fn slow_readers_are_cut_off_at_the_send_deadline() {
     // And the server serves others.
     assert_eq!(exchange(&addr, &get("/hello.txt")).body, b"hello world\n");
 }
+
+/// A lookup that fails on the path itself is "not found": a file used as a folder (ENOTDIR),
+/// a name longer than the system takes (ENAMETOOLONG), a symlink loop (ELOOP).
+#[cfg(target_os = "linux")]
+#[test]
+fn paths_that_cannot_be_looked_up_are_404() {
+    use std::os::unix::fs::symlink;
+    let site = site();
+    symlink("loop-b", site.root().join("loop-a")).unwrap();
+    symlink("loop-a", site.root().join("loop-b")).unwrap();
+    let (_srv, addr) = serve(&site.root(), &[]);
+    let long = format!("/{}", "n".repeat(300));
+    for target in ["/hello.txt/x", long.as_str(), "/loop-a", "/loop-a/x"] {
+        assert_eq!(
+            exchange(&addr, &get(target)).status(),
+            404,
+            "{}",
+            &target[..20.min(target.len())]
+        );
+    }
+}
