@@ -418,6 +418,7 @@ impl<'a> Exchange<'a> {
 
     // ANCHOR: send_file
     /// A regular file: 304 if the client's copy is current, 206 or 416 for a range, else 200.
+    /// Every one of them carries the file's validators, `ETag` and `Last-Modified`.
     fn send_file(
         &mut self,
         file: &File,
@@ -428,24 +429,36 @@ impl<'a> Exchange<'a> {
         let len = meta.len();
         let modified = meta.modified().ok();
         let last_modified = modified.map(http_date);
-        // HTTP dates have whole seconds: compare at that precision, or a file modified at
-        // 08:05:00.300 would never match the `08:05:00` the client was given.
-        if let (Some(since), Some(modified)) = (head.if_modified_since, modified) {
-            if whole_seconds(modified) <= whole_seconds(since) {
-                self.status = Status::NOT_MODIFIED.code;
-                start_head(self.out, Status::NOT_MODIFIED);
-                if let Some(date) = &last_modified {
-                    header(self.out, "Last-Modified", date);
-                }
-                end_head(self.out, self.keep_alive, self.http10);
-                return self.write_out();
+        let etag = modified.map(|time| entity_tag(time, len));
+        // RFC 9110, 13.2.2: If-None-Match, when sent, decides alone; If-Modified-Since is
+        // looked at only without it (an ETag tells versions apart within one second, a date
+        // cannot).
+        let not_modified = if !head.if_none_match.is_empty() {
+            none_match(&head.if_none_match, etag.as_deref())
+        } else if let (Some(since), Some(modified)) = (head.if_modified_since, modified) {
+            // HTTP dates have whole seconds: compare at that precision, or a file modified at
+            // 08:05:00.300 would never match the `08:05:00` the client was given.
+            whole_seconds(modified) <= whole_seconds(since)
+        } else {
+            false
+        };
+        if not_modified {
+            self.status = Status::NOT_MODIFIED.code;
+            start_head(self.out, Status::NOT_MODIFIED);
+            if let Some(tag) = &etag {
+                header(self.out, "ETag", tag);
             }
+            if let Some(date) = &last_modified {
+                header(self.out, "Last-Modified", date);
+            }
+            end_head(self.out, self.keep_alive, self.http10);
+            return self.write_out();
         }
-        // `If-Range: <date>`: send the range only if the file is still the one the client has
-        // part of; otherwise the whole (new) file.
+        // `If-Range`: send the range only if the file is still the one the client has part
+        // of; otherwise the whole (new) file.
         let range_applies = !head.range.is_empty()
             && (head.if_range.is_empty()
-                || last_modified.as_ref().is_some_and(|d| d.to_string() == head.if_range));
+                || if_range_holds(&head.if_range, etag.as_deref(), last_modified.as_ref()));
         let (status, start, count) = match range_applies.then(|| parse_range(&head.range, len)) {
             Some(RangeRequest::Part { start, end }) => {
                 (Status::PARTIAL_CONTENT, start, end - start + 1)
@@ -469,6 +482,9 @@ impl<'a> Exchange<'a> {
             header(self.out, "Content-Type", mime);
         }
         header(self.out, "Content-Length", count);
+        if let Some(tag) = &etag {
+            header(self.out, "ETag", tag);
+        }
         if let Some(date) = &last_modified {
             header(self.out, "Last-Modified", date);
         }
@@ -709,6 +725,61 @@ fn split_target(target: &str) -> Option<(&str, Option<&str>)> {
     })
 }
 
+// ANCHOR: validators
+/// The file's strong entity-tag: its modification time, to the nanosecond, and its size, in
+/// hex: `"187b3a9c1d2e4f00-c"`. nginx builds its ETag the same way, from the mtime in seconds;
+/// nanoseconds tell apart two versions written within one second.
+fn entity_tag(modified: std::time::SystemTime, len: u64) -> String {
+    let nanos = modified.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    format!("\"{nanos:x}-{len:x}\"")
+}
+
+/// The entity-tags in an `If-None-Match` or `If-Range` value: `"a", W/"b"` gives `"a"` and
+/// `W/"b"`. A quoted tag may hold a comma, so the list is not simply split at commas. Anything
+/// malformed comes out as itself, up to the next comma, and matches no tag of ours.
+fn entity_tags(list: &str) -> impl Iterator<Item = &str> {
+    let mut rest = list;
+    std::iter::from_fn(move || {
+        rest = rest.trim_start_matches([' ', '\t', ',']);
+        if rest.is_empty() {
+            return None;
+        }
+        let opaque = if rest.starts_with("W/") { 2 } else { 0 };
+        let end = match rest[opaque..].strip_prefix('"').and_then(|tag| tag.find('"')) {
+            Some(close) => opaque + close + 2,
+            None => rest.find(',').unwrap_or(rest.len()),
+        };
+        let (tag, after) = rest.split_at(end);
+        rest = after;
+        Some(tag)
+    })
+}
+
+/// `If-None-Match`: does the client already hold this version? The weak comparison (RFC 9110,
+/// 8.8.3.2): two tags match if their quoted parts are equal, `W/` or not. `*` matches any file
+/// that exists.
+fn none_match(list: &str, etag: Option<&str>) -> bool {
+    if list.trim() == "*" {
+        return true;
+    }
+    let Some(etag) = etag else { return false };
+    let ours = etag.trim_start_matches("W/");
+    entity_tags(list).any(|tag| tag.trim_start_matches("W/") == ours)
+}
+
+/// `If-Range`: is the part the client holds from this version of the file? An entity-tag
+/// needs the strong comparison (a weak tag never matches: a range of a merely "equivalent"
+/// file would splice two files together); a date must equal `Last-Modified`.
+fn if_range_holds(value: &str, etag: Option<&str>, last_modified: Option<&impl ToString>) -> bool {
+    let value = value.trim();
+    if value.starts_with('"') || value.starts_with("W/") {
+        !value.starts_with("W/") && etag == Some(value)
+    } else {
+        last_modified.is_some_and(|date| date.to_string() == value)
+    }
+}
+// ANCHOR_END: validators
+
 /// Whole seconds since 1970, the precision of an HTTP date.
 fn whole_seconds(time: std::time::SystemTime) -> u64 {
     time.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
@@ -735,6 +806,16 @@ fn is_lookup_error(err: &io::Error) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn entity_tag_lists_are_read_as_lists() {
+        let tags: Vec<_> = entity_tags(r#" "a" , W/"b,c",,"d" junk, "e""#).collect();
+        assert_eq!(tags, [r#""a""#, r#"W/"b,c""#, r#""d""#, "junk", r#""e""#]);
+        assert!(none_match(r#""x", W/"b,c""#, Some(r#""b,c""#)));
+        assert!(!none_match(r#""x""#, Some(r#""b""#)));
+        assert!(none_match("*", None));
+        assert!(!none_match("junk", Some(r#""junk""#)));
+    }
 
     #[test]
     fn targets_split_into_path_and_query() {

@@ -125,14 +125,16 @@ impl Response {
         })
     }
 
-    /// The head with the values of `Date` and `Last-Modified` (which change) replaced.
+    /// The head with the values of `Date`, `Last-Modified` and `ETag` (which change) replaced.
     pub fn masked_head(&self) -> String {
         self.head
             .split("\r\n")
             .map(|line| {
-                for name in ["Date: ", "Last-Modified: "] {
+                for (name, mask) in
+                    [("Date: ", "<date>"), ("Last-Modified: ", "<date>"), ("ETag: ", "<etag>")]
+                {
                     if line.starts_with(name) {
-                        return format!("{name}<date>");
+                        return format!("{name}{mask}");
                     }
                 }
                 line.to_owned()
