@@ -69,8 +69,15 @@ struct SendDeadline {
 impl SendDeadline {
     fn new(shared: &Shared, bytes: u64) -> Self {
         let limits = &shared.limits;
-        let transfer = Duration::from_secs_f64(bytes as f64 / limits.min_send_rate as f64);
-        Self { at: Instant::now() + limits.send_timeout + transfer, idle: limits.send_timeout }
+        let transfer = Duration::try_from_secs_f64(bytes as f64 / limits.min_send_rate as f64)
+            .unwrap_or(Duration::MAX);
+        let now = Instant::now();
+        // Saturating: a huge file at `--min-send-rate 1` must not overflow the clock (a panic);
+        // a deadline a year away is no deadline anyway.
+        let at = now
+            .checked_add(limits.send_timeout.saturating_add(transfer))
+            .unwrap_or_else(|| now + Duration::from_secs(365 * 86_400));
+        Self { at, idle: limits.send_timeout }
     }
 
     /// Runs one blocking write (`write` or `sendfile`) under the deadline. `SO_SNDTIMEO` is
