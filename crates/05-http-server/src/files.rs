@@ -13,9 +13,11 @@
 //! 3. **Open beneath the root**. On Linux, `openat2(root, path, RESOLVE_BENEATH)` makes the
 //!    kernel refuse any path that leaves the root while it resolves it, symlinks included, in
 //!    the same call that opens the file (no gap between a check and the open for someone to
-//!    swap a symlink in). Everything after works on that descriptor: a file is sent from it
-//!    and a folder is listed from it ([`listing`]), never looked up by path again. Elsewhere
-//!    the canonical path (`realpath`) is compared with the root, and that gap remains.
+//!    swap a symlink in). What was checked is what is used: a file is sent from that
+//!    descriptor and a folder is listed from it ([`listing`]), never looked up by path again.
+//!    (A folder's `index.html` is a new request for a path, opened beneath the root the same
+//!    way.) Elsewhere the canonical path (`realpath`) is compared with the root, and the gap
+//!    remains.
 //!    `--follow-symlinks` opens by plain path instead, as Python's http.server always does.
 
 use std::fmt::Write as _;
