@@ -27,6 +27,8 @@ fn help_names_the_modes_and_says_there_is_no_client() {
         "--follow-symlinks",
         "--header-timeout",
         "--max-connections",
+        "--send-timeout",
+        "--min-send-rate",
     ] {
         assert!(out.stdout.contains(flag), "serve --help lacks {flag:?}:\n{}", out.stdout);
     }
@@ -103,6 +105,8 @@ fn bad_flag_values_are_usage_errors() {
         &["serve", "--max-connections", "0"],
         &["serve", "--max-head", "10"],
         &["serve", "--max-body", "lots"],
+        &["serve", "--min-send-rate", "0"],
+        &["serve", "--send-timeout", "0"],
         &["serve", "dir", "-d", "other"],
         &["hello", "--port", "70000"],
     ] {
