@@ -649,6 +649,11 @@ impl Exchange<'_> {
         // The kernel advances `offset`; the file's own position is not used, nor changed.
         let mut offset = start;
         while offset < end {
+            // Checked on every round, not only when `poll` times out: a client that reads
+            // steadily, but slower than `--min-send-rate`, makes `poll` succeed every time.
+            if Instant::now() >= deadline.at {
+                return Err(too_slow());
+            }
             let chunk = usize::try_from(end - offset).unwrap_or(usize::MAX).min(SENDFILE_CHUNK);
             match rustix::fs::sendfile(self.stream, file, Some(&mut offset), chunk) {
                 Ok(0) => break, // End of file, earlier than its size said.

@@ -487,6 +487,34 @@ fn slow_readers_are_cut_off_at_the_send_deadline() {
     assert_eq!(exchange(&addr, &get("/hello.txt")).body, b"hello world\n");
 }
 
+/// A steady reader, 32 KiB every 10 ms (3 MiB/s at best), slower than the 10 MiB/s the
+/// deadline asks for: each wait for room ends soon, yet the response is cut at the deadline.
+#[test]
+fn a_steady_reader_slower_than_the_minimum_rate_is_cut_off_at_the_deadline() {
+    let site = site();
+    let (_srv, addr) = serve(&site.root(), &["--send-timeout", "1", "--min-send-rate", "10M"]);
+    let bound = Duration::from_secs(2) + Duration::from_millis(1500);
+    let mut steady = connect(&addr);
+    let started = Instant::now();
+    steady.write_all(&get("/big.bin")).unwrap();
+    let mut chunk = vec![0u8; 32 << 10];
+    let mut got = 0usize;
+    loop {
+        match steady.read(&mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => got += n,
+        }
+        assert!(
+            started.elapsed() < bound + Duration::from_secs(3),
+            "a slow reader is still served"
+        );
+        thread::sleep(Duration::from_millis(10));
+    }
+    let held = started.elapsed();
+    assert!(held < bound, "a steady but slow reader was held {held:?}");
+    assert!(got < BIG, "the whole file went out to a reader slower than --min-send-rate");
+}
+
 /// A lookup that fails on the path itself is "not found": a file used as a folder (ENOTDIR),
 /// a name longer than the system takes (ENAMETOOLONG), a symlink loop (ELOOP).
 #[cfg(target_os = "linux")]
