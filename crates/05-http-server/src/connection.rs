@@ -50,7 +50,64 @@ struct Exchange<'a> {
     head_only: bool,
     status: u16,
     body_sent: u64,
+    /// This response's send deadline, from its first write on.
+    deadline: Option<SendDeadline>,
 }
+
+// ANCHOR: send_deadline
+/// When a response must have been handed to the kernel: `--send-timeout` plus its size at
+/// `--min-send-rate`. Each blocking write waits at most for what is left of it, so a client
+/// that reads a few bytes now and then (each write then succeeds, and `SO_SNDTIMEO` alone would
+/// never fire) is cut off at the deadline too. The same idea as the header deadline in
+/// `request.rs`, on the sending side.
+struct SendDeadline {
+    at: Instant,
+    /// `--send-timeout`: the `SO_SNDTIMEO` a connection normally has (set when accepted).
+    idle: Duration,
+}
+
+impl SendDeadline {
+    fn new(shared: &Shared, bytes: u64) -> Self {
+        let limits = &shared.limits;
+        let transfer = Duration::try_from_secs_f64(bytes as f64 / limits.min_send_rate as f64)
+            .unwrap_or(Duration::MAX);
+        let now = Instant::now();
+        // Saturating: a huge file at `--min-send-rate 1` must not overflow the clock (a panic);
+        // a deadline a year away is no deadline anyway.
+        let at = now
+            .checked_add(limits.send_timeout.saturating_add(transfer))
+            .unwrap_or_else(|| now + Duration::from_secs(365 * 86_400));
+        Self { at, idle: limits.send_timeout }
+    }
+
+    /// Runs one blocking write (`write` or `sendfile`) under the deadline. `SO_SNDTIMEO` is
+    /// lowered to the time left only when that is less than `--send-timeout`, so a response
+    /// that goes out at a normal pace costs no extra system call.
+    ///
+    /// # Errors
+    /// `TimedOut` once the deadline has passed, or when the write waited for it in vain.
+    fn write<T>(&self, stream: &TcpStream, call: impl FnOnce() -> io::Result<T>) -> io::Result<T> {
+        let left = self.at.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(too_slow());
+        }
+        let result = if left < self.idle {
+            stream.set_write_timeout(Some(left))?;
+            let result = call();
+            stream.set_write_timeout(Some(self.idle))?;
+            result
+        } else {
+            call()
+        };
+        // A write that times out with nothing sent fails with EAGAIN (`WouldBlock`).
+        result.map_err(|e| if crate::request::is_timeout(&e) { too_slow() } else { e })
+    }
+}
+
+fn too_slow() -> io::Error {
+    io::Error::new(io::ErrorKind::TimedOut, "the client read too slowly: send deadline passed")
+}
+// ANCHOR_END: send_deadline
 
 // ANCHOR: serve_connection
 /// Serves requests on `stream` until the client closes, a timeout or an error ends the
@@ -97,7 +154,20 @@ pub fn serve_connection(stream: &TcpStream, peer: SocketAddr, shared: &Shared) -
             reader.head.minor_version
         );
         shared.stats.requests.fetch_add(1, Ordering::Relaxed);
-        let (keep_alive, status) = answer(stream, &mut reader, &mut out, shared, peer)?;
+        shared.stats.in_flight.fetch_add(1, Ordering::SeqCst);
+        let answered = answer(stream, &mut reader, &mut out, shared, peer);
+        shared.stats.in_flight.fetch_sub(1, Ordering::SeqCst);
+        let (keep_alive, status) = match answered {
+            Ok(outcome) => outcome,
+            Err(e) if e.kind() == io::ErrorKind::TimedOut => {
+                // Cut off at the send deadline: close with a reset (`SO_LINGER` 0), as nginx's
+                // `reset_timedout_connection` does. A normal close would leave the kernel
+                // trickling the megabytes still queued to the same slow client.
+                let _ = socket2::SockRef::from(stream).set_linger(Some(Duration::ZERO));
+                return Err(e);
+            }
+            Err(e) => return Err(e),
+        };
         if !keep_alive {
             if status >= 400 {
                 linger_close(stream);
@@ -168,7 +238,17 @@ impl<'a> Exchange<'a> {
         http10: bool,
         head_only: bool,
     ) -> Self {
-        Self { stream, out, shared, keep_alive, http10, head_only, status: 0, body_sent: 0 }
+        Self {
+            stream,
+            out,
+            shared,
+            keep_alive,
+            http10,
+            head_only,
+            status: 0,
+            body_sent: 0,
+            deadline: None,
+        }
     }
 
     // ANCHOR: dispatch
@@ -281,21 +361,27 @@ impl<'a> Exchange<'a> {
             Ok(meta) => meta,
             Err(e) => return self.send_open_error(&e),
         };
+        let folder_form = files::names_a_folder(path);
         if meta.is_file() {
+            if folder_form {
+                // `/a.txt/` asks for a folder named a.txt; the file is not that.
+                return self.send_error(Status::NOT_FOUND, "Nothing here.", &[]);
+            }
             return self.send_file(&file, &meta, relative, head);
         }
         if !meta.is_dir() {
             // A FIFO, a socket, a device: reading one could block forever or never end.
             return self.send_error(Status::FORBIDDEN, "That is not a regular file.", &[]);
         }
-        drop(file);
-        if !path.ends_with('/') {
+        if !folder_form {
             // Relative links in the listing (`a.txt`) resolve against the URL's folder, which
-            // needs the slash: `/docs` + `a.txt` would be `/a.txt`.
-            let location = match query {
-                Some(q) => format!("{path}/?{q}"),
-                None => format!("{path}/"),
-            };
+            // needs the slash: `/docs` + `a.txt` would be `/a.txt`. The Location is built from
+            // the normalised path, never from the request's text: see `folder_location`.
+            let mut location = files::folder_location(relative);
+            if let Some(q) = query {
+                location.push('?');
+                location.push_str(q);
+            }
             return self.send_error(
                 Status::MOVED_PERMANENTLY,
                 "This is a folder: its address ends with a slash.",
@@ -314,9 +400,9 @@ impl<'a> Exchange<'a> {
                 }
             }
         }
-        let shown = files::relative_path(path)
-            .map(|r| if r.is_empty() { "/".to_owned() } else { format!("/{r}/") });
-        match files::listing(root, relative, shown.as_deref().unwrap_or("/")) {
+        let shown = if relative.is_empty() { "/".to_owned() } else { format!("/{relative}/") };
+        // The folder `file`, as opened beneath the root: listed by descriptor (see `listing`).
+        match files::listing(root, file, relative, &shown) {
             Ok(html) => self.send_body(Status::OK, html.as_bytes(), &[]),
             Err(e) => self.send_open_error(&e),
         }
@@ -339,6 +425,7 @@ impl<'a> Exchange<'a> {
 
     // ANCHOR: send_file
     /// A regular file: 304 if the client's copy is current, 206 or 416 for a range, else 200.
+    /// Every one of them carries the file's validators, `ETag` and `Last-Modified`.
     fn send_file(
         &mut self,
         file: &File,
@@ -349,24 +436,36 @@ impl<'a> Exchange<'a> {
         let len = meta.len();
         let modified = meta.modified().ok();
         let last_modified = modified.map(http_date);
-        // HTTP dates have whole seconds: compare at that precision, or a file modified at
-        // 08:05:00.300 would never match the `08:05:00` the client was given.
-        if let (Some(since), Some(modified)) = (head.if_modified_since, modified) {
-            if whole_seconds(modified) <= whole_seconds(since) {
-                self.status = Status::NOT_MODIFIED.code;
-                start_head(self.out, Status::NOT_MODIFIED);
-                if let Some(date) = &last_modified {
-                    header(self.out, "Last-Modified", date);
-                }
-                end_head(self.out, self.keep_alive, self.http10);
-                return self.write_out();
+        let etag = modified.map(|time| entity_tag(time, len));
+        // RFC 9110, 13.2.2: If-None-Match, when sent, decides alone; If-Modified-Since is
+        // looked at only without it (an ETag tells versions apart within one second, a date
+        // cannot).
+        let not_modified = if !head.if_none_match.is_empty() {
+            none_match(&head.if_none_match, etag.as_deref())
+        } else if let (Some(since), Some(modified)) = (head.if_modified_since, modified) {
+            // HTTP dates have whole seconds: compare at that precision, or a file modified at
+            // 08:05:00.300 would never match the `08:05:00` the client was given.
+            whole_seconds(modified) <= whole_seconds(since)
+        } else {
+            false
+        };
+        if not_modified {
+            self.status = Status::NOT_MODIFIED.code;
+            start_head(self.out, Status::NOT_MODIFIED);
+            if let Some(tag) = &etag {
+                header(self.out, "ETag", tag);
             }
+            if let Some(date) = &last_modified {
+                header(self.out, "Last-Modified", date);
+            }
+            end_head(self.out, self.keep_alive, self.http10);
+            return self.write_out();
         }
-        // `If-Range: <date>`: send the range only if the file is still the one the client has
-        // part of; otherwise the whole (new) file.
+        // `If-Range`: send the range only if the file is still the one the client has part
+        // of; otherwise the whole (new) file.
         let range_applies = !head.range.is_empty()
             && (head.if_range.is_empty()
-                || last_modified.as_ref().is_some_and(|d| d.to_string() == head.if_range));
+                || if_range_holds(&head.if_range, etag.as_deref(), last_modified.as_ref()));
         let (status, start, count) = match range_applies.then(|| parse_range(&head.range, len)) {
             Some(RangeRequest::Part { start, end }) => {
                 (Status::PARTIAL_CONTENT, start, end - start + 1)
@@ -390,6 +489,9 @@ impl<'a> Exchange<'a> {
             header(self.out, "Content-Type", mime);
         }
         header(self.out, "Content-Length", count);
+        if let Some(tag) = &etag {
+            header(self.out, "ETag", tag);
+        }
         if let Some(date) = &last_modified {
             header(self.out, "Last-Modified", date);
         }
@@ -425,16 +527,16 @@ impl<'a> Exchange<'a> {
             self.body_sent = count;
             return self.write_out();
         }
-        // Large: the head, then the file straight from the page cache to the socket.
+        // Large: the head, then the file straight from the page cache to the socket, both
+        // under one deadline for the whole response.
+        self.deadline = Some(SendDeadline::new(self.shared, self.out.len() as u64 + count));
         self.write_out()?;
-        let sent = send_file_range(self.stream, file, start, count)?;
+        let sent = self.send_file_range(file, start, count)?;
         narrate!(
             self.shared.narrator,
             "sendfile({}, file, offset {start}) -> {sent} bytes",
             fd(self.stream)
         );
-        self.body_sent = sent;
-        self.shared.stats.bytes.fetch_add(sent, Ordering::Relaxed);
         if sent < count {
             // The file shrank after the head promised `count` bytes: the client would wait
             // for bytes that never come. Closing tells it the response is cut short.
@@ -472,9 +574,22 @@ impl<'a> Exchange<'a> {
         self.send_body(status, page.as_bytes(), extra)
     }
 
-    /// Sends what is in `out`, all of it (`write_all` loops on short writes).
+    /// Sends what is in `out`, all of it, looping on short writes, under the response's
+    /// deadline.
     fn write_out(&mut self) -> io::Result<()> {
-        self.stream.write_all(self.out)?;
+        let shared = self.shared;
+        let deadline =
+            self.deadline.get_or_insert_with(|| SendDeadline::new(shared, self.out.len() as u64));
+        let mut stream = self.stream;
+        let mut rest = &self.out[..];
+        while !rest.is_empty() {
+            match deadline.write(self.stream, || stream.write(rest)) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => rest = &rest[n..],
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
         narrate!(
             self.shared.narrator,
             "sendall({}, {} bytes) -> status {}",
@@ -499,51 +614,108 @@ impl<'a> Exchange<'a> {
 }
 
 // ANCHOR: zero_copy
-/// Sends `count` bytes of `file` from offset `start` with `sendfile(2)`: the kernel copies
-/// from the page cache into the socket's buffer, and the bytes never visit this process. One
-/// call per socket-buffer's worth, blocking like `write` (and cut short by `SO_SNDTIMEO`).
-///
-/// Not `io::copy(file, socket)`: std uses `sendfile` only where it cannot change what the
-/// caller sees, and a file's later changes could show up in bytes still queued in a socket,
-/// so for a file and a socket it falls back to `read` and `write` through an 8 KiB buffer.
-/// We accept that race on purpose, as nginx does: a file rewritten *while* it is being sent
-/// is sent mixed, whatever the server.
-///
-/// Returns how many bytes went out: fewer than `count` if the file shrank meanwhile.
-#[cfg(target_os = "linux")]
-fn send_file_range(stream: &TcpStream, file: &File, start: u64, count: u64) -> io::Result<u64> {
-    let end = start + count;
-    // The kernel advances `offset`; the file's own position is not used, nor changed.
-    let mut offset = start;
-    while offset < end {
-        let chunk = usize::try_from(end - offset).unwrap_or(usize::MAX).min(SENDFILE_CHUNK);
-        match rustix::fs::sendfile(stream, file, Some(&mut offset), chunk) {
-            Ok(0) => break, // End of file, earlier than its size said.
-            Ok(_) => {}
-            Err(rustix::io::Errno::INTR) => {}
-            Err(e) => return Err(e.into()),
-        }
+impl Exchange<'_> {
+    /// Sends `count` bytes of `file` from offset `start` with `sendfile(2)`: the kernel copies
+    /// from the page cache into the socket's buffer, and the bytes never visit this process.
+    /// The bytes are counted as each call returns, so the access log and the summary see a
+    /// body cut short too.
+    ///
+    /// The socket is non-blocking meanwhile, and we wait for room with `poll(POLLOUT)`, for at
+    /// most `--send-timeout` and never past the response's deadline. A blocking `sendfile`
+    /// could not be bounded: `SO_SNDTIMEO` limits each wait *inside* it, and a client that
+    /// reads a few bytes now and then keeps every wait short and the call going for ever.
+    ///
+    /// Not `io::copy(file, socket)`: std uses `sendfile` only where it cannot change what the
+    /// caller sees, and a file's later changes could show up in bytes still queued in a
+    /// socket, so for a file and a socket it falls back to `read` and `write` through an 8 KiB
+    /// buffer. We accept that race on purpose, as nginx does: a file rewritten *while* it is
+    /// being sent is sent mixed, whatever the server.
+    ///
+    /// Returns how many bytes went out: fewer than `count` if the file shrank meanwhile.
+    #[cfg(target_os = "linux")]
+    fn send_file_range(&mut self, file: &File, start: u64, count: u64) -> io::Result<u64> {
+        self.stream.set_nonblocking(true)?;
+        let result = self.sendfile_until_deadline(file, start, count);
+        self.stream.set_nonblocking(false)?;
+        result
     }
-    Ok(offset - start)
-}
 
-/// Elsewhere: a plain copy loop, from `start`.
-#[cfg(not(target_os = "linux"))]
-fn send_file_range(
-    mut stream: &TcpStream,
-    mut file: &File,
-    start: u64,
-    count: u64,
-) -> io::Result<u64> {
-    file.seek(SeekFrom::Start(start))?;
-    io::copy(&mut file.take(count), &mut stream)
+    #[cfg(target_os = "linux")]
+    fn sendfile_until_deadline(&mut self, file: &File, start: u64, count: u64) -> io::Result<u64> {
+        use rustix::event::{PollFd, PollFlags, poll};
+        use rustix::io::Errno;
+        let deadline = self.deadline.as_ref().expect("the head was sent under a deadline");
+        let end = start + count;
+        // The kernel advances `offset`; the file's own position is not used, nor changed.
+        let mut offset = start;
+        while offset < end {
+            // Checked on every round, not only when `poll` times out: a client that reads
+            // steadily, but slower than `--min-send-rate`, makes `poll` succeed every time.
+            if Instant::now() >= deadline.at {
+                return Err(too_slow());
+            }
+            let chunk = usize::try_from(end - offset).unwrap_or(usize::MAX).min(SENDFILE_CHUNK);
+            match rustix::fs::sendfile(self.stream, file, Some(&mut offset), chunk) {
+                Ok(0) => break, // End of file, earlier than its size said.
+                Ok(n) => {
+                    self.body_sent += n as u64;
+                    self.shared.stats.bytes.fetch_add(n as u64, Ordering::Relaxed);
+                }
+                Err(Errno::AGAIN) => {
+                    // The socket buffer is full: the client has not read what we sent.
+                    let left = deadline.at.saturating_duration_since(Instant::now());
+                    let wait = rustix::event::Timespec::try_from(left.min(deadline.idle))
+                        .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+                    let mut fds = [PollFd::new(self.stream, PollFlags::OUT)];
+                    match poll(&mut fds, Some(&wait)) {
+                        Ok(0) => return Err(too_slow()),
+                        Ok(_) | Err(Errno::INTR) => {}
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                Err(Errno::INTR) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(offset - start)
+    }
+
+    /// Elsewhere: a plain copy loop, from `start`, through a buffer.
+    #[cfg(not(target_os = "linux"))]
+    fn send_file_range(&mut self, mut file: &File, start: u64, count: u64) -> io::Result<u64> {
+        let deadline = self.deadline.as_ref().expect("the head was sent under a deadline");
+        file.seek(SeekFrom::Start(start))?;
+        let mut buf = vec![0u8; SMALL_BODY as usize];
+        let mut stream = self.stream;
+        let mut sent = 0;
+        while sent < count {
+            let want = usize::try_from(count - sent).unwrap_or(usize::MAX).min(buf.len());
+            let n = file.read(&mut buf[..want])?;
+            if n == 0 {
+                break;
+            }
+            let mut rest = &buf[..n];
+            while !rest.is_empty() {
+                let written = deadline.write(self.stream, || stream.write(rest))?;
+                if written == 0 {
+                    return Err(io::ErrorKind::WriteZero.into());
+                }
+                rest = &rest[written..];
+                self.body_sent += written as u64;
+                self.shared.stats.bytes.fetch_add(written as u64, Ordering::Relaxed);
+            }
+            sent += n as u64;
+        }
+        Ok(sent)
+    }
 }
 // ANCHOR_END: zero_copy
 
-/// The most one `sendfile` call is asked for; the kernel sends what the socket buffer takes
-/// and says how much. (Linux itself caps one call at 2 GiB.)
+/// The most one `sendfile` call is asked for: 1 MiB, small enough that the deadline and the
+/// byte counts see progress often, large enough that the system call costs nothing next to
+/// the copy. The kernel sends what the socket buffer takes and says how much.
 #[cfg(target_os = "linux")]
-const SENDFILE_CHUNK: usize = 1 << 30;
+const SENDFILE_CHUNK: usize = 1 << 20;
 
 /// Splits a request target into its path and query; `None` for a target that is not a path.
 fn split_target(target: &str) -> Option<(&str, Option<&str>)> {
@@ -565,6 +737,61 @@ fn split_target(target: &str) -> Option<(&str, Option<&str>)> {
     })
 }
 
+// ANCHOR: validators
+/// The file's strong entity-tag: its modification time, to the nanosecond, and its size, in
+/// hex: `"187b3a9c1d2e4f00-c"`. nginx builds its ETag the same way, from the mtime in seconds;
+/// nanoseconds tell apart two versions written within one second.
+fn entity_tag(modified: std::time::SystemTime, len: u64) -> String {
+    let nanos = modified.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    format!("\"{nanos:x}-{len:x}\"")
+}
+
+/// The entity-tags in an `If-None-Match` or `If-Range` value: `"a", W/"b"` gives `"a"` and
+/// `W/"b"`. A quoted tag may hold a comma, so the list is not simply split at commas. Anything
+/// malformed comes out as itself, up to the next comma, and matches no tag of ours.
+fn entity_tags(list: &str) -> impl Iterator<Item = &str> {
+    let mut rest = list;
+    std::iter::from_fn(move || {
+        rest = rest.trim_start_matches([' ', '\t', ',']);
+        if rest.is_empty() {
+            return None;
+        }
+        let opaque = if rest.starts_with("W/") { 2 } else { 0 };
+        let end = match rest[opaque..].strip_prefix('"').and_then(|tag| tag.find('"')) {
+            Some(close) => opaque + close + 2,
+            None => rest.find(',').unwrap_or(rest.len()),
+        };
+        let (tag, after) = rest.split_at(end);
+        rest = after;
+        Some(tag)
+    })
+}
+
+/// `If-None-Match`: does the client already hold this version? The weak comparison (RFC 9110,
+/// 8.8.3.2): two tags match if their quoted parts are equal, `W/` or not. `*` matches any file
+/// that exists.
+fn none_match(list: &str, etag: Option<&str>) -> bool {
+    if list.trim() == "*" {
+        return true;
+    }
+    let Some(etag) = etag else { return false };
+    let ours = etag.trim_start_matches("W/");
+    entity_tags(list).any(|tag| tag.trim_start_matches("W/") == ours)
+}
+
+/// `If-Range`: is the part the client holds from this version of the file? An entity-tag
+/// needs the strong comparison (a weak tag never matches: a range of a merely "equivalent"
+/// file would splice two files together); a date must equal `Last-Modified`.
+fn if_range_holds(value: &str, etag: Option<&str>, last_modified: Option<&impl ToString>) -> bool {
+    let value = value.trim();
+    if value.starts_with('"') || value.starts_with("W/") {
+        !value.starts_with("W/") && etag == Some(value)
+    } else {
+        last_modified.is_some_and(|date| date.to_string() == value)
+    }
+}
+// ANCHOR_END: validators
+
 /// Whole seconds since 1970, the precision of an HTTP date.
 fn whole_seconds(time: std::time::SystemTime) -> u64 {
     time.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
@@ -572,14 +799,35 @@ fn whole_seconds(time: std::time::SystemTime) -> u64 {
 
 /// A lookup that failed on the path itself (a component that is a file, a name too long, a
 /// symlink loop): as good as "not found" to the client.
+///
+/// By name, never by number: error numbers differ between systems (Linux's 62 is ETIME,
+/// macOS's is ELOOP), and a number matched by hand turns unrelated errors into 404s.
+#[cfg(target_os = "linux")]
 fn is_lookup_error(err: &io::Error) -> bool {
-    // ENOTDIR, ENAMETOOLONG, ELOOP: the numbers are Linux's; macOS's ELOOP is 62.
-    matches!(err.raw_os_error(), Some(20 | 36 | 40 | 62 | 63))
+    use rustix::io::Errno;
+    matches!(Errno::from_io_error(err), Some(Errno::NOTDIR | Errno::NAMETOOLONG | Errno::LOOP))
+}
+
+/// Elsewhere, std's names. Only ENOTDIR's is within our minimum Rust (ENAMETOOLONG's came in
+/// 1.87, ELOOP's is not stable yet), so there the other two are a 500.
+#[cfg(not(target_os = "linux"))]
+fn is_lookup_error(err: &io::Error) -> bool {
+    err.kind() == io::ErrorKind::NotADirectory
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn entity_tag_lists_are_read_as_lists() {
+        let tags: Vec<_> = entity_tags(r#" "a" , W/"b,c",,"d" junk, "e""#).collect();
+        assert_eq!(tags, [r#""a""#, r#"W/"b,c""#, r#""d""#, "junk", r#""e""#]);
+        assert!(none_match(r#""x", W/"b,c""#, Some(r#""b,c""#)));
+        assert!(!none_match(r#""x""#, Some(r#""b""#)));
+        assert!(none_match("*", None));
+        assert!(!none_match("junk", Some(r#""junk""#)));
+    }
 
     #[test]
     fn targets_split_into_path_and_query() {
@@ -589,5 +837,18 @@ mod tests {
         assert_eq!(split_target("http://example.com"), Some(("/", None)));
         assert_eq!(split_target("*"), None);
         assert_eq!(split_target("a/b"), None);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn only_lookup_errors_count_as_not_found() {
+        use rustix::io::Errno;
+        for errno in [Errno::NOTDIR, Errno::NAMETOOLONG, Errno::LOOP] {
+            assert!(is_lookup_error(&errno.into()), "{errno:?}");
+        }
+        // ETIME (62) and ENOSR (63) on Linux have nothing to do with a path: a 500, not a 404.
+        for errno in [Errno::TIME, Errno::NOSR, Errno::IO, Errno::NOMEM] {
+            assert!(!is_lookup_error(&errno.into()), "{errno:?}");
+        }
     }
 }

@@ -13,7 +13,11 @@
 //! 3. **Open beneath the root**. On Linux, `openat2(root, path, RESOLVE_BENEATH)` makes the
 //!    kernel refuse any path that leaves the root while it resolves it, symlinks included, in
 //!    the same call that opens the file (no gap between a check and the open for someone to
-//!    swap a symlink in). Elsewhere the canonical path (`realpath`) is compared with the root.
+//!    swap a symlink in). What was checked is what is used: a file is sent from that
+//!    descriptor and a folder is listed from it ([`listing`]), never looked up by path again.
+//!    (A folder's `index.html` is a new request for a path, opened beneath the root the same
+//!    way.) Elsewhere the canonical path (`realpath`) is compared with the root, and the gap
+//!    remains.
 //!    `--follow-symlinks` opens by plain path instead, as Python's http.server always does.
 
 use std::fmt::Write as _;
@@ -53,6 +57,29 @@ pub fn relative_path(url_path: &str) -> Result<String, PathError> {
         }
     }
     Ok(segments.join("/"))
+}
+
+/// Does `url_path` name a folder: does its last segment, once decoded, end in `/`, `.` or `..`?
+/// `/a.txt/`, `/a.txt/.` and `/a.txt/x/..` all normalise to `a.txt`, but each asks for a
+/// folder, and a file is not one: they get 404, as nginx answers, and never the file.
+pub fn names_a_folder(url_path: &str) -> bool {
+    let decoded = percent_decode(url_path).unwrap_or_default();
+    matches!(decoded.rsplit('/').next(), None | Some("" | "." | ".."))
+}
+
+/// The address of the folder `relative` (as [`relative_path`] returns it), with its slash:
+/// `a/b c` becomes `/a/b%20c/`, built from the normalised segments and never from the request
+/// text. So it always starts with exactly one `/` and names a path on *this* host: a target
+/// like `//evil.example` normalises to `evil.example`, and its redirect is `/evil.example/`,
+/// not the protocol-relative `//evil.example/` that a browser would follow to another host.
+pub fn folder_location(relative: &str) -> String {
+    let mut location = String::with_capacity(relative.len() + 2);
+    for segment in relative.split('/').filter(|s| !s.is_empty()) {
+        location.push('/');
+        location.push_str(&percent_encode(segment));
+    }
+    location.push('/');
+    location
 }
 
 /// Decodes `%XX` escapes. An escaped `/` is refused: after decoding it would be a separator
@@ -249,13 +276,68 @@ struct Entry {
     modified: Option<SystemTime>,
 }
 
-// ANCHOR: listing
-/// The HTML listing of the folder `relative` beneath the root, shown at `url_path` (decoded,
-/// with its trailing slash). Names are HTML-escaped where shown and percent-encoded in links.
-///
-/// # Errors
-/// When the folder cannot be read.
-pub fn listing(root: &Root, relative: &str, url_path: &str) -> io::Result<String> {
+/// A symlink is shown as what it points to, found the way a request would find it: through
+/// `open_file`, so a link out of the root shows nothing of its target (not even a size or a
+/// date), just its name and `@`, as `ls -F` marks links.
+fn symlink_entry(root: &Root, relative: &str, name: String) -> Entry {
+    let path = if relative.is_empty() { name.clone() } else { format!("{relative}/{name}") };
+    match root.open_file(&path).and_then(|file| file.metadata()) {
+        Ok(meta) => Entry {
+            name,
+            is_dir: meta.is_dir(),
+            size: Some(meta.len()),
+            modified: meta.modified().ok(),
+        },
+        Err(_) => Entry { name, is_dir: false, size: None, modified: None },
+    }
+}
+
+/// The folder's entries, read from its descriptor: `getdents64` on `dir`, and `fstatat`
+/// relative to `dir` for each name (without following a symlink). At most
+/// [`MAX_LISTING_ENTRIES`]; the second number counts the rest.
+#[cfg(target_os = "linux")]
+fn read_entries(root: &Root, dir: File, relative: &str) -> io::Result<(Vec<Entry>, usize)> {
+    use rustix::fs::{AtFlags, Dir, FileType, statat};
+    // `Dir::read_from` opens "." relative to the descriptor: the same folder, not a path.
+    let names = Dir::read_from(&dir)?;
+    let mut entries = Vec::new();
+    let mut more = 0usize;
+    for entry in names {
+        let Ok(entry) = entry else { continue };
+        let raw_name = entry.file_name();
+        if matches!(raw_name.to_bytes(), b"." | b"..") {
+            continue;
+        }
+        if entries.len() == MAX_LISTING_ENTRIES {
+            more += 1;
+            continue;
+        }
+        let name = raw_name.to_string_lossy().into_owned();
+        let Ok(stat) = statat(&dir, raw_name, AtFlags::SYMLINK_NOFOLLOW) else { continue };
+        let kind = FileType::from_raw_mode(stat.st_mode);
+        if kind == FileType::Symlink {
+            entries.push(symlink_entry(root, relative, name));
+            continue;
+        }
+        let nanos = u32::try_from(stat.st_mtime_nsec).unwrap_or(0);
+        let modified = u64::try_from(stat.st_mtime)
+            .ok()
+            .map(|secs| SystemTime::UNIX_EPOCH + std::time::Duration::new(secs, nanos));
+        entries.push(Entry {
+            name,
+            is_dir: kind == FileType::Directory,
+            size: u64::try_from(stat.st_size).ok(),
+            modified,
+        });
+    }
+    Ok((entries, more))
+}
+
+/// Elsewhere std has no way to list a descriptor, so the folder is listed by path again:
+/// the race `open_checked` already has, which Linux closes.
+#[cfg(not(target_os = "linux"))]
+fn read_entries(root: &Root, dir: File, relative: &str) -> io::Result<(Vec<Entry>, usize)> {
+    drop(dir);
     let mut entries = Vec::new();
     let mut more = 0usize;
     for entry in std::fs::read_dir(root.join(relative))? {
@@ -266,26 +348,35 @@ pub fn listing(root: &Root, relative: &str, url_path: &str) -> io::Result<String
         }
         let name = entry.file_name().to_string_lossy().into_owned();
         let Ok(kind) = entry.file_type() else { continue };
-        // A symlink is shown as what it points to, found the way a request would find it:
-        // through `open_file`, so a link out of the root shows nothing of its target (not
-        // even a size or a date), just its name and `@`, as `ls -F` marks links.
-        let meta = if kind.is_symlink() {
-            let path =
-                if relative.is_empty() { name.clone() } else { format!("{relative}/{name}") };
-            root.open_file(&path).and_then(|file| file.metadata()).ok()
-        } else {
-            entry.metadata().ok()
-        };
-        entries.push(match meta {
-            Some(meta) => Entry {
-                name,
-                is_dir: meta.is_dir(),
-                size: Some(meta.len()),
-                modified: meta.modified().ok(),
-            },
-            None => Entry { name, is_dir: false, size: None, modified: None },
+        if kind.is_symlink() {
+            entries.push(symlink_entry(root, relative, name));
+            continue;
+        }
+        let Ok(meta) = entry.metadata() else { continue };
+        entries.push(Entry {
+            name,
+            is_dir: meta.is_dir(),
+            size: Some(meta.len()),
+            modified: meta.modified().ok(),
         });
     }
+    Ok((entries, more))
+}
+
+// ANCHOR: listing
+/// The HTML listing of the folder `dir`, opened (and so checked) as `relative` beneath the
+/// root, shown at `url_path` (decoded, with its trailing slash). Names are HTML-escaped where
+/// shown and percent-encoded in links.
+///
+/// The listing reads the descriptor `dir`, not the path `relative` a second time: between the
+/// check and a second lookup by path, someone could swap a symlink into the path and have a
+/// folder outside the root listed. A descriptor names the folder itself, whatever happens to
+/// the names that led to it.
+///
+/// # Errors
+/// When the folder cannot be read.
+pub fn listing(root: &Root, dir: File, relative: &str, url_path: &str) -> io::Result<String> {
+    let (mut entries, more) = read_entries(root, dir, relative)?;
     // Case-insensitive, as Python's http.server and most file browsers sort.
     entries.sort_by(|a, b| {
         a.name.to_lowercase().cmp(&b.name.to_lowercase()).then_with(|| a.name.cmp(&b.name))
@@ -365,6 +456,23 @@ mod tests {
             "/%ff",
         ] {
             assert!(matches!(relative_path(path), Err(PathError::Malformed(_))), "{path}");
+        }
+    }
+
+    #[test]
+    fn folder_locations_name_this_host() {
+        assert_eq!(folder_location(""), "/");
+        assert_eq!(folder_location("a/b c"), "/a/b%20c/");
+        assert_eq!(folder_location(&relative_path("//evil.example").unwrap()), "/evil.example/");
+    }
+
+    #[test]
+    fn a_trailing_slash_dot_or_dot_dot_names_a_folder() {
+        for path in ["/", "/a.txt/", "/a.txt/.", "/a.txt/x/..", "/a.txt/%2e", "/a.txt/x/%2E%2e"] {
+            assert!(names_a_folder(path), "{path}");
+        }
+        for path in ["/a.txt", "/a/b.txt", "/.hidden", "/..a"] {
+            assert!(!names_a_folder(path), "{path}");
         }
     }
 

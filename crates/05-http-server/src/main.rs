@@ -91,7 +91,7 @@ struct HelloArgs {
 #[derive(Args)]
 struct ServeArgs {
     /// The folder to serve.
-    #[arg(value_name = "DIR", conflicts_with = "directory")]
+    #[arg(value_name = "DIR", conflicts_with = "directory", value_parser = folder)]
     dir: Option<PathBuf>,
 
     /// The folder to serve (Python's spelling); default: the current folder.
@@ -126,9 +126,15 @@ struct ServeArgs {
     #[arg(long, value_name = "SECS", default_value = "15", value_parser = seconds)]
     keep_alive_timeout: Duration,
 
-    /// Seconds a write may wait for a client that does not read.
+    /// Seconds a response may wait for a client that reads nothing; also the fixed part of
+    /// every response's deadline (see --min-send-rate).
     #[arg(long, value_name = "SECS", default_value = "30", value_parser = seconds)]
     send_timeout: Duration,
+
+    /// Slowest reader served, in bytes per second: a response of N bytes must be sent within
+    /// --send-timeout + N / RATE seconds, or the connection is cut.
+    #[arg(long, value_name = "BYTES", default_value = "64K", value_parser = rate)]
+    min_send_rate: u64,
 
     /// Connections served at once (a thread each); one more gets 503.
     #[arg(long, value_name = "N", default_value_t = server::MAX_CONNECTIONS, value_parser = count(100_000))]
@@ -151,11 +157,33 @@ fn count(max: usize) -> impl Fn(&str) -> Result<usize, String> + Clone + Send + 
     }
 }
 
+/// The folder argument. `python3 -m http.server 8000` takes a *port* there, so `serve 8000`
+/// is a habit worth catching: a number that is not a folder is a usage error that says what
+/// to type. A folder really named `8000` is still served.
+fn folder(text: &str) -> Result<PathBuf, String> {
+    let path = PathBuf::from(text);
+    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) && !path.is_dir() {
+        return Err(format!(
+            "no folder `{text}` here: the positional argument is the folder to serve\n\n\
+             hint: to listen on port {text}, use `-p {text}` (python3 -m http.server takes \
+             the port there)"
+        ));
+    }
+    Ok(path)
+}
+
 fn head_size(text: &str) -> Result<usize, String> {
     let size = common::text::parse_size(text)?;
     match usize::try_from(size) {
         Ok(size @ 64..=0x10_0000) => Ok(size),
         _ => Err("must be between 64 bytes and 1 MiB".into()),
+    }
+}
+
+fn rate(text: &str) -> Result<u64, String> {
+    match common::text::parse_size(text)? {
+        0 => Err("must be at least 1 byte per second".into()),
+        rate => Ok(rate),
     }
 }
 
@@ -189,6 +217,7 @@ fn main() -> ExitCode {
                 header_timeout: args.header_timeout,
                 keep_alive_timeout: args.keep_alive_timeout,
                 send_timeout: args.send_timeout,
+                min_send_rate: args.min_send_rate,
                 max_connections: args.max_connections,
                 max_body: args.max_body,
             },

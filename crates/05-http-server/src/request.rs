@@ -63,6 +63,9 @@ pub struct Head {
     pub range: String,
     /// `If-Range`, if sent (empty otherwise).
     pub if_range: String,
+    /// `If-None-Match`: a list of entity-tags or `*`; several header lines joined with `,`
+    /// (empty if none was sent).
+    pub if_none_match: String,
     /// The head's length in bytes, request line to blank line.
     pub len: usize,
 }
@@ -278,6 +281,7 @@ impl RequestReader {
         head.if_modified_since = None;
         head.range.clear();
         head.if_range.clear();
+        head.if_none_match.clear();
         head.len = len;
         for header in request.headers.iter() {
             read_header(head, header.name, header.value);
@@ -326,6 +330,12 @@ fn read_header(head: &mut Head, name: &str, value: &[u8]) {
         head.if_modified_since = httpdate::parse_http_date(value.trim()).ok();
     } else if name.eq_ignore_ascii_case("range") {
         head.range.push_str(value);
+    } else if name.eq_ignore_ascii_case("if-none-match") {
+        // A list split over several lines is one list (RFC 9110, 5.3).
+        if !head.if_none_match.is_empty() {
+            head.if_none_match.push(',');
+        }
+        head.if_none_match.push_str(value.trim());
     } else if name.eq_ignore_ascii_case("if-range") {
         head.if_range.push_str(value.trim());
     }

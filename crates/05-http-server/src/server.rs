@@ -2,8 +2,9 @@
 //!
 //! **Why a thread per connection.** Each connection gets its own thread, blocking in `read`
 //! and `write` like chapter 01's loop, so the request code reads top to bottom, timeouts are
-//! the socket's own (`SO_RCVTIMEO`, `SO_SNDTIMEO`), and a large file goes out with one
-//! blocking `sendfile`, which waits for the client as a `write` would. A fixed pool of a few
+//! the socket's own (`SO_RCVTIMEO`, `SO_SNDTIMEO`), and a large file goes out with
+//! `sendfile`, waiting for the client as a `write` would (with `poll`, under the response's
+//! deadline: see `connection.rs`). A fixed pool of a few
 //! threads would not do: HTTP/1.1 keeps connections open between requests, and eight browsers
 //! holding their idle connections would hold all eight threads while a ninth client waited. So
 //! the number of threads is bounded the way connections are, by `--max-connections` (a client
@@ -49,8 +50,14 @@ pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a kept-alive connection may sit idle before its next request. Browsers reuse a
 /// connection within seconds; an idle one costs a thread here.
 pub const KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(15);
-/// How long one `write` may wait for a client that does not read: then it is cut off.
+/// How long a response may wait for a client that reads nothing at all, and the fixed part of
+/// every response's send deadline (see [`MIN_SEND_RATE`]).
 pub const SEND_TIMEOUT: Duration = Duration::from_secs(30);
+/// Bytes per second the slowest client we still serve reads at: a response of `n` bytes must
+/// be sent within `SEND_TIMEOUT + n / MIN_SEND_RATE`, or it is cut off. A timeout per `write`
+/// alone would not do: a client that reads a few bytes now and then makes every write succeed
+/// and holds the connection forever. 64 KiB/s is a poor mobile link.
+pub const MIN_SEND_RATE: u64 = 64 << 10;
 /// Connections served at once, each with a thread. One more gets `503` and is closed.
 pub const MAX_CONNECTIONS: usize = 1024;
 /// A request body this server reads and drops (a `GET` with a small body, a `POST` it refuses)
@@ -76,6 +83,8 @@ pub struct Limits {
     pub keep_alive_timeout: Duration,
     /// See [`SEND_TIMEOUT`].
     pub send_timeout: Duration,
+    /// See [`MIN_SEND_RATE`].
+    pub min_send_rate: u64,
     /// See [`MAX_CONNECTIONS`].
     pub max_connections: usize,
     /// See [`MAX_BODY`].
@@ -90,6 +99,7 @@ impl Default for Limits {
             header_timeout: HEADER_TIMEOUT,
             keep_alive_timeout: KEEP_ALIVE_TIMEOUT,
             send_timeout: SEND_TIMEOUT,
+            min_send_rate: MIN_SEND_RATE,
             max_connections: MAX_CONNECTIONS,
             max_body: MAX_BODY,
         }
@@ -128,6 +138,8 @@ pub struct Stats {
     pub bytes: AtomicU64,
     /// Connections turned away with 503 (`--max-connections`).
     pub refused: AtomicU64,
+    /// Requests being answered right now, for the stop's "waiting for" line.
+    pub in_flight: AtomicUsize,
 }
 
 impl std::fmt::Display for Stats {
@@ -223,8 +235,12 @@ pub fn listen(host: &str, port: u16, backlog: i32, n: Narrator) -> Result<TcpLis
 /// When the folder cannot be opened or the listening socket cannot be set up.
 pub fn run(config: Config) -> Result<()> {
     let stop = Stop::new();
-    stop.trigger_on_ctrl_c()?;
-    let (listener, shared) = prepare(&config, stop)?;
+    let (listener, shared) = prepare(&config, Arc::clone(&stop))?;
+    // A second Ctrl-C exits at once, and still says what was served.
+    let for_summary = Arc::clone(&shared);
+    stop.trigger_on_ctrl_c_then(move || {
+        eprintln!("server stopped at once: {}", for_summary.stats);
+    })?;
     let local = listener.local_addr().context("could not read the bound address")?;
     println!("listening on {local}");
     eprintln!("serving {} at http://{}/", shared.root.path().display(), url_host(local));
@@ -377,6 +393,16 @@ fn start_connection(
 fn drain(shared: &Shared) {
     let mut open = shared.open();
     narrate!(shared.narrator, "stopping: {} connection(s) open, draining", open.len());
+    // Said at once, without --trace: a download in flight can keep the server for a while.
+    let busy = shared.stats.in_flight.load(Ordering::SeqCst);
+    if busy > 0 {
+        eprintln!(
+            "stopping: waiting up to {} s for {busy} response{} in flight (Ctrl-C again to stop \
+             now)",
+            DRAIN_TIMEOUT.as_secs(),
+            if busy == 1 { "" } else { "s" }
+        );
+    }
     for stream in open.values() {
         let _ = stream.shutdown(Shutdown::Read);
     }

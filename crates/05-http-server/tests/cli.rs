@@ -27,6 +27,8 @@ fn help_names_the_modes_and_says_there_is_no_client() {
         "--follow-symlinks",
         "--header-timeout",
         "--max-connections",
+        "--send-timeout",
+        "--min-send-rate",
     ] {
         assert!(out.stdout.contains(flag), "serve --help lacks {flag:?}:\n{}", out.stdout);
     }
@@ -103,6 +105,8 @@ fn bad_flag_values_are_usage_errors() {
         &["serve", "--max-connections", "0"],
         &["serve", "--max-head", "10"],
         &["serve", "--max-body", "lots"],
+        &["serve", "--min-send-rate", "0"],
+        &["serve", "--send-timeout", "0"],
         &["serve", "dir", "-d", "other"],
         &["hello", "--port", "70000"],
     ] {
@@ -110,4 +114,56 @@ fn bad_flag_values_are_usage_errors() {
         assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
         assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
     }
+}
+
+/// Issue 15: Ctrl-C during a long download says at once, without `--trace`, what the server
+/// waits for and for how long; a second Ctrl-C stops at once (exit 130) and still prints the
+/// summary, which counts the body bytes `sendfile` sent, not only the heads.
+#[test]
+fn ctrl_c_during_a_download_says_what_it_waits_for_and_twice_stops_at_once() {
+    use std::io::{Read, Write};
+    let site = site();
+    let (srv, addr) = serve(&site.root(), &[]);
+    let mut download = small_window_connect(&addr);
+    download.write_all(&get("/big.bin")).unwrap();
+    // Part of the body has arrived: the response is in flight, and then we stop reading.
+    let mut first = vec![0u8; 64 << 10];
+    download.read_exact(&mut first).unwrap();
+    srv.interrupt();
+    srv.wait_for_stderr("(Ctrl-C again to stop now)");
+    assert!(
+        srv.stderr().contains("stopping: waiting up to 10 s for 1 response in flight"),
+        "{}",
+        srv.stderr()
+    );
+    srv.interrupt();
+    let done = srv.finish();
+    assert_eq!(done.status.code(), Some(130), "{done:?}");
+    let summary = done
+        .stderr
+        .lines()
+        .find(|line| line.starts_with("server stopped at once: served 1 request on 1 connection"))
+        .unwrap_or_else(|| panic!("no summary:\n{}", done.stderr));
+    // At least the 64 KiB read here went out, so the count is in KiB or MiB, not bytes.
+    assert!(summary.ends_with("KiB") || summary.ends_with("MiB"), "{summary}");
+    drop(download);
+}
+
+/// Issue 15: `serve 8000` is `python3 -m http.server 8000`'s habit; here the positional
+/// argument is the folder. A number that is no folder is a usage error that says `-p 8000`.
+#[test]
+fn a_port_given_as_the_folder_is_a_usage_error_with_a_hint() {
+    let empty = tempfile::tempdir().unwrap();
+    let out = run(bin().current_dir(empty.path()).args(["serve", "8000"]));
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(out.stderr.contains("hint: to listen on port 8000, use `-p 8000`"), "{}", out.stderr);
+    // A folder that is really called 8000 is served.
+    std::fs::create_dir(empty.path().join("8000")).unwrap();
+    std::fs::write(empty.path().join("8000/hello.txt"), "hello world\n").unwrap();
+    let srv = common::testkit::Proc::spawn(
+        bin().current_dir(empty.path()).args(["serve", "8000", "-p", "0"]),
+    );
+    let addr = srv.listening_addr();
+    assert_eq!(exchange(&addr, &get("/hello.txt")).body, b"hello world\n");
+    srv.stop();
 }

@@ -345,3 +345,193 @@ fn a_listing_shows_nothing_of_what_a_symlink_out_of_the_root_points_to() {
     let row = html.lines().find(|l| l.contains("href=\"dir-out/\"")).unwrap();
     assert!(row.contains(">dir-out/</a>"), "{row}");
 }
+
+/// Issue 15: a folder redirect's `Location` is built from the normalised path, so no request
+/// target can make it name another host (`//host/...` is a protocol-relative URL, which a
+/// browser or `curl -L` follows off the site: CVE-2021-28861 in Python's http.server).
+#[test]
+fn a_folder_redirect_never_names_another_host() {
+    let site = site();
+    let (_srv, addr) = serve(&site.root(), &[]);
+    for (target, location) in [
+        ("//sub", "/sub/"),
+        ("///sub", "/sub/"),
+        ("////sub?x=1", "/sub/?x=1"),
+        ("/.//sub", "/sub/"),
+        ("/%2e//sub", "/sub/"),
+        ("/listing/..//sub", "/sub/"),
+        ("http://x//sub", "/sub/"),
+        ("http://x///sub", "/sub/"),
+        ("//listing/folder", "/listing/folder/"),
+    ] {
+        let r = exchange(&addr, &get(target));
+        assert_eq!(r.status(), 301, "{target}");
+        assert_eq!(r.header("Location"), Some(location), "{target}");
+    }
+}
+
+/// Issue 15: a file is not a folder. `/hello.txt/` and the spellings that normalise to it
+/// get 404, as nginx answers, and never the file.
+#[test]
+fn a_file_is_not_served_at_a_folder_address() {
+    let site = site();
+    let (_srv, addr) = serve(&site.root(), &[]);
+    for target in
+        ["/hello.txt/", "/hello.txt/.", "/hello.txt/x/..", "/hello.txt/%2e", "//hello.txt//"]
+    {
+        let r = exchange(&addr, &get(target));
+        assert_eq!(r.status(), 404, "{target}");
+        assert!(!String::from_utf8_lossy(&r.body).contains("hello world"), "{target}");
+    }
+    assert_eq!(exchange(&addr, &get("/hello.txt")).status(), 200);
+    assert_eq!(exchange(&addr, &get("/sub/index.html/")).status(), 404);
+}
+
+/// Issue 15: a folder is listed through the descriptor that `openat2(RESOLVE_BENEATH)` checked,
+/// not looked up by path a second time. Here a symlink `swap` flips, as fast as `rename` goes,
+/// between a folder inside the root and one outside it; a listing of `/swap/` is either the
+/// inside folder's or a 403, never the outside one's. Bounded in requests and in time.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_symlink_swapped_during_a_listing_never_lists_outside_the_root() {
+    use std::os::unix::fs::symlink;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let site = site();
+    let root = site.root();
+    symlink("listing", root.join("swap")).unwrap();
+    let (_srv, addr) = serve(&root, &[]);
+    let done = Arc::new(AtomicBool::new(false));
+    let swapper = {
+        let done = Arc::clone(&done);
+        let root = root.clone();
+        thread::spawn(move || {
+            // rename() replaces the link in one step, so `swap` always exists.
+            let (inside, outside) = (root.join(".swap-in"), root.join(".swap-out"));
+            symlink("listing", &inside).unwrap();
+            symlink("../outside", &outside).unwrap();
+            let started = Instant::now();
+            while !done.load(Ordering::Relaxed) && started.elapsed() < Duration::from_secs(10) {
+                for (target, temp) in [("../outside", &outside), ("listing", &inside)] {
+                    // An error means the test has ended and its folder is gone: stop.
+                    if std::fs::rename(temp, root.join("swap")).is_err()
+                        || symlink(target, temp).is_err()
+                    {
+                        return;
+                    }
+                }
+            }
+        })
+    };
+    let started = Instant::now();
+    let (mut listed, mut refused) = (0, 0);
+    let mut stream = connect(&addr);
+    for _ in 0..20_000 {
+        if started.elapsed() > Duration::from_millis(2500) {
+            break;
+        }
+        stream.write_all(&get("/swap/")).unwrap();
+        let r = read_response(&mut stream, false);
+        let body = String::from_utf8_lossy(&r.body);
+        assert!(!body.contains("secret.txt"), "the folder outside the root was listed:\n{body}");
+        match r.status() {
+            200 => listed += 1,
+            403 => refused += 1,
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    done.store(true, Ordering::Relaxed);
+    swapper.join().unwrap();
+    assert!(listed > 0 && refused > 0, "the swap never raced: {listed} listed, {refused} refused");
+}
+
+/// Issue 15: each response has a send deadline, `--send-timeout` + size / `--min-send-rate`
+/// (here 1 s + 10 MiB at 10 MiB/s = 2 s). A client that never reads, and one that reads a
+/// few bytes now and then (which a timeout per write never catches), are both cut off by it.
+#[test]
+fn slow_readers_are_cut_off_at_the_send_deadline() {
+    let site = site();
+    let (srv, addr) = serve(&site.root(), &["--send-timeout", "1", "--min-send-rate", "10M"]);
+    let deadline = Duration::from_secs(2);
+    // Room for a loaded machine: the bug held these clients 4 s and forever.
+    let bound = deadline + Duration::from_millis(1500);
+
+    let mut silent = small_window_connect(&addr);
+    let started = Instant::now();
+    silent.write_all(&get("/big.bin")).unwrap();
+    // The access log line is written when the response ends, cut off or not.
+    srv.wait_for_stderr("\"GET /big.bin HTTP/1.1\" 200");
+    let held = started.elapsed();
+    assert!(held < bound, "a client that reads nothing was held {held:?}");
+
+    let mut trickle = small_window_connect(&addr);
+    let started = Instant::now();
+    trickle.write_all(&get("/big.bin")).unwrap();
+    let mut bytes = [0u8; 64];
+    let mut got = 0usize;
+    loop {
+        match trickle.read(&mut bytes) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => got += n,
+        }
+        let held = started.elapsed();
+        assert!(held < bound + Duration::from_secs(3), "a trickling reader is still served");
+        // The slow reader is the thing under test: 64 bytes every 20 ms, 3 KiB/s.
+        thread::sleep(Duration::from_millis(20));
+    }
+    let held = started.elapsed();
+    assert!(held < bound, "a trickling reader was held {held:?}");
+    assert!(got < BIG, "the whole file went out at 3 KiB/s?");
+    // And the server serves others.
+    assert_eq!(exchange(&addr, &get("/hello.txt")).body, b"hello world\n");
+}
+
+/// A steady reader, 32 KiB every 10 ms (3 MiB/s at best), slower than the 10 MiB/s the
+/// deadline asks for: each wait for room ends soon, yet the response is cut at the deadline.
+#[test]
+fn a_steady_reader_slower_than_the_minimum_rate_is_cut_off_at_the_deadline() {
+    let site = site();
+    let (_srv, addr) = serve(&site.root(), &["--send-timeout", "1", "--min-send-rate", "10M"]);
+    let bound = Duration::from_secs(2) + Duration::from_millis(1500);
+    let mut steady = connect(&addr);
+    let started = Instant::now();
+    steady.write_all(&get("/big.bin")).unwrap();
+    let mut chunk = vec![0u8; 32 << 10];
+    let mut got = 0usize;
+    loop {
+        match steady.read(&mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => got += n,
+        }
+        assert!(
+            started.elapsed() < bound + Duration::from_secs(3),
+            "a slow reader is still served"
+        );
+        thread::sleep(Duration::from_millis(10));
+    }
+    let held = started.elapsed();
+    assert!(held < bound, "a steady but slow reader was held {held:?}");
+    assert!(got < BIG, "the whole file went out to a reader slower than --min-send-rate");
+}
+
+/// A lookup that fails on the path itself is "not found": a file used as a folder (ENOTDIR),
+/// a name longer than the system takes (ENAMETOOLONG), a symlink loop (ELOOP).
+#[cfg(target_os = "linux")]
+#[test]
+fn paths_that_cannot_be_looked_up_are_404() {
+    use std::os::unix::fs::symlink;
+    let site = site();
+    symlink("loop-b", site.root().join("loop-a")).unwrap();
+    symlink("loop-a", site.root().join("loop-b")).unwrap();
+    let (_srv, addr) = serve(&site.root(), &[]);
+    let long = format!("/{}", "n".repeat(300));
+    for target in ["/hello.txt/x", long.as_str(), "/loop-a", "/loop-a/x"] {
+        assert_eq!(
+            exchange(&addr, &get(target)).status(),
+            404,
+            "{}",
+            &target[..20.min(target.len())]
+        );
+    }
+}

@@ -296,3 +296,17 @@ fn chromium_renders_a_listing_and_a_page_with_css_and_an_image() {
     let log = srv.stderr();
     assert!(log.contains("\"GET /web/style.css HTTP/1.1\" 200 "), "{log}");
 }
+
+/// Issue 15: curl's own ETag cache (`--etag-save`, then `--etag-compare`) gets a 304.
+#[test]
+fn curl_etag_compare_gets_304() {
+    let site = site();
+    let (_srv, addr) = serve(&site.root(), &[]);
+    let saved = site.dir.path().join("etag.txt");
+    let saved = saved.to_str().unwrap();
+    let out = curl(&["--etag-save", saved, &url(&addr, "/hello.txt")]);
+    assert_eq!(out.stdout, "hello world\n", "{out:?}");
+    let out =
+        curl(&["--etag-compare", saved, "--write-out", "%{http_code}", &url(&addr, "/hello.txt")]);
+    assert_eq!(out.stdout, "304\n", "{out:?}");
+}

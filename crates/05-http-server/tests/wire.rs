@@ -60,7 +60,8 @@ fn a_file_response_byte_for_byte() {
         r.masked_head(),
         format!(
             "HTTP/1.1 200 OK\r\n{SERVER}\r\nDate: <date>\r\nContent-Type: text/plain; charset=utf-8\r\n\
-             Content-Length: 12\r\nLast-Modified: <date>\r\nAccept-Ranges: bytes\r\n\r\n"
+             Content-Length: 12\r\nETag: <etag>\r\nLast-Modified: <date>\r\n\
+             Accept-Ranges: bytes\r\n\r\n"
         )
     );
     assert_eq!(r.body, b"hello world\n");
@@ -138,7 +139,8 @@ fn if_modified_since_gets_304_and_an_older_date_gets_the_file() {
     assert_eq!(
         r.masked_head(),
         format!(
-            "HTTP/1.1 304 Not Modified\r\n{SERVER}\r\nDate: <date>\r\nLast-Modified: <date>\r\n\r\n"
+            "HTTP/1.1 304 Not Modified\r\n{SERVER}\r\nDate: <date>\r\nETag: <etag>\r\n\
+             Last-Modified: <date>\r\n\r\n"
         )
     );
     let req = "GET /hello.txt HTTP/1.1\r\nHost: t\r\nIf-Modified-Since: Sat, 01 Jan 2000 00:00:00 GMT\r\n\r\n";
@@ -344,4 +346,45 @@ fn an_idle_connection_is_closed_after_the_keep_alive_timeout() {
     assert_eq!(read_until_closed(&mut stream), b"", "closed without a word");
     assert!(started.elapsed() < PATIENCE);
     let _ = TcpStream::connect(&addr).unwrap();
+}
+
+/// Issue 15: a strong `ETag` beside `Last-Modified`, and the conditional requests that use it.
+#[test]
+fn etags_answer_if_none_match_and_if_range() {
+    let site = site();
+    let (_srv, addr) = serve(&site.root(), &[]);
+    let first = exchange(&addr, &get("/hello.txt"));
+    let etag = first.header("ETag").expect("an ETag on 200").to_owned();
+    assert!(etag.starts_with('"') && etag.ends_with('"'), "a strong tag: {etag}");
+    let ask = |headers: &str| {
+        let request = format!("GET /hello.txt HTTP/1.1\r\nHost: t\r\n{headers}\r\n");
+        exchange(&addr, request.as_bytes())
+    };
+    // If-None-Match, compared weakly: W/ or not, in a list, or `*`.
+    for value in [etag.clone(), format!("W/{etag}"), format!("\"x\", {etag}"), "*".into()] {
+        let r = ask(&format!("If-None-Match: {value}\r\n"));
+        assert_eq!(r.status(), 304, "If-None-Match: {value}");
+        assert_eq!(r.header("ETag"), Some(etag.as_str()), "a 304 names the version");
+        assert!(r.header("Content-Length").is_none() && r.body.is_empty());
+    }
+    // Split over two header lines, it is still one list.
+    let r = ask(&format!("If-None-Match: \"x\"\r\nIf-None-Match: {etag}\r\n"));
+    assert_eq!(r.status(), 304);
+    let r = ask("If-None-Match: \"x\"\r\n");
+    assert_eq!((r.status(), r.body.as_slice()), (200, &b"hello world\n"[..]));
+    // If-None-Match wins over If-Modified-Since (RFC 9110, 13.2.2): another version is asked
+    // about, so the whole file, however recent the date.
+    let r = ask("If-None-Match: \"x\"\r\nIf-Modified-Since: Fri, 01 Jan 2100 00:00:00 GMT\r\n");
+    assert_eq!(r.status(), 200);
+    // If-Range with the tag: the range; with a weak or another tag: the whole file.
+    let r = ask(&format!("Range: bytes=0-4\r\nIf-Range: {etag}\r\n"));
+    assert_eq!((r.status(), r.body.as_slice()), (206, &b"hello"[..]));
+    assert_eq!(r.header("ETag"), Some(etag.as_str()));
+    for other in [format!("W/{etag}"), "\"x\"".into()] {
+        let r = ask(&format!("Range: bytes=0-4\r\nIf-Range: {other}\r\n"));
+        assert_eq!(r.status(), 200, "If-Range: {other}");
+    }
+    // A large file's 200 carries it too.
+    let r = exchange(&addr, b"HEAD /big.bin HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert!(r.header("ETag").is_some_and(|t| t.starts_with('"')), "{}", r.head);
 }

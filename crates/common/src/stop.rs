@@ -30,9 +30,22 @@ impl Stop {
     /// # Errors
     /// When a handler is already installed in this process.
     pub fn trigger_on_ctrl_c(self: &Arc<Self>) -> anyhow::Result<()> {
+        self.trigger_on_ctrl_c_then(|| {})
+    }
+
+    /// Like [`Stop::trigger_on_ctrl_c`], and the second Ctrl-C runs `last_words` (a server's
+    /// summary, say) before it exits: stopping at once should not lose what was done.
+    ///
+    /// # Errors
+    /// When a handler is already installed in this process.
+    pub fn trigger_on_ctrl_c_then(
+        self: &Arc<Self>,
+        last_words: impl Fn() + Send + 'static,
+    ) -> anyhow::Result<()> {
         let stop = Arc::clone(self);
         ctrlc::set_handler(move || {
             if stop.is_stopping() {
+                last_words();
                 std::process::exit(130);
             }
             stop.trigger();

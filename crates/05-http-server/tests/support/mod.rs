@@ -91,6 +91,20 @@ pub fn connect(addr: &str) -> TcpStream {
     stream
 }
 
+/// A connection whose receive buffer is small (4 KiB), so the server's writes to it block
+/// soon when it stops reading.
+pub fn small_window_connect(addr: &str) -> TcpStream {
+    let addr: std::net::SocketAddr = addr.parse().unwrap();
+    let socket =
+        socket2::Socket::new(socket2::Domain::for_address(addr), socket2::Type::STREAM, None)
+            .unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    socket.connect(&addr.into()).unwrap();
+    let stream: TcpStream = socket.into();
+    stream.set_read_timeout(Some(PATIENCE)).unwrap();
+    stream
+}
+
 /// One response: its head as text (up to and including the blank line) and its body.
 #[derive(Debug)]
 pub struct Response {
@@ -111,14 +125,16 @@ impl Response {
         })
     }
 
-    /// The head with the values of `Date` and `Last-Modified` (which change) replaced.
+    /// The head with the values of `Date`, `Last-Modified` and `ETag` (which change) replaced.
     pub fn masked_head(&self) -> String {
         self.head
             .split("\r\n")
             .map(|line| {
-                for name in ["Date: ", "Last-Modified: "] {
+                for (name, mask) in
+                    [("Date: ", "<date>"), ("Last-Modified: ", "<date>"), ("ETag: ", "<etag>")]
+                {
                     if line.starts_with(name) {
-                        return format!("{name}<date>");
+                        return format!("{name}{mask}");
                     }
                 }
                 line.to_owned()
