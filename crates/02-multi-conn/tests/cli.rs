@@ -265,3 +265,42 @@ fn a_client_that_sends_and_half_closes_at_once_gets_its_echo_and_the_end() {
         }
     }
 }
+
+/// Every `client` example in `--help` runs against a live server and prints a screenful at
+/// most: an example is what a student tries first, so it must show the lesson (a summary), not
+/// thousands of escaped bytes. Examples that run until Ctrl-C or for seconds (`--hold`,
+/// `--duration`) are run with a one-second bound instead.
+#[test]
+fn help_examples_print_a_screenful_at_most() {
+    const SCREENFUL: usize = 40;
+    let help = run(multi().arg("--help"));
+    let examples: Vec<Vec<&str>> = help
+        .stdout
+        .lines()
+        .skip_while(|line| !line.starts_with("Examples:"))
+        .filter_map(|line| line.trim().strip_prefix("02-multi-conn client"))
+        // An example's comment starts after two or more spaces.
+        .map(|rest| rest.split("  ").next().unwrap().split_whitespace().collect())
+        .collect();
+    assert!(examples.len() >= 2, "no client examples in --help:\n{}", help.stdout);
+    let (srv, addr) = server(&[]);
+    for example in examples {
+        let mut args = example.clone();
+        if let Some(i) = args.iter().position(|a| *a == "--duration") {
+            args[i + 1] = "1";
+        }
+        if args.contains(&"--hold") {
+            args[1] = "20";
+            args.extend(["--hold-for", "1"]);
+        }
+        let out = client(&addr, &args);
+        assert!(out.status.success(), "{example:?}: {out:?}");
+        let lines = out.stdout.lines().count() + out.stderr.lines().count();
+        assert!(
+            lines <= SCREENFUL,
+            "`02-multi-conn client {}` printed {lines} lines",
+            example.join(" ")
+        );
+    }
+    drop(srv);
+}
