@@ -1,0 +1,52 @@
+//! What the README promises a newcomer, checked against the files that make it true: the mdBook
+//! version it tells readers to install is the one CI pins, and the tour script it names exists
+//! and refuses a chapter that does not exist before it spends minutes building.
+
+// Test helpers may unwrap: a panic in a test is a failure with a message, which is the point.
+#![allow(clippy::unwrap_used)]
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn read(relative: &str) -> String {
+    let path = workspace_root().join(relative);
+    fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+}
+
+#[test]
+fn the_readme_installs_the_mdbook_that_ci_pins() {
+    let ci = read(".ci/run");
+    let pinned = ci
+        .lines()
+        .find_map(|line| line.strip_prefix("MDBOOK_VERSION="))
+        .expect(".ci/run pins MDBOOK_VERSION");
+    let readme = read("README.md");
+    let install = format!("cargo install mdbook --locked --version {pinned}");
+    assert!(readme.contains(&install), "README.md should tell readers to run `{install}`");
+    assert!(readme.contains("mdbook serve docs"), "README.md should say how to read the book");
+}
+
+#[test]
+fn the_readme_says_chapter_07_is_a_set_of_experiments() {
+    let readme = read("README.md");
+    assert!(!readme.contains("Every chapter has the same command line"), "07 has no server/client");
+    assert!(readme.contains("Chapter 07 is a set of experiments"));
+}
+
+#[test]
+fn the_tour_refuses_an_unknown_chapter_before_building() {
+    let out = Command::new("bash")
+        .arg(workspace_root().join("scripts/tour.sh"))
+        .arg("99")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("no chapter matches: 99"), "{stderr}");
+    assert!(!stderr.contains("building"), "it built before checking its arguments: {stderr}");
+}
