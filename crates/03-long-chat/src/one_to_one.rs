@@ -21,6 +21,7 @@ use anyhow::{Context, Result};
 use common::narrate;
 use common::narrate::Narrator;
 use common::stop::Stop;
+use common::text::escape_controls;
 
 use crate::client::{self, Command};
 use crate::console::{self, History, Input, Printer};
@@ -243,7 +244,8 @@ fn converse(
                 let reply = match frame.kind {
                     Kind::Text => {
                         counts.received.fetch_add(1, Ordering::Relaxed);
-                        printer.line(&format!("{name}: {}", frame.text));
+                        // Escaped: the client's text must not drive the operator's terminal.
+                        printer.line(&format!("{name}: {}", escape_controls(&frame.text)));
                         None
                     }
                     Kind::Ping => Some(Frame::new(Kind::Pong, frame.text)),

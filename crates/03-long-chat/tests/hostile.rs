@@ -438,3 +438,62 @@ fn fifty_clients_closing_at_once_are_all_closed_promptly_and_counted_once() {
         done.stderr.lines().filter(|l| !l.starts_with('[')).collect::<Vec<_>>().join("\n")
     );
 }
+
+/// What a hostile peer writes to make a terminal obey it: retitle the window, clear the
+/// screen, and start a new line that poses as the program's own notice.
+const INJECTION: &str = "hi\x1b]0;owned\x07\x1b[2J\r\n* eve joined\u{9b}31m\u{202e}";
+const INJECTION_SHOWN: &str = "hi\\x1b]0;owned\\x07\\x1b[2J\\r\\n* eve joined\\u{9b}31m\\u{202e}";
+
+fn assert_no_controls(text: &str) {
+    assert!(!text.contains('\x1b') && !text.contains('\u{9b}') && !text.contains('\u{202e}'));
+    assert!(!text.contains('\r') && !text.contains('\x07'), "{text:?}");
+    assert!(!text.lines().any(|l| l == "* eve joined"), "a forged line: {text:?}");
+}
+
+#[test]
+fn text_from_members_reaches_terminals_and_logs_escaped() {
+    let (server, addr) = room(&[]);
+    let port = addr.rsplit(':').next().unwrap().to_owned();
+    let (bob, bob_keys) = piped_client(&port, "bob");
+    let mallory = raw_join(&addr, "mallory");
+    bob.expect_line("* mallory joined");
+    (&mallory).write_all(&Frame::new(Kind::Text, INJECTION).to_bytes()).unwrap();
+    // An ERROR frame's text goes to the operator's log.
+    (&mallory).write_all(&Frame::new(Kind::Error, INJECTION).to_bytes()).unwrap();
+    assert_eq!(bob.expect_line("mallory: "), format!("mallory: {INJECTION_SHOWN}"));
+    server.wait_for_stderr("mallory reports an error: ");
+    drop(bob_keys);
+    let out = bob.finish();
+    assert_no_controls(&out.stdout);
+    let done = server.stop();
+    assert!(
+        done.stderr.contains(&format!("mallory reports an error: {INJECTION_SHOWN}\n")),
+        "{:?}",
+        done.stderr
+    );
+    assert_no_controls(&done.stderr);
+}
+
+#[test]
+fn a_hostile_server_cannot_drive_the_clients_terminal() {
+    // A fake server that names the client, then sends control characters in every kind of
+    // frame a client shows: text, names joining, leaving and renamed, the list, an error.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    let mut client =
+        Proc::spawn(chat().args(["client", "--port", &port, "--no-history"]).stdin(Stdio::piped()));
+    let _keyboard = client.take_stdin();
+    let (mut evil, _) = listener.accept().unwrap();
+    let mut frames = Frame::new(Kind::Join, "you").to_bytes();
+    for kind in [Kind::Text, Kind::Join, Kind::Leave, Kind::List, Kind::Error] {
+        frames.extend(Frame::new(kind, INJECTION).to_bytes());
+    }
+    frames.extend(Frame::new(Kind::Nick, format!("x {INJECTION}")).to_bytes());
+    evil.write_all(&frames).unwrap();
+    evil.shutdown(Shutdown::Write).unwrap();
+    let done = client.finish();
+    assert!(done.stdout.contains(&format!("* {INJECTION_SHOWN} joined")), "{}", done.stdout);
+    assert!(done.stdout.contains(&format!("! {INJECTION_SHOWN}")), "{}", done.stdout);
+    assert_no_controls(&done.stdout);
+    assert_no_controls(&done.stderr);
+}
