@@ -317,7 +317,9 @@ fn spawn_reader(
         let mut view = View::default();
         let mut heartbeat = Heartbeat::new(Instant::now());
         let end = loop {
-            match conn.read_frame() {
+            // Each wait ends at the next tick however the bytes trickle in, so the heartbeat
+            // is checked on time; only whole frames count as the server being alive.
+            match conn.read_frame_before(Instant::now() + live.tick()) {
                 Ok(Some(frame)) => {
                     heartbeat.heard(Instant::now());
                     narrate!(n, "recv frame {} {} bytes", frame.kind, frame.wire_len());

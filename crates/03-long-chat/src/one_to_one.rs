@@ -188,16 +188,18 @@ fn welcome(
     me: &str,
     n: Narrator,
 ) -> Result<(Connection<TcpStream>, Arc<FrameWriter>, String)> {
+    let accepted = Instant::now();
     let _ = stream.set_nodelay(true);
     liveness::set_keepalive(socket2::SockRef::from(&stream), live.keepalive, n);
-    stream.set_read_timeout(Some(live.peer_timeout))?;
     stream.set_write_timeout(Some(client::WRITE_TIMEOUT))?;
     let stream = Arc::new(stream);
     let writer = Arc::new(FrameWriter::new(Arc::clone(&stream), n));
     // A second handle (dup) for reading, so this thread's reads and the keyboard's writes
     // never wait for each other.
     let mut conn = Connection::new(stream.try_clone()?);
-    let join = match conn.read_frame() {
+    // The JOIN must arrive within the peer timeout of accept, however its bytes trickle in:
+    // this thread accepts nobody else meanwhile.
+    let join = match conn.read_frame_before(accepted + live.peer_timeout) {
         Ok(Some(frame)) if frame.kind == Kind::Join => frame,
         Ok(Some(frame)) => {
             let _ =
@@ -205,6 +207,11 @@ fn welcome(
             anyhow::bail!("sent {} before JOIN", frame.kind);
         }
         Ok(None) => anyhow::bail!("closed before joining"),
+        Err(e) if e.is_timeout() => {
+            let error = format!("no JOIN within {}", liveness::secs(live.peer_timeout));
+            let _ = writer.send(&Frame::new(Kind::Error, error.clone()));
+            anyhow::bail!("{error}");
+        }
         Err(e) => {
             let _ = writer.send(&Frame::new(Kind::Error, e.to_string()));
             anyhow::bail!("no JOIN: {e}");
@@ -217,7 +224,6 @@ fn welcome(
     };
     writer.send(&Frame::new(Kind::Join, name.clone()))?;
     writer.send(&Frame::new(Kind::List, format!("{me} {name}")))?;
-    stream.set_read_timeout(Some(live.tick()))?;
     Ok((conn, writer, name))
 }
 
@@ -237,7 +243,9 @@ fn converse(
 ) {
     let mut heartbeat = Heartbeat::new(Instant::now());
     let reason = loop {
-        match conn.read_frame() {
+        // Each wait ends at the next tick, however the bytes trickle in: whole frames only
+        // count as signs of life.
+        match conn.read_frame_before(Instant::now() + live.tick()) {
             Ok(Some(frame)) => {
                 heartbeat.heard(Instant::now());
                 narrate!(n, "recv frame {} {} bytes from {name}", frame.kind, frame.wire_len());

@@ -497,3 +497,62 @@ fn a_hostile_server_cannot_drive_the_clients_terminal() {
     assert_no_controls(&done.stdout);
     assert_no_controls(&done.stderr);
 }
+
+#[test]
+fn one_to_one_closes_a_trickled_join_at_the_deadline_and_serves_the_next() {
+    use std::time::Instant;
+    let mut server = Proc::spawn(
+        chat()
+            .args(["server", "--port", "0", "--one-to-one", "--no-history"])
+            .args(["--heartbeat", "0.5", "--peer-timeout", "1"])
+            .stdin(Stdio::piped()),
+    );
+    let _operator = server.take_stdin();
+    let addr = server.listening_addr();
+    let start = Instant::now();
+    let slow = TcpStream::connect(&addr).unwrap();
+    slow.set_read_timeout(Some(PATIENCE)).unwrap();
+    let mut join = vec![0, 0, 0, 101, Kind::Join as u8];
+    join.extend(std::iter::repeat_n(b'a', 100));
+    let dripping = trickle(&slow, join, Duration::from_millis(100));
+    assert_eq!(read_until_closed(&slow), [Frame::new(Kind::Error, "no JOIN within 1 s")]);
+    let took = start.elapsed();
+    assert!(took < Duration::from_secs(4), "closed after {took:?}, not at the JOIN deadline");
+    dripping.join().unwrap();
+    // The accept thread is free again: the next client is welcomed.
+    let alice = raw_join(&addr, "alice");
+    drop(alice);
+}
+
+#[test]
+fn a_client_is_not_kept_waiting_by_a_server_that_trickles() {
+    use std::time::Instant;
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    let mut client = Proc::spawn(
+        chat()
+            .args(["client", "--port", &port, "--no-history", "--heartbeat", "1"])
+            .args(["--peer-timeout", "1"])
+            .stdin(Stdio::piped()),
+    );
+    let _keyboard = client.take_stdin();
+    let (hung, _) = listener.accept().unwrap();
+    (&hung).write_all(&Frame::new(Kind::Join, "you").to_bytes()).unwrap();
+    let start = Instant::now();
+    // A 500-byte TEXT frame, one byte every 20 ms (well inside the client's 250 ms tick, so
+    // no single recv ever times out), and no PONG.
+    let mut text = vec![0, 0, 1, 245, Kind::Text as u8];
+    text.extend(std::iter::repeat_n(b'a', 500));
+    let dripping = trickle(&hung, text, Duration::from_millis(20));
+    let done = client.finish();
+    let took = start.elapsed();
+    assert_eq!(done.status.code(), Some(1), "{done:?}");
+    assert!(
+        done.stderr.contains("the server stopped answering (nothing for 1 s"),
+        "{}",
+        done.stderr
+    );
+    assert!(took < Duration::from_secs(4), "gave up after {took:?}, not at the peer timeout");
+    drop(hung);
+    dripping.join().unwrap();
+}
