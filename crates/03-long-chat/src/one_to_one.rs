@@ -9,13 +9,13 @@
 //! leaves, the server waits for the next. The operator's `exit`, `/quit`, Ctrl-D or Ctrl-C
 //! stops the server.
 
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use common::narrate;
@@ -28,6 +28,11 @@ use crate::console::{self, History, Input, Printer};
 use crate::frame::{self, Connection, Frame, FrameWriter, Kind};
 use crate::liveness::{self, Due, Heartbeat, Liveness};
 use crate::server::Config;
+
+/// How long a client turned away as busy may take to close after our half-close, before we
+/// close anyway. A polite client closes as soon as it reads the busy message; one second
+/// bounds how long one that does not can hold up the accept thread.
+pub const BUSY_LINGER: Duration = Duration::from_secs(1);
 
 /// The client being talked to, shared by the accept thread, its reader and the keyboard.
 struct Peer {
@@ -150,6 +155,7 @@ fn accept_loop(
             let busy =
                 Frame::new(Kind::Error, "busy: this one-to-one server is talking to someone else");
             let _ = (&stream).write_all(&busy.to_bytes());
+            turn_away(&stream, n);
             // Through the printer: on a terminal, stderr would write into the operator's prompt.
             printer.line(&format!("* turned away {peer}: busy"));
             continue;
@@ -178,6 +184,34 @@ fn accept_loop(
         let _ = reader.join();
     }
 }
+
+// ANCHOR: turn_away
+/// Closes a connection we have said our last word on, without a reset. `close()` on a socket
+/// whose receive buffer still holds unread bytes (here the client's JOIN) makes Linux send RST
+/// instead of FIN, and a reset can destroy our busy message before the client reads it. So:
+/// half-close (our FIN follows the message), then read and discard until the client closes
+/// too, for at most [`BUSY_LINGER`].
+fn turn_away(mut stream: &TcpStream, n: Narrator) {
+    let _ = stream.shutdown(Shutdown::Write);
+    narrate!(
+        n,
+        "shutdown({}, SHUT_WR); draining until the client closes",
+        common::narrate::fd(stream)
+    );
+    let deadline = Instant::now() + BUSY_LINGER;
+    let mut scratch = [0u8; 1024];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
+            return;
+        }
+        match stream.read(&mut scratch) {
+            Ok(0) | Err(_) => return, // The client's FIN, a timeout, or an error: close now.
+            Ok(_) => {}
+        }
+    }
+}
+// ANCHOR_END: turn_away
 
 /// The handshake: the client's JOIN (within the heartbeat timeout), then our JOIN naming it
 /// and the LIST of who is here.

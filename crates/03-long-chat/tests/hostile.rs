@@ -556,3 +556,29 @@ fn a_client_is_not_kept_waiting_by_a_server_that_trickles() {
     drop(hung);
     dripping.join().unwrap();
 }
+
+#[test]
+fn a_client_turned_away_as_busy_reads_the_message_and_a_clean_close() {
+    let mut server = Proc::spawn(
+        chat()
+            .args(["server", "--port", "0", "--one-to-one", "--no-history"])
+            .stdin(Stdio::piped()),
+    );
+    let _operator = server.take_stdin();
+    let addr = server.listening_addr();
+    let _alice = raw_join(&addr, "alice");
+    for _ in 0..10 {
+        // The second client's JOIN is never read by the server: the case where a plain
+        // close() would answer with RST.
+        let second = TcpStream::connect(&addr).unwrap();
+        second.set_read_timeout(Some(PATIENCE)).unwrap();
+        (&second).write_all(&Frame::new(Kind::Join, "bob").to_bytes()).unwrap();
+        let mut conn = Connection::new(&second);
+        let busy = conn.read_frame().unwrap().unwrap();
+        assert!(busy.text.starts_with("busy: "), "{busy:?}");
+        match conn.read_frame() {
+            Ok(None) => {}
+            other => panic!("expected a clean close (FIN), got {other:?}"),
+        }
+    }
+}
