@@ -175,11 +175,16 @@ fn read_edited(
 }
 
 /// Saves the history after every line, so nothing is lost however the program ends.
+///
+/// It *appends* this session's new lines (rustyline's `append_history`, under a lock on the
+/// file, merging with what other sessions wrote since we loaded it) rather than rewriting the
+/// file from our copy: two clients on one machine share the file, and a rewrite by one would
+/// erase every line the other typed.
 fn save_history(editor: &mut DefaultEditor, path: &std::path::Path) {
     if let Some(dir) = path.parent() {
         let _ = std::fs::create_dir_all(dir);
     }
-    let _ = editor.save_history(path);
+    let _ = editor.append_history(path);
 }
 
 /// A pipe or a file: plain lines, no prompt, no editing.

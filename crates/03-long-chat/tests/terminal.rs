@@ -165,3 +165,47 @@ fn a_message_arrives_above_a_half_typed_line_and_up_recalls_history() {
     drop(tmux);
     server.stop();
 }
+
+#[test]
+fn two_clients_sharing_a_history_file_keep_each_others_lines() {
+    let server = Proc::spawn(
+        Command::new(env!("CARGO_BIN_EXE_03-long-chat")).args(["server", "--port", "0"]),
+    );
+    let addr = server.listening_addr();
+    let port = addr.rsplit(':').next().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let history = home.path().join("history.txt");
+    let watcher = TcpStream::connect(&addr).unwrap();
+    watcher.set_read_timeout(Some(PATIENCE)).unwrap();
+    (&watcher).write_all(&Frame::new(Kind::Join, "watcher").to_bytes()).unwrap();
+    let mut heard = Connection::new(&watcher);
+
+    // Two terminals, two clients, one history file; both load it before either types.
+    let tmux = Tmux { socket: home.path().join("tmux.sock") };
+    for name in ["ann", "ben"] {
+        let client = format!(
+            "{} client --port {port} --name {name} --history {}",
+            env!("CARGO_BIN_EXE_03-long-chat"),
+            history.display()
+        );
+        tmux.run(&["new-session", "-d", "-s", name, "-x", "100", "-y", "20", &client]);
+        loop {
+            let frame = heard.read_frame().unwrap().unwrap();
+            if frame.kind == Kind::Join && frame.text == name {
+                break;
+            }
+        }
+    }
+    // A line is in the file before it is sent, so hearing it means it has been saved.
+    for (name, line) in [("ann", "from ann"), ("ben", "from ben"), ("ann", "ann again")] {
+        tmux.run(&["send-keys", "-t", name, "-l", line]);
+        tmux.run(&["send-keys", "-t", name, "Enter"]);
+        frames_until(&mut heard, &format!("{name}: {line}"));
+    }
+    let saved = std::fs::read_to_string(&history).unwrap();
+    for line in ["from ann", "from ben", "ann again"] {
+        assert!(saved.contains(line), "{line:?} was lost:\n{saved}");
+    }
+    drop(tmux);
+    server.stop();
+}
