@@ -394,6 +394,9 @@ impl Room {
         }
     }
 
+    // ANCHOR_END: receive
+
+    // ANCHOR: backpressure
     /// Handles every whole frame in the client's decoder; a partial one waits for more bytes.
     /// Returns `false` when reading this client must stop: it is leaving, or the room paused
     /// (then it joins the queue of senders to read again when the room has drained).
@@ -439,7 +442,7 @@ impl Room {
             self.receive(slot, scratch, false);
         }
     }
-    // ANCHOR_END: receive
+    // ANCHOR_END: backpressure
 
     // ANCHOR: handle
     /// Acts on one frame from a client.

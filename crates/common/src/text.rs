@@ -81,6 +81,7 @@ pub fn py_bytes_preview(data: &[u8], max: usize) -> String {
     }
 }
 
+// ANCHOR: escape
 /// `text` with every control character written out as an escape, so that text from the network
 /// can be printed on a terminal or written to a log as it is, and can do nothing but be read.
 ///
@@ -115,6 +116,7 @@ pub fn escape_controls(text: &str) -> String {
     }
     out
 }
+// ANCHOR_END: escape
 
 #[cfg(test)]
 mod tests {
