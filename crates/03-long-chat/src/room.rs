@@ -802,14 +802,22 @@ impl Room {
     fn shut_down(&mut self, registry: &Registry) {
         let n = self.n;
         narrate!(n, "stopping: closing {} connection(s)", self.live());
+        let goodbye = Frame::new(Kind::Error, "the server is shutting down").to_bytes();
         for slot in 0..self.clients.len() {
-            if self.clients[slot].is_some() {
-                self.send(slot, &Frame::new(Kind::Error, "the server is shutting down"));
-                if let Some(client) = self.get(slot) {
-                    let _ = flush(client, n);
-                }
-                self.doomed.insert(slot);
+            let Some(client) = self.get(slot) else { continue };
+            // Said only to those with room for it: a client that far behind is not counted
+            // as dropped, it is simply closed with everyone else.
+            if client.pending() + goodbye.len() <= MAX_OUTBOX_BYTES {
+                narrate!(
+                    n,
+                    "queue frame ERROR {} bytes for {}",
+                    goodbye.len(),
+                    client.name.as_deref().unwrap_or("a new client")
+                );
+                queue(client, &goodbye, Instant::now());
             }
+            let _ = flush(client, n);
+            self.doomed.insert(slot);
         }
         self.close_doomed(registry);
     }
