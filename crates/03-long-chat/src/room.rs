@@ -50,10 +50,11 @@ pub const MAX_OUTBOX_BYTES: usize = 256 << 10;
 /// frame at most) can never push a reader that keeps up over the limit.
 pub const PAUSE_READING_AT: usize = MAX_OUTBOX_BYTES / 4;
 /// A receiver whose socket has taken nothing for this long, with output waiting, is stuck: it
-/// stops holding the room back (and will be dropped at [`MAX_OUTBOX_BYTES`]). Two seconds is
-/// far longer than a reader that is alive needs to take some bytes, and short for a room to
-/// wait.
-pub const MAX_READER_STALL: Duration = Duration::from_secs(2);
+/// stops holding the room back (and will be dropped at [`MAX_OUTBOX_BYTES`]). A reader that is
+/// alive takes bytes every round trip, far more often; and a reader that stopped reading has
+/// usually been stuck this long before its queue even reaches [`PAUSE_READING_AT`], so at the
+/// pace of a conversation it never pauses the room at all.
+pub const MAX_READER_STALL: Duration = Duration::from_secs(1);
 // ANCHOR_END: outbox_limit
 /// Bytes asked for in each `recv`.
 const READ_CHUNK: usize = 64 << 10;

@@ -566,7 +566,7 @@ fn a_client_turned_away_as_busy_reads_the_message_and_a_clean_close() {
     );
     let _operator = server.take_stdin();
     let addr = server.listening_addr();
-    let _alice = raw_join(&addr, "alice");
+    let alice = raw_join(&addr, "alice");
     for _ in 0..10 {
         // The second client's JOIN is never read by the server: the case where a plain
         // close() would answer with RST.
@@ -581,4 +581,17 @@ fn a_client_turned_away_as_busy_reads_the_message_and_a_clean_close() {
             other => panic!("expected a clean close (FIN), got {other:?}"),
         }
     }
+    // One that never closes holds the accept thread for BUSY_LINGER at most: once alice has
+    // gone, the next client is welcomed.
+    let start = std::time::Instant::now();
+    let lingerer = TcpStream::connect(&addr).unwrap();
+    lingerer.set_read_timeout(Some(PATIENCE)).unwrap();
+    (&lingerer).write_all(&Frame::new(Kind::Join, "lingerer").to_bytes()).unwrap();
+    assert_eq!(read_until_closed(&lingerer).len(), 1, "the busy message, then our FIN");
+    drop(alice);
+    server.expect_line("* alice left");
+    let _carol = raw_join(&addr, "carol");
+    let took = start.elapsed();
+    assert!(took < Duration::from_secs(3), "carol waited {took:?} behind a client turned away");
+    drop(lingerer);
 }
