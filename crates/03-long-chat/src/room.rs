@@ -394,7 +394,6 @@ impl Room {
             }
         }
     }
-
     // ANCHOR_END: receive
 
     // ANCHOR: backpressure
