@@ -13,7 +13,7 @@
 //! the senders, as chapter 02 does to one connection: while a receiver that is still reading has
 //! [`PAUSE_READING_AT`] bytes waiting, the room stops reading anyone's lines. The senders' bytes
 //! wait in the kernel, their receive buffers fill, and TCP's flow control slows them down, the
-//! flooder first. A receiver that takes nothing at all for [`MAX_READER_STALL`] is stuck, not
+//! flooder first. A receiver that does not catch up within [`MAX_READER_STALL`] is stuck, not
 //! slow: it no longer holds the room back, its output buffer grows, and when it passes
 //! [`MAX_OUTBOX_BYTES`] the server gives up on that client, closes it, and tells the room why.
 //! A reader is dropped only for its own slowness, and memory per client is bounded.
@@ -49,10 +49,12 @@ pub const MAX_OUTBOX_BYTES: usize = 256 << 10;
 /// quarter of [`MAX_OUTBOX_BYTES`], so that what is already read and relayed on top of it (one
 /// frame at most) can never push a reader that keeps up over the limit.
 pub const PAUSE_READING_AT: usize = MAX_OUTBOX_BYTES / 4;
-/// A receiver whose socket has taken nothing for this long, with output waiting, is stuck: it
-/// stops holding the room back (and will be dropped at [`MAX_OUTBOX_BYTES`]). A reader that is
-/// alive takes bytes every round trip, far more often; and a reader that stopped reading has
-/// usually been stuck this long before its queue even reaches [`PAUSE_READING_AT`], so at the
+/// How long one receiver may hold the room back: if it has not got back under
+/// [`PAUSE_READING_AT`] within this time, or its socket has taken nothing for this long, it is
+/// stuck (one that reads a byte now and then is not keeping up, and must not freeze the room
+/// either). It stops holding the room back, and will be dropped at [`MAX_OUTBOX_BYTES`]. A
+/// reader that is alive catches up in a few round trips; one that stopped reading has usually
+/// taken nothing for this long before its queue even reaches [`PAUSE_READING_AT`], so at the
 /// pace of a conversation it never pauses the room at all.
 pub const MAX_READER_STALL: Duration = Duration::from_secs(1);
 // ANCHOR_END: outbox_limit
@@ -133,6 +135,8 @@ struct Client {
     accepted: Instant,
     /// When its output last moved: a `send` took bytes, or output started waiting.
     last_progress: Instant,
+    /// Since when it has had [`PAUSE_READING_AT`] or more waiting, if it has.
+    behind_since: Option<Instant>,
     /// In the room's queue of senders to read once the room drains.
     waiting: bool,
     /// Set when the client is to go: why. It is closed once its output is sent, or at once
@@ -318,6 +322,7 @@ impl Room {
                 heartbeat: Heartbeat::new(now),
                 accepted: now,
                 last_progress: now,
+                behind_since: None,
                 waiting: false,
                 closing: None,
                 abort: false,
@@ -829,15 +834,21 @@ fn queue(client: &mut Client, bytes: &[u8], now: Instant) {
         client.last_progress = now;
     }
     client.out.extend_from_slice(bytes);
+    if client.pending() >= PAUSE_READING_AT && client.behind_since.is_none() {
+        client.behind_since = Some(now);
+    }
 }
 
-/// Is this receiver behind, and still reading? Then the room waits for it (backpressure). One
-/// whose socket has taken nothing for [`MAX_READER_STALL`] is stuck, and the room goes on.
+/// Is this receiver behind, and still keeping up? Then the room waits for it (backpressure).
+/// One behind for [`MAX_READER_STALL`], or whose socket has taken nothing for as long, is
+/// stuck, and the room goes on without it.
 fn holds_back(client: &Client, now: Instant) -> bool {
+    let recent = |t: Instant| now.duration_since(t) < MAX_READER_STALL;
     client.name.is_some()
         && client.closing.is_none()
         && client.pending() >= PAUSE_READING_AT
-        && now.duration_since(client.last_progress) < MAX_READER_STALL
+        && client.behind_since.is_some_and(recent)
+        && recent(client.last_progress)
 }
 
 /// Sends pending output until it is all gone or the socket's send buffer is full; a partial
@@ -860,6 +871,9 @@ fn flush(client: &mut Client, n: Narrator) -> io::Result<()> {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         }
+    }
+    if client.pending() < PAUSE_READING_AT {
+        client.behind_since = None; // Caught up: the next time it falls behind is a new one.
     }
     if client.pending() == 0 {
         client.sent = 0;
