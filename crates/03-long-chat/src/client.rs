@@ -23,6 +23,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use common::narrate;
 use common::narrate::Narrator;
 use common::stop::Stop;
+use common::text::escape_controls;
 
 use crate::console::{self, History, Input, Printer};
 use crate::frame::{Connection, Frame, FrameWriter, Kind, MAX_TEXT_LEN, ReadError};
@@ -110,9 +111,12 @@ pub struct View {
 }
 
 impl View {
-    /// The line to print for `frame`, or `None` for frames a person need not see.
+    /// The line to print for `frame`, or `None` for frames a person need not see. Control
+    /// characters in what the server relays (anyone's text, a name, an error) are shown as
+    /// escapes: an `ESC` sequence must not retitle or clear our terminal, and a newline must
+    /// not start a line that poses as `* eve joined`.
     pub fn show(&mut self, frame: &Frame) -> Option<String> {
-        let text = &frame.text;
+        let text = &escape_controls(&frame.text);
         Some(match frame.kind {
             Kind::Text => text.clone(),
             Kind::Join if self.me.is_none() => {
@@ -313,7 +317,9 @@ fn spawn_reader(
         let mut view = View::default();
         let mut heartbeat = Heartbeat::new(Instant::now());
         let end = loop {
-            match conn.read_frame() {
+            // Each wait ends at the next tick however the bytes trickle in, so the heartbeat
+            // is checked on time; only whole frames count as the server being alive.
+            match conn.read_frame_before(Instant::now() + live.tick()) {
                 Ok(Some(frame)) => {
                     heartbeat.heard(Instant::now());
                     narrate!(n, "recv frame {} {} bytes", frame.kind, frame.wire_len());

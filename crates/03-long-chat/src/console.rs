@@ -65,20 +65,19 @@ impl Printer {
         Self { external: None }
     }
 
+    /// Prints one line above the prompt; `false` when there is no prompt (or it has gone).
+    fn above_prompt(&self, text: &str) -> bool {
+        let Some(external) = &self.external else { return false };
+        let mut printer = external.lock().unwrap_or_else(PoisonError::into_inner);
+        printer.print(format!("{text}\n")).is_ok()
+    }
+
     /// Prints one line.
     pub fn line(&self, text: &str) {
-        match &self.external {
-            // The editor's thread erases the prompt, prints this, and redraws the prompt.
-            Some(external) => {
-                let mut printer = external.lock().unwrap_or_else(PoisonError::into_inner);
-                if printer.print(format!("{text}\n")).is_err() {
-                    println!("{text}");
-                }
-            }
-            None => {
-                // One write per line, so two threads' lines never mix; a closed pipe is ignored.
-                let _ = writeln!(io::stdout().lock(), "{text}");
-            }
+        // The editor's thread erases the prompt, prints this, and redraws the prompt. With no
+        // prompt: one write per line, so two threads' lines never mix; a closed pipe is ignored.
+        if !self.above_prompt(text) {
+            let _ = writeln!(io::stdout().lock(), "{text}");
         }
     }
 }
@@ -91,8 +90,10 @@ pub struct TerminalGuard {
 }
 
 impl TerminalGuard {
-    /// Puts the terminal back the way it was (echo, line mode). Harmless if it already is.
+    /// Puts the terminal back the way it was (echo, line mode), and narration back on stderr.
+    /// Harmless if it already is.
     pub fn restore(&self) {
+        common::narrate::route_through(None);
         #[cfg(unix)]
         if let Some(saved) = &self.saved {
             let _ = nix::sys::termios::tcsetattr(
@@ -138,6 +139,12 @@ pub fn start(
     }
     let external = editor.create_external_printer().context("could not set up the printer")?;
     let printer = Printer { external: Some(Arc::new(Mutex::new(Box::new(external)))) };
+    // `--trace` narration too goes above the prompt while the editor owns the terminal (not
+    // when stderr is redirected: then it is not on the terminal and stays where it was sent).
+    if io::stderr().is_terminal() {
+        let narration = printer.clone();
+        common::narrate::route_through(Some(Box::new(move |line| narration.above_prompt(line))));
+    }
     let (prompt, history) = (prompt.to_owned(), history.clone());
     thread::Builder::new()
         .name("keyboard".into())
@@ -175,11 +182,16 @@ fn read_edited(
 }
 
 /// Saves the history after every line, so nothing is lost however the program ends.
+///
+/// It *appends* this session's new lines (rustyline's `append_history`, under a lock on the
+/// file, merging with what other sessions wrote since we loaded it) rather than rewriting the
+/// file from our copy: two clients on one machine share the file, and a rewrite by one would
+/// erase every line the other typed.
 fn save_history(editor: &mut DefaultEditor, path: &std::path::Path) {
     if let Some(dir) = path.parent() {
         let _ = std::fs::create_dir_all(dir);
     }
-    let _ = editor.save_history(path);
+    let _ = editor.append_history(path);
 }
 
 /// A pipe or a file: plain lines, no prompt, no editing.

@@ -38,6 +38,7 @@ use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use common::narrate;
 use common::narrate::Narrator;
@@ -386,16 +387,26 @@ impl<R: Read> Connection<R> {
             if let Some(frame) = self.decoder.next_frame().map_err(ReadError::Frame)? {
                 return Ok(Some(frame));
             }
+            if !self.fill()? {
+                return Ok(None);
+            }
+        }
+    }
+
+    /// One `recv` into the decoder: `true` when bytes arrived, `false` when the peer closed
+    /// between frames.
+    fn fill(&mut self) -> Result<bool, ReadError> {
+        loop {
             match self.decoder.read_from(&mut self.reader) {
                 // recv() returning 0: the peer closed its sending side. Between frames that
                 // is a goodbye; inside one, the frame is lost and we say so.
                 Ok(0) => {
                     return match self.decoder.unfinished() {
-                        None => Ok(None),
+                        None => Ok(false),
                         Some((have, want)) => Err(ReadError::Truncated { have, want }),
                     };
                 }
-                Ok(_) => {}
+                Ok(_) => return Ok(true),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(ReadError::Io(e)),
             }
@@ -408,6 +419,60 @@ impl<R: Read> Connection<R> {
     }
 }
 // ANCHOR_END: connection
+
+// ANCHOR: deadline
+/// A socket whose reads can time out: what [`Connection::read_frame_before`] needs.
+pub trait TimedRead: Read {
+    /// Sets the read timeout (`SO_RCVTIMEO`).
+    ///
+    /// # Errors
+    /// The socket's error.
+    fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()>;
+}
+
+impl TimedRead for TcpStream {
+    fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        TcpStream::set_read_timeout(self, timeout)
+    }
+}
+
+impl TimedRead for &TcpStream {
+    fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        TcpStream::set_read_timeout(self, timeout)
+    }
+}
+
+impl<R: TimedRead> Connection<R> {
+    /// Like [`Connection::read_frame`], but gives up at `deadline` however the bytes arrive.
+    ///
+    /// A read timeout alone is not a deadline: it restarts with every `recv`, so a peer that
+    /// sends one byte of a frame just before each timeout would keep us waiting for ever. Here
+    /// each `recv` may only wait for what is left of the time. Only a whole frame is returned,
+    /// so a caller that counts frames as signs of life cannot be fooled by a trickle. On a
+    /// timeout ([`ReadError::is_timeout`]) the partial frame stays buffered for the next call.
+    ///
+    /// # Errors
+    /// As [`Connection::read_frame`], and a `TimedOut` error once `deadline` has passed.
+    pub fn read_frame_before(&mut self, deadline: Instant) -> Result<Option<Frame>, ReadError> {
+        loop {
+            if let Some(frame) = self.decoder.next_frame().map_err(ReadError::Frame)? {
+                return Ok(Some(frame));
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(ReadError::Io(io::ErrorKind::TimedOut.into()));
+            }
+            // SO_RCVTIMEO of 0 would mean "no timeout": at least a millisecond.
+            self.reader
+                .set_read_timeout(Some(left.max(Duration::from_millis(1))))
+                .map_err(ReadError::Io)?;
+            if !self.fill()? {
+                return Ok(None);
+            }
+        }
+    }
+}
+// ANCHOR_END: deadline
 
 // ANCHOR: writer
 /// Sends frames on a blocking socket that several threads share (the keyboard's thread sends

@@ -12,7 +12,8 @@
 //!   catches a dead *host* or a dead path. It cannot see a process that is alive but stuck,
 //!   because the peer's kernel answers the probes for it.
 //! - **An application heartbeat** (PING/PONG frames): after [`Liveness::heartbeat`] of silence
-//!   we send a PING; anything at all received counts as life; after
+//!   we send a PING; any whole frame received counts as life (a byte alone does not: a peer
+//!   trickling one now and then would never look silent); after
 //!   [`Liveness::peer_timeout`] of silence the peer is declared gone. This catches a hung
 //!   *program* too, and works the same on every platform, with timeouts we choose.
 
@@ -89,7 +90,8 @@ impl Heartbeat {
         Self { last_heard: now, last_ping: now }
     }
 
-    /// Anything at all received counts as a sign of life.
+    /// A whole frame received: a sign of life. (Call it per frame, not per `recv`: bytes that
+    /// trickle in without ever completing a frame prove nothing.)
     pub fn heard(&mut self, now: Instant) {
         self.last_heard = now;
     }

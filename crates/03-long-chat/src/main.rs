@@ -20,7 +20,7 @@ use std::time::Duration;
 use ch03_long_chat::console::History;
 use ch03_long_chat::liveness::{self, Liveness};
 use ch03_long_chat::{bench, client, demo, server};
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 use common::narrate::Narrator;
 
 /// A long-lived chat: framed messages, full duplex, a prompt that survives incoming lines.
@@ -80,7 +80,23 @@ struct LivenessArgs {
 }
 
 impl LivenessArgs {
+    /// The settings; exits with clap's usage error (2) when they contradict each other.
     fn liveness(&self) -> Liveness {
+        // A peer declared gone before the first PING is even sent could never prove it is
+        // alive: every quiet but healthy peer would be dropped.
+        if self.peer_timeout < self.heartbeat {
+            Cli::command()
+                .error(
+                    clap::error::ErrorKind::ArgumentConflict,
+                    format!(
+                        "--peer-timeout ({}) is shorter than --heartbeat ({}): a quiet peer \
+                         would be dropped before it is ever asked to answer a PING",
+                        liveness::secs(self.peer_timeout),
+                        liveness::secs(self.heartbeat)
+                    ),
+                )
+                .exit();
+        }
         Liveness {
             heartbeat: self.heartbeat,
             peer_timeout: self.peer_timeout,

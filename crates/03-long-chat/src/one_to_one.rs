@@ -9,24 +9,30 @@
 //! leaves, the server waits for the next. The operator's `exit`, `/quit`, Ctrl-D or Ctrl-C
 //! stops the server.
 
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use common::narrate;
 use common::narrate::Narrator;
 use common::stop::Stop;
+use common::text::escape_controls;
 
 use crate::client::{self, Command};
 use crate::console::{self, History, Input, Printer};
 use crate::frame::{self, Connection, Frame, FrameWriter, Kind};
 use crate::liveness::{self, Due, Heartbeat, Liveness};
 use crate::server::Config;
+
+/// How long a client turned away as busy may take to close after our half-close, before we
+/// close anyway. A polite client closes as soon as it reads the busy message; one second
+/// bounds how long one that does not can hold up the accept thread.
+pub const BUSY_LINGER: Duration = Duration::from_secs(1);
 
 /// The client being talked to, shared by the accept thread, its reader and the keyboard.
 struct Peer {
@@ -149,6 +155,7 @@ fn accept_loop(
             let busy =
                 Frame::new(Kind::Error, "busy: this one-to-one server is talking to someone else");
             let _ = (&stream).write_all(&busy.to_bytes());
+            turn_away(&stream, n);
             // Through the printer: on a terminal, stderr would write into the operator's prompt.
             printer.line(&format!("* turned away {peer}: busy"));
             continue;
@@ -178,6 +185,34 @@ fn accept_loop(
     }
 }
 
+// ANCHOR: turn_away
+/// Closes a connection we have said our last word on, without a reset. `close()` on a socket
+/// whose receive buffer still holds unread bytes (here the client's JOIN) makes Linux send RST
+/// instead of FIN, and a reset can destroy our busy message before the client reads it. So:
+/// half-close (our FIN follows the message), then read and discard until the client closes
+/// too, for at most [`BUSY_LINGER`].
+fn turn_away(mut stream: &TcpStream, n: Narrator) {
+    let _ = stream.shutdown(Shutdown::Write);
+    narrate!(
+        n,
+        "shutdown({}, SHUT_WR); draining until the client closes",
+        common::narrate::fd(stream)
+    );
+    let deadline = Instant::now() + BUSY_LINGER;
+    let mut scratch = [0u8; 1024];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
+            return;
+        }
+        match stream.read(&mut scratch) {
+            Ok(0) | Err(_) => return, // The client's FIN, a timeout, or an error: close now.
+            Ok(_) => {}
+        }
+    }
+}
+// ANCHOR_END: turn_away
+
 /// The handshake: the client's JOIN (within the heartbeat timeout), then our JOIN naming it
 /// and the LIST of who is here.
 fn welcome(
@@ -187,16 +222,18 @@ fn welcome(
     me: &str,
     n: Narrator,
 ) -> Result<(Connection<TcpStream>, Arc<FrameWriter>, String)> {
+    let accepted = Instant::now();
     let _ = stream.set_nodelay(true);
     liveness::set_keepalive(socket2::SockRef::from(&stream), live.keepalive, n);
-    stream.set_read_timeout(Some(live.peer_timeout))?;
     stream.set_write_timeout(Some(client::WRITE_TIMEOUT))?;
     let stream = Arc::new(stream);
     let writer = Arc::new(FrameWriter::new(Arc::clone(&stream), n));
     // A second handle (dup) for reading, so this thread's reads and the keyboard's writes
     // never wait for each other.
     let mut conn = Connection::new(stream.try_clone()?);
-    let join = match conn.read_frame() {
+    // The JOIN must arrive within the peer timeout of accept, however its bytes trickle in:
+    // this thread accepts nobody else meanwhile.
+    let join = match conn.read_frame_before(accepted + live.peer_timeout) {
         Ok(Some(frame)) if frame.kind == Kind::Join => frame,
         Ok(Some(frame)) => {
             let _ =
@@ -204,6 +241,11 @@ fn welcome(
             anyhow::bail!("sent {} before JOIN", frame.kind);
         }
         Ok(None) => anyhow::bail!("closed before joining"),
+        Err(e) if e.is_timeout() => {
+            let error = format!("no JOIN within {}", liveness::secs(live.peer_timeout));
+            let _ = writer.send(&Frame::new(Kind::Error, error.clone()));
+            anyhow::bail!("{error}");
+        }
         Err(e) => {
             let _ = writer.send(&Frame::new(Kind::Error, e.to_string()));
             anyhow::bail!("no JOIN: {e}");
@@ -216,7 +258,6 @@ fn welcome(
     };
     writer.send(&Frame::new(Kind::Join, name.clone()))?;
     writer.send(&Frame::new(Kind::List, format!("{me} {name}")))?;
-    stream.set_read_timeout(Some(live.tick()))?;
     Ok((conn, writer, name))
 }
 
@@ -236,14 +277,17 @@ fn converse(
 ) {
     let mut heartbeat = Heartbeat::new(Instant::now());
     let reason = loop {
-        match conn.read_frame() {
+        // Each wait ends at the next tick, however the bytes trickle in: whole frames only
+        // count as signs of life.
+        match conn.read_frame_before(Instant::now() + live.tick()) {
             Ok(Some(frame)) => {
                 heartbeat.heard(Instant::now());
                 narrate!(n, "recv frame {} {} bytes from {name}", frame.kind, frame.wire_len());
                 let reply = match frame.kind {
                     Kind::Text => {
                         counts.received.fetch_add(1, Ordering::Relaxed);
-                        printer.line(&format!("{name}: {}", frame.text));
+                        // Escaped: the client's text must not drive the operator's terminal.
+                        printer.line(&format!("{name}: {}", escape_controls(&frame.text)));
                         None
                     }
                     Kind::Ping => Some(Frame::new(Kind::Pong, frame.text)),

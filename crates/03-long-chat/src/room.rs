@@ -8,25 +8,31 @@
 //! output buffer; after each round of events, every client with pending output gets one `send`
 //! with everything queued for it (several frames in one system call when they pile up).
 //!
-//! A slow or stuck receiver never delays the others: its output buffer grows instead, and when
-//! it passes [`MAX_OUTBOX_BYTES`] the server gives up on that client, closes it, and tells the
-//! room why. Memory per client is thus bounded, whatever the client does.
+//! Fan-out multiplies: one member who sends as fast as TCP allows makes the room queue that much
+//! for *every* reader, faster than any of them can take it. So the room applies backpressure to
+//! the senders, as chapter 02 does to one connection: while a receiver that is still reading has
+//! [`PAUSE_READING_AT`] bytes waiting, the room stops reading anyone's lines. The senders' bytes
+//! wait in the kernel, their receive buffers fill, and TCP's flow control slows them down, the
+//! flooder first. A receiver that does not catch up within [`MAX_READER_STALL`] is stuck, not
+//! slow: it no longer holds the room back, its output buffer grows, and when it passes
+//! [`MAX_OUTBOX_BYTES`] the server gives up on that client, closes it, and tells the room why.
+//! A reader is dropped only for its own slowness, and memory per client is bounded.
 //!
 //! Liveness lives here too: the loop wakes every [`Liveness::tick`] to send PINGs to silent
 //! clients and to drop those silent for [`Liveness::peer_timeout`].
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use common::narrate;
 use common::narrate::Narrator;
 use common::stop::Stop;
-use common::text::human_bytes;
+use common::text::{escape_controls, human_bytes};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Registry, Token, Waker};
 
@@ -39,6 +45,18 @@ use crate::server::Config;
 /// typical chat lines, several seconds of a busy room. A client that falls this far behind is
 /// not reading; keeping more would only let it eat our memory.
 pub const MAX_OUTBOX_BYTES: usize = 256 << 10;
+/// Bytes waiting for one receiver that make the room stop reading senders until it drains: a
+/// quarter of [`MAX_OUTBOX_BYTES`], so that what is already read and relayed on top of it (one
+/// frame at most) can never push a reader that keeps up over the limit.
+pub const PAUSE_READING_AT: usize = MAX_OUTBOX_BYTES / 4;
+/// How long one receiver may hold the room back: if it has not got back under
+/// [`PAUSE_READING_AT`] within this time, or its socket has taken nothing for this long, it is
+/// stuck (one that reads a byte now and then is not keeping up, and must not freeze the room
+/// either). It stops holding the room back, and will be dropped at [`MAX_OUTBOX_BYTES`]. A
+/// reader that is alive catches up in a few round trips; one that stopped reading has usually
+/// taken nothing for this long before its queue even reaches [`PAUSE_READING_AT`], so at the
+/// pace of a conversation it never pauses the room at all.
+pub const MAX_READER_STALL: Duration = Duration::from_secs(1);
 // ANCHOR_END: outbox_limit
 /// Bytes asked for in each `recv`.
 const READ_CHUNK: usize = 64 << 10;
@@ -111,8 +129,16 @@ struct Client {
     sent: usize,
     /// The interest registered with the poller.
     interest: Interest,
-    /// When we last heard anything from it, and last sent it a PING.
+    /// When we last heard a whole frame from it, and last sent it a PING.
     heartbeat: Heartbeat,
+    /// When it connected: it must say JOIN within the peer timeout of this, whatever it sends.
+    accepted: Instant,
+    /// When its output last moved: a `send` took bytes, or output started waiting.
+    last_progress: Instant,
+    /// Since when it has had [`PAUSE_READING_AT`] or more waiting, if it has.
+    behind_since: Option<Instant>,
+    /// In the room's queue of senders to read once the room drains.
+    waiting: bool,
     /// Set when the client is to go: why. It is closed once its output is sent, or at once
     /// when `abort` is set (a client too slow to take its output).
     closing: Option<String>,
@@ -146,6 +172,10 @@ struct Room {
     dirty: HashSet<usize>,
     /// Slots to close after this round.
     doomed: HashSet<usize>,
+    /// Backpressure: a reader is behind, so senders are not read for now.
+    paused: bool,
+    /// Members with lines left unread while paused, in the order they are to be read again.
+    waiting: VecDeque<usize>,
     next_guest: u64,
     next_ping: u64,
     stats: Stats,
@@ -176,6 +206,8 @@ pub fn serve(listener: std::net::TcpListener, config: &Config, stop: &Arc<Stop>)
         free: Vec::new(),
         dirty: HashSet::new(),
         doomed: HashSet::new(),
+        paused: false,
+        waiting: VecDeque::new(),
         next_guest: 1,
         next_ping: 1,
         stats: Stats::default(),
@@ -188,7 +220,14 @@ pub fn serve(listener: std::net::TcpListener, config: &Config, stop: &Arc<Stop>)
     let mut next_check = Instant::now() + tick;
     while !stop.is_stopping() {
         // Sleep until a socket is ready or the next heartbeat check is due: 0 % CPU when idle.
-        let timeout = next_check.saturating_duration_since(Instant::now());
+        // While paused, wake often enough to notice a reader that has stalled.
+        let mut timeout = next_check.saturating_duration_since(Instant::now());
+        if room.paused {
+            timeout = timeout.min(MAX_READER_STALL / 4);
+        }
+        if !room.dirty.is_empty() {
+            timeout = Duration::ZERO; // Lines read on resuming are still to be sent.
+        }
         match poll.poll(&mut events, Some(timeout)) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -219,6 +258,7 @@ pub fn serve(listener: std::net::TcpListener, config: &Config, stop: &Arc<Stop>)
         // One send per client with everything queued for it this round, then the closes.
         room.flush_dirty(poll.registry());
         room.close_doomed(poll.registry());
+        room.resume_if_drained(&mut scratch);
     }
     room.shut_down(poll.registry());
     Ok(room.stats)
@@ -280,6 +320,10 @@ impl Room {
                 sent: 0,
                 interest: Interest::READABLE,
                 heartbeat: Heartbeat::new(now),
+                accepted: now,
+                last_progress: now,
+                behind_since: None,
+                waiting: false,
                 closing: None,
                 abort: false,
             };
@@ -309,10 +353,15 @@ impl Room {
     }
 
     // ANCHOR: receive
-    /// Reads everything that has arrived from one client and handles each whole frame.
+    /// Reads what has arrived from one client and handles each whole frame, until the kernel's
+    /// buffer is empty, or the room pauses for a reader that is behind (see [`PAUSE_READING_AT`]).
     fn receive(&mut self, slot: usize, scratch: &mut [u8], plain: bool) {
         let n = self.n;
         loop {
+            // Frames left in the decoder by a pause come first, in order.
+            if !self.handle_buffered(slot) {
+                return;
+            }
             let Some(client) = self.get(slot) else { return };
             if client.closing.is_some() {
                 return; // It said goodbye, or we did: nothing more is read from it.
@@ -342,27 +391,63 @@ impl Room {
             }
             narrate!(n, "recv({}) -> {got} bytes", client.fd());
             client.decoder.extend(&scratch[..got]);
-            client.heartbeat.heard(Instant::now());
-            // Every whole frame now in the buffer; a partial one waits for the next recv.
-            loop {
-                let Some(client) = self.get(slot) else { return };
-                if client.closing.is_some() {
-                    return;
-                }
-                match client.decoder.next_frame() {
-                    Ok(Some(frame)) => self.handle(slot, frame),
-                    Ok(None) => break,
-                    Err(e) => self.bad_frame(slot, &e),
-                }
-            }
             // A short read means the receive buffer is empty now (epoll(7)); the next data
             // raises a new edge. Not when the event also reported the FIN: read on to find it.
             if plain && got < scratch.len() {
+                self.handle_buffered(slot);
                 return;
             }
         }
     }
     // ANCHOR_END: receive
+
+    // ANCHOR: backpressure
+    /// Handles every whole frame in the client's decoder; a partial one waits for more bytes.
+    /// Returns `false` when reading this client must stop: it is leaving, or the room paused
+    /// (then it joins the queue of senders to read again when the room has drained).
+    fn handle_buffered(&mut self, slot: usize) -> bool {
+        loop {
+            let paused = self.paused;
+            let Some(client) = self.get(slot) else { return false };
+            if client.closing.is_some() {
+                return false;
+            }
+            // Backpressure: a member's lines wait (in our decoder, then in the kernel) while
+            // a reader is behind. A newcomer is still read: all it may send is its JOIN.
+            if paused && client.name.is_some() {
+                if !client.waiting {
+                    client.waiting = true;
+                    self.waiting.push_back(slot);
+                }
+                return false;
+            }
+            match client.decoder.next_frame() {
+                Ok(Some(frame)) => {
+                    // Only a whole frame is a sign of life: a byte now and then is not.
+                    client.heartbeat.heard(Instant::now());
+                    self.handle(slot, frame);
+                }
+                Ok(None) => return true,
+                Err(e) => self.bad_frame(slot, &e),
+            }
+        }
+    }
+
+    /// After a round: when no reader that is still reading is behind any more, read the
+    /// members the pause left waiting, oldest first, until the room pauses again.
+    fn resume_if_drained(&mut self, scratch: &mut [u8]) {
+        let n = self.n;
+        let now = Instant::now();
+        self.paused = self.clients.iter().flatten().any(|c| holds_back(c, now));
+        while !self.paused {
+            let Some(slot) = self.waiting.pop_front() else { return };
+            let Some(client) = self.get(slot) else { continue };
+            client.waiting = false;
+            narrate!(n, "resume reading {}", client.who());
+            self.receive(slot, scratch, false);
+        }
+    }
+    // ANCHOR_END: backpressure
 
     // ANCHOR: handle
     /// Acts on one frame from a client.
@@ -412,7 +497,8 @@ impl Room {
             Kind::Ping => self.send(slot, &Frame::new(Kind::Pong, frame.text)),
             Kind::Pong => {} // Heard: its heartbeat clock is already updated.
             Kind::Leave => self.leave(slot, String::new(), false),
-            Kind::Error => eprintln!("{name} reports an error: {}", frame.text),
+            // Escaped: the operator's terminal must not obey what a client writes in it.
+            Kind::Error => eprintln!("{name} reports an error: {}", escape_controls(&frame.text)),
             Kind::Join => {
                 self.send(slot, &Frame::new(Kind::Error, "you have already joined; /nick renames"));
             }
@@ -506,10 +592,12 @@ impl Room {
     }
 
     // ANCHOR: broadcast
-    /// Queues `frame` for every client in the room except `except`. Encoded once; a receiver
-    /// too far behind to take it is dropped rather than allowed to hold up the room.
+    /// Queues `frame` for every client in the room except `except`. Encoded once. A receiver
+    /// that is now behind pauses the room's reading (backpressure on the senders); one too far
+    /// behind to take it at all is stuck, and dropped rather than allowed to hold up the room.
     fn broadcast(&mut self, except: Option<usize>, frame: &Frame) {
         let bytes = frame.to_bytes();
+        let now = Instant::now();
         let mut too_slow = Vec::new();
         for slot in 0..self.clients.len() {
             let Some(client) = self.clients[slot].as_mut() else { continue };
@@ -527,29 +615,29 @@ impl Room {
                 bytes.len(),
                 client.name.as_deref().unwrap_or("?")
             );
-            client.out.extend_from_slice(&bytes);
+            queue(client, &bytes, now);
+            self.paused |= holds_back(client, now);
             self.dirty.insert(slot);
             if frame.kind == Kind::Text {
                 self.stats.deliveries += 1;
             }
         }
         for slot in too_slow {
-            let reason = format!(
-                "too slow: {} of messages waiting (MAX_OUTBOX_BYTES)",
-                human_bytes(MAX_OUTBOX_BYTES as u64)
-            );
-            self.stats.too_slow += 1;
-            self.leave(slot, reason, true);
+            self.drop_too_slow(slot);
         }
     }
     // ANCHOR_END: broadcast
 
-    /// Queues one frame for one client.
+    /// Queues one frame for one client; a client too far behind to take it is dropped.
     fn send(&mut self, slot: usize, frame: &Frame) {
         let n = self.n;
         let Some(client) = self.get(slot) else { return };
-        if client.abort || client.pending() + frame.wire_len() > MAX_OUTBOX_BYTES {
-            return; // It is not reading; the heartbeat or the room's next line will drop it.
+        if client.abort {
+            return; // Being closed at once: nothing more will be sent to it.
+        }
+        if client.pending() + frame.wire_len() > MAX_OUTBOX_BYTES {
+            self.drop_too_slow(slot);
+            return;
         }
         narrate!(
             n,
@@ -558,8 +646,21 @@ impl Room {
             frame.wire_len(),
             client.name.as_deref().unwrap_or("a new client")
         );
-        frame::encode_into(&mut client.out, frame.kind, &frame.text);
+        queue(client, &frame.to_bytes(), Instant::now());
         self.dirty.insert(slot);
+    }
+
+    /// A client whose output passed [`MAX_OUTBOX_BYTES`]: counted once, closed at once.
+    fn drop_too_slow(&mut self, slot: usize) {
+        let Some(client) = self.get(slot) else { return };
+        if client.closing.is_none() {
+            self.stats.too_slow += 1;
+        }
+        let reason = format!(
+            "too slow: {} of messages waiting (MAX_OUTBOX_BYTES)",
+            human_bytes(MAX_OUTBOX_BYTES as u64)
+        );
+        self.leave(slot, reason, true);
     }
 
     // ANCHOR: leave
@@ -568,17 +669,23 @@ impl Room {
     fn leave(&mut self, slot: usize, reason: String, abort: bool) {
         let Some(client) = self.get(slot) else { return };
         if client.closing.is_some() {
+            // Already going (many clients can leave in the same round, and a send to one that
+            // is going can fail): it must still be closed, now if it cannot take output.
             client.abort |= abort;
+            if abort {
+                self.doomed.insert(slot);
+            }
             return;
         }
         client.closing = Some(reason.clone());
         client.abort = abort;
         let name = client.name.clone();
-        let who = client.who();
+        let who = escape_controls(&client.who());
+        let why = escape_controls(&reason);
         match (&name, reason.is_empty()) {
             (Some(_), true) => eprintln!("{who} left"),
             (_, true) => eprintln!("{who} closed before joining"),
-            (_, false) => eprintln!("{who} disconnected: {reason}"),
+            (_, false) => eprintln!("{who} disconnected: {why}"),
         }
         if let Some(name) = name {
             let notice = if reason.is_empty() { name } else { format!("{name} ({reason})") };
@@ -606,26 +713,34 @@ impl Room {
                 }
                 continue;
             }
-            match client.heartbeat.check(&live, now) {
-                Due::Gone if client.name.is_none() => {
+            if self.paused && client.name.is_some() {
+                // We are not reading it (backpressure): its silence proves nothing.
+                client.heartbeat.heard(now);
+            }
+            // The JOIN deadline counts from accept, not from the last byte: a newcomer that
+            // trickles a byte now and then must not keep its slot for ever.
+            if client.name.is_none() {
+                if now.duration_since(client.accepted) >= live.peer_timeout {
                     let error = format!("no JOIN within {}", liveness::secs(live.peer_timeout));
                     self.send(slot, &Frame::new(Kind::Error, error.clone()));
                     self.leave(slot, error, false);
                 }
+                // Not in the room yet: no PING, only the deadline.
+                continue;
+            }
+            match client.heartbeat.check(&live, now) {
                 Due::Gone => {
                     self.stats.timed_out += 1;
                     let reason =
                         format!("no answer to heartbeat for {}", liveness::secs(live.peer_timeout));
                     self.leave(slot, reason, true);
                 }
-                // A client that has not said JOIN is not in the room yet: no PING, only the
-                // timeout. (Its JOIN restarts the clocks, so the skipped PING changes nothing.)
-                Due::Ping if client.name.is_some() => {
+                Due::Ping => {
                     let ping = Frame::new(Kind::Ping, self.next_ping.to_string());
                     self.next_ping += 1;
                     self.send(slot, &ping);
                 }
-                Due::Ping | Due::Nothing => {}
+                Due::Nothing => {}
             }
         }
     }
@@ -639,6 +754,7 @@ impl Room {
         for slot in dirty {
             let Some(client) = self.get(slot) else { continue };
             if client.abort {
+                self.doomed.insert(slot);
                 continue;
             }
             if let Err(e) = flush(client, n) {
@@ -691,17 +807,48 @@ impl Room {
     fn shut_down(&mut self, registry: &Registry) {
         let n = self.n;
         narrate!(n, "stopping: closing {} connection(s)", self.live());
+        let goodbye = Frame::new(Kind::Error, "the server is shutting down").to_bytes();
         for slot in 0..self.clients.len() {
-            if self.clients[slot].is_some() {
-                self.send(slot, &Frame::new(Kind::Error, "the server is shutting down"));
-                if let Some(client) = self.get(slot) {
-                    let _ = flush(client, n);
-                }
-                self.doomed.insert(slot);
+            let Some(client) = self.get(slot) else { continue };
+            // Said only to those with room for it: a client that far behind is not counted
+            // as dropped, it is simply closed with everyone else.
+            if client.pending() + goodbye.len() <= MAX_OUTBOX_BYTES {
+                narrate!(
+                    n,
+                    "queue frame ERROR {} bytes for {}",
+                    goodbye.len(),
+                    client.name.as_deref().unwrap_or("a new client")
+                );
+                queue(client, &goodbye, Instant::now());
             }
+            let _ = flush(client, n);
+            self.doomed.insert(slot);
         }
         self.close_doomed(registry);
     }
+}
+
+/// Appends frame bytes to a client's output; output that starts waiting starts its stall clock.
+fn queue(client: &mut Client, bytes: &[u8], now: Instant) {
+    if client.pending() == 0 {
+        client.last_progress = now;
+    }
+    client.out.extend_from_slice(bytes);
+    if client.pending() >= PAUSE_READING_AT && client.behind_since.is_none() {
+        client.behind_since = Some(now);
+    }
+}
+
+/// Is this receiver behind, and still keeping up? Then the room waits for it (backpressure).
+/// One behind for [`MAX_READER_STALL`], or whose socket has taken nothing for as long, is
+/// stuck, and the room goes on without it.
+fn holds_back(client: &Client, now: Instant) -> bool {
+    let recent = |t: Instant| now.duration_since(t) < MAX_READER_STALL;
+    client.name.is_some()
+        && client.closing.is_none()
+        && client.pending() >= PAUSE_READING_AT
+        && client.behind_since.is_some_and(recent)
+        && recent(client.last_progress)
 }
 
 /// Sends pending output until it is all gone or the socket's send buffer is full; a partial
@@ -713,6 +860,9 @@ fn flush(client: &mut Client, n: Narrator) -> io::Result<()> {
                 narrate!(n, "send({}, {} bytes) -> {written}", client.fd(), client.pending());
                 let short = written < client.pending();
                 client.sent += written;
+                if written > 0 {
+                    client.last_progress = Instant::now();
+                }
                 if short {
                     break; // The send buffer is full: write interest tells us when it is not.
                 }
@@ -721,6 +871,9 @@ fn flush(client: &mut Client, n: Narrator) -> io::Result<()> {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         }
+    }
+    if client.pending() < PAUSE_READING_AT {
+        client.behind_since = None; // Caught up: the next time it falls behind is a new one.
     }
     if client.pending() == 0 {
         client.sent = 0;

@@ -259,6 +259,8 @@ fn usage_mistakes_exit_2_without_a_backtrace() {
         &["client", "--no-history", "--history", "x"],
         &["server", "--max-clients", "0"],
         &["server", "--name", "op"],
+        &["server", "--port", "0", "--heartbeat", "5", "--peer-timeout", "2"],
+        &["client", "--peer-timeout", "1"],
     ] {
         let out = run(chat().args(args));
         assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");

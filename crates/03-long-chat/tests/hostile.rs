@@ -277,3 +277,321 @@ fn a_client_notices_a_server_that_stopped_answering() {
     let _ = hung.read_to_end(&mut sent);
     assert!(sent.windows(5).any(|w| w == [0, 0, 0, 1, Kind::Ping as u8]), "{sent:?}");
 }
+
+/// A real client whose keyboard is a pipe; waits until the server has welcomed it.
+fn piped_client(port: &str, name: &str) -> (Proc, std::process::ChildStdin) {
+    let mut proc = Proc::spawn(
+        chat()
+            .args(["client", "--port", port, "--name", name, "--no-history"])
+            .stdin(Stdio::piped()),
+    );
+    let stdin = proc.take_stdin().unwrap();
+    proc.expect_line(&format!("* you are {name}"));
+    (proc, stdin)
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_flooder_cannot_empty_the_room_but_a_reader_that_never_reads_is_still_dropped() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::Instant;
+
+    let (server, addr) = room(&[]);
+    let port = addr.rsplit(':').next().unwrap().to_owned();
+    let readers: Vec<_> = ["r1", "r2", "r3"].iter().map(|name| piped_client(&port, name)).collect();
+    // The stuck reader: a small receive window and not one read.
+    let stuck = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    stuck.set_recv_buffer_size(4096).unwrap();
+    stuck.connect(&addr.parse::<SocketAddr>().unwrap().into()).unwrap();
+    stuck.send(&Frame::new(Kind::Join, "stuck").to_bytes()).unwrap();
+    readers[0].0.expect_line("* stuck joined");
+    let flood = raw_join(&addr, "flood");
+    flood.set_write_timeout(Some(PATIENCE)).unwrap();
+    readers[0].0.expect_line("* flood joined");
+
+    // The flooder writes as fast as TCP lets it, until the stuck reader is gone (bounded in
+    // lines and time either way).
+    let done = Arc::new(AtomicBool::new(false));
+    let flooder = std::thread::spawn({
+        let done = Arc::clone(&done);
+        move || {
+            let pad = "x".repeat(500);
+            let deadline = Instant::now() + PATIENCE;
+            let mut sent = 0u64;
+            while sent < 200_000 && Instant::now() < deadline && !done.load(Ordering::Relaxed) {
+                let line = Frame::new(Kind::Text, format!("{sent} {pad}"));
+                if (&flood).write_all(&line.to_bytes()).is_err() {
+                    break;
+                }
+                sent += 1;
+            }
+            (sent, flood)
+        }
+    });
+    for (reader, _) in &readers {
+        let notice = reader.expect_line("* stuck left");
+        assert!(notice.starts_with("* stuck left (too slow: 256.0 KiB"), "{notice}");
+    }
+    done.store(true, Ordering::Relaxed);
+    let (sent, _flood) = flooder.join().unwrap();
+    assert!(sent > 1000, "the flood was a flood: {sent} lines");
+    // Every reader keeps up with the whole flood: every line, in order, and no one dropped.
+    for (reader, keys) in readers {
+        reader.expect_line(&format!("flood: {} ", sent - 1));
+        drop(keys);
+        let out = reader.finish();
+        assert!(out.status.success(), "{:?}", out.stderr);
+        let lines: Vec<&str> = out.stdout.lines().filter(|l| l.starts_with("flood: ")).collect();
+        assert_eq!(lines.len() as u64, sent, "every line arrived");
+        for (i, line) in lines.iter().enumerate() {
+            assert!(line.starts_with(&format!("flood: {i} ")), "in order: {i}");
+        }
+        assert_eq!(out.stdout.matches("too slow").count(), 1, "only the stuck reader was dropped");
+    }
+    let done = server.stop();
+    assert!(done.stderr.contains(", 1 dropped as too slow"), "{}", done.stderr);
+    drop(stuck);
+}
+
+/// Writes `bytes` one at a time, `gap` apart, from a thread of its own, until they run out or
+/// a write fails (the server closed the connection). The trickle is the thing under test.
+fn trickle(stream: &TcpStream, bytes: Vec<u8>, gap: Duration) -> std::thread::JoinHandle<()> {
+    let stream = stream.try_clone().unwrap();
+    std::thread::spawn(move || {
+        for byte in bytes {
+            std::thread::sleep(gap);
+            if (&stream).write_all(&[byte]).is_err() {
+                return;
+            }
+        }
+    })
+}
+
+#[test]
+fn a_trickled_join_does_not_keep_a_slot_past_the_deadline() {
+    use std::time::Instant;
+    let (server, addr) = room(&["--heartbeat", "0.5", "--peer-timeout", "1"]);
+    let start = Instant::now();
+    let slow = TcpStream::connect(&addr).unwrap();
+    slow.set_read_timeout(Some(PATIENCE)).unwrap();
+    // A JOIN frame announcing a 100-byte name, one byte every 100 ms: 10 s if allowed.
+    let mut join = vec![0, 0, 0, 101, Kind::Join as u8];
+    join.extend(std::iter::repeat_n(b'a', 100));
+    let dripping = trickle(&slow, join, Duration::from_millis(100));
+    assert_eq!(read_until_closed(&slow), [Frame::new(Kind::Error, "no JOIN within 1 s")]);
+    let took = start.elapsed();
+    assert!(took < Duration::from_secs(4), "closed after {took:?}, not at the JOIN deadline");
+    dripping.join().unwrap();
+    server.stop();
+}
+
+#[test]
+fn a_trickled_partial_frame_is_not_a_sign_of_life() {
+    use std::time::Instant;
+    let (server, addr) = room(&["--heartbeat", "0.5", "--peer-timeout", "1"]);
+    let drip = raw_join(&addr, "drip");
+    let start = Instant::now();
+    // A TEXT frame of 100 bytes, one byte every 100 ms, and never a PONG.
+    let mut text = vec![0, 0, 0, 101, Kind::Text as u8];
+    text.extend(std::iter::repeat_n(b'a', 100));
+    let dripping = trickle(&drip, text, Duration::from_millis(100));
+    let frames = read_until_closed(&drip);
+    let took = start.elapsed();
+    assert!(frames.iter().any(|f| f.kind == Kind::Ping), "{frames:?}");
+    assert!(took < Duration::from_secs(4), "closed after {took:?}, not at the peer timeout");
+    dripping.join().unwrap();
+    let done = server.stop();
+    assert!(done.stderr.contains("drip (127.0.0.1:"), "{}", done.stderr);
+    assert!(
+        done.stderr.contains("disconnected: no answer to heartbeat for 1 s"),
+        "{}",
+        done.stderr
+    );
+}
+
+#[test]
+fn fifty_clients_closing_at_once_are_all_closed_promptly_and_counted_once() {
+    use std::time::Instant;
+    const CLIENTS: usize = 50;
+    let (server, addr) = room(&["--trace"]);
+    let clients: Vec<TcpStream> = (0..CLIENTS).map(|i| raw_join(&addr, &format!("c{i}"))).collect();
+    // Read each one's notices up to the last arrival, so its receive buffer is empty and its
+    // close sends a FIN (unread data would make it a reset).
+    let last = format!("c{}", CLIENTS - 1);
+    for client in &clients[..CLIENTS - 1] {
+        wait_for(&mut Connection::new(client), Kind::Join, &last);
+    }
+    let peers: Vec<SocketAddr> = clients.iter().map(|c| c.local_addr().unwrap()).collect();
+    let start = Instant::now();
+    drop(clients); // Every close at once: 50 FINs.
+    for peer in peers {
+        server.wait_for_stderr(&format!(") peer {peer}\n"));
+    }
+    let took = start.elapsed();
+    assert!(took < Duration::from_secs(5), "the last socket closed after {took:?}");
+    let done = server.stop();
+    assert!(
+        done.stderr
+            .contains("server stopped: 50 clients joined, relayed 0 messages (0 deliveries)\n"),
+        "{}",
+        done.stderr.lines().filter(|l| !l.starts_with('[')).collect::<Vec<_>>().join("\n")
+    );
+}
+
+/// What a hostile peer writes to make a terminal obey it: retitle the window, clear the
+/// screen, and start a new line that poses as the program's own notice.
+const INJECTION: &str = "hi\x1b]0;owned\x07\x1b[2J\r\n* eve joined\u{9b}31m\u{202e}";
+const INJECTION_SHOWN: &str = "hi\\x1b]0;owned\\x07\\x1b[2J\\r\\n* eve joined\\u{9b}31m\\u{202e}";
+
+fn assert_no_controls(text: &str) {
+    assert!(!text.contains('\x1b') && !text.contains('\u{9b}') && !text.contains('\u{202e}'));
+    assert!(!text.contains('\r') && !text.contains('\x07'), "{text:?}");
+    assert!(!text.lines().any(|l| l == "* eve joined"), "a forged line: {text:?}");
+}
+
+#[test]
+fn text_from_members_reaches_terminals_and_logs_escaped() {
+    let (server, addr) = room(&[]);
+    let port = addr.rsplit(':').next().unwrap().to_owned();
+    let (bob, bob_keys) = piped_client(&port, "bob");
+    let mallory = raw_join(&addr, "mallory");
+    bob.expect_line("* mallory joined");
+    (&mallory).write_all(&Frame::new(Kind::Text, INJECTION).to_bytes()).unwrap();
+    // An ERROR frame's text goes to the operator's log.
+    (&mallory).write_all(&Frame::new(Kind::Error, INJECTION).to_bytes()).unwrap();
+    assert_eq!(bob.expect_line("mallory: "), format!("mallory: {INJECTION_SHOWN}"));
+    server.wait_for_stderr("mallory reports an error: ");
+    drop(bob_keys);
+    let out = bob.finish();
+    assert_no_controls(&out.stdout);
+    let done = server.stop();
+    assert!(
+        done.stderr.contains(&format!("mallory reports an error: {INJECTION_SHOWN}\n")),
+        "{:?}",
+        done.stderr
+    );
+    assert_no_controls(&done.stderr);
+}
+
+#[test]
+fn a_hostile_server_cannot_drive_the_clients_terminal() {
+    // A fake server that names the client, then sends control characters in every kind of
+    // frame a client shows: text, names joining, leaving and renamed, the list, an error.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    let mut client =
+        Proc::spawn(chat().args(["client", "--port", &port, "--no-history"]).stdin(Stdio::piped()));
+    let _keyboard = client.take_stdin();
+    let (mut evil, _) = listener.accept().unwrap();
+    let mut frames = Frame::new(Kind::Join, "you").to_bytes();
+    for kind in [Kind::Text, Kind::Join, Kind::Leave, Kind::List, Kind::Error] {
+        frames.extend(Frame::new(kind, INJECTION).to_bytes());
+    }
+    frames.extend(Frame::new(Kind::Nick, format!("x {INJECTION}")).to_bytes());
+    evil.write_all(&frames).unwrap();
+    evil.shutdown(Shutdown::Write).unwrap();
+    let done = client.finish();
+    assert!(done.stdout.contains(&format!("* {INJECTION_SHOWN} joined")), "{}", done.stdout);
+    assert!(done.stdout.contains(&format!("! {INJECTION_SHOWN}")), "{}", done.stdout);
+    assert_no_controls(&done.stdout);
+    assert_no_controls(&done.stderr);
+}
+
+#[test]
+fn one_to_one_closes_a_trickled_join_at_the_deadline_and_serves_the_next() {
+    use std::time::Instant;
+    let mut server = Proc::spawn(
+        chat()
+            .args(["server", "--port", "0", "--one-to-one", "--no-history"])
+            .args(["--heartbeat", "0.5", "--peer-timeout", "1"])
+            .stdin(Stdio::piped()),
+    );
+    let _operator = server.take_stdin();
+    let addr = server.listening_addr();
+    let start = Instant::now();
+    let slow = TcpStream::connect(&addr).unwrap();
+    slow.set_read_timeout(Some(PATIENCE)).unwrap();
+    let mut join = vec![0, 0, 0, 101, Kind::Join as u8];
+    join.extend(std::iter::repeat_n(b'a', 100));
+    let dripping = trickle(&slow, join, Duration::from_millis(100));
+    assert_eq!(read_until_closed(&slow), [Frame::new(Kind::Error, "no JOIN within 1 s")]);
+    let took = start.elapsed();
+    assert!(took < Duration::from_secs(4), "closed after {took:?}, not at the JOIN deadline");
+    dripping.join().unwrap();
+    // The accept thread is free again: the next client is welcomed.
+    let alice = raw_join(&addr, "alice");
+    drop(alice);
+}
+
+#[test]
+fn a_client_is_not_kept_waiting_by_a_server_that_trickles() {
+    use std::time::Instant;
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    let mut client = Proc::spawn(
+        chat()
+            .args(["client", "--port", &port, "--no-history", "--heartbeat", "1"])
+            .args(["--peer-timeout", "1"])
+            .stdin(Stdio::piped()),
+    );
+    let _keyboard = client.take_stdin();
+    let (hung, _) = listener.accept().unwrap();
+    (&hung).write_all(&Frame::new(Kind::Join, "you").to_bytes()).unwrap();
+    let start = Instant::now();
+    // A 500-byte TEXT frame, one byte every 20 ms (well inside the client's 250 ms tick, so
+    // no single recv ever times out), and no PONG.
+    let mut text = vec![0, 0, 1, 245, Kind::Text as u8];
+    text.extend(std::iter::repeat_n(b'a', 500));
+    let dripping = trickle(&hung, text, Duration::from_millis(20));
+    let done = client.finish();
+    let took = start.elapsed();
+    assert_eq!(done.status.code(), Some(1), "{done:?}");
+    assert!(
+        done.stderr.contains("the server stopped answering (nothing for 1 s"),
+        "{}",
+        done.stderr
+    );
+    assert!(took < Duration::from_secs(4), "gave up after {took:?}, not at the peer timeout");
+    drop(hung);
+    dripping.join().unwrap();
+}
+
+#[test]
+fn a_client_turned_away_as_busy_reads_the_message_and_a_clean_close() {
+    let mut server = Proc::spawn(
+        chat()
+            .args(["server", "--port", "0", "--one-to-one", "--no-history"])
+            .stdin(Stdio::piped()),
+    );
+    let _operator = server.take_stdin();
+    let addr = server.listening_addr();
+    let alice = raw_join(&addr, "alice");
+    for _ in 0..10 {
+        // The second client's JOIN is never read by the server: the case where a plain
+        // close() would answer with RST.
+        let second = TcpStream::connect(&addr).unwrap();
+        second.set_read_timeout(Some(PATIENCE)).unwrap();
+        (&second).write_all(&Frame::new(Kind::Join, "bob").to_bytes()).unwrap();
+        let mut conn = Connection::new(&second);
+        let busy = conn.read_frame().unwrap().unwrap();
+        assert!(busy.text.starts_with("busy: "), "{busy:?}");
+        match conn.read_frame() {
+            Ok(None) => {}
+            other => panic!("expected a clean close (FIN), got {other:?}"),
+        }
+    }
+    // One that never closes holds the accept thread for BUSY_LINGER at most: once alice has
+    // gone, the next client is welcomed.
+    let start = std::time::Instant::now();
+    let lingerer = TcpStream::connect(&addr).unwrap();
+    lingerer.set_read_timeout(Some(PATIENCE)).unwrap();
+    (&lingerer).write_all(&Frame::new(Kind::Join, "lingerer").to_bytes()).unwrap();
+    assert_eq!(read_until_closed(&lingerer).len(), 1, "the busy message, then our FIN");
+    drop(alice);
+    server.expect_line("* alice left");
+    let _carol = raw_join(&addr, "carol");
+    let took = start.elapsed();
+    assert!(took < Duration::from_secs(3), "carol waited {took:?} behind a client turned away");
+    drop(lingerer);
+}

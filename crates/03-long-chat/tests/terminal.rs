@@ -165,3 +165,82 @@ fn a_message_arrives_above_a_half_typed_line_and_up_recalls_history() {
     drop(tmux);
     server.stop();
 }
+
+#[test]
+fn two_clients_sharing_a_history_file_keep_each_others_lines() {
+    let server = Proc::spawn(
+        Command::new(env!("CARGO_BIN_EXE_03-long-chat")).args(["server", "--port", "0"]),
+    );
+    let addr = server.listening_addr();
+    let port = addr.rsplit(':').next().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let history = home.path().join("history.txt");
+    let watcher = TcpStream::connect(&addr).unwrap();
+    watcher.set_read_timeout(Some(PATIENCE)).unwrap();
+    (&watcher).write_all(&Frame::new(Kind::Join, "watcher").to_bytes()).unwrap();
+    let mut heard = Connection::new(&watcher);
+
+    // Two terminals, two clients, one history file; both load it before either types.
+    let tmux = Tmux { socket: home.path().join("tmux.sock") };
+    for name in ["ann", "ben"] {
+        let client = format!(
+            "{} client --port {port} --name {name} --history {}",
+            env!("CARGO_BIN_EXE_03-long-chat"),
+            history.display()
+        );
+        tmux.run(&["new-session", "-d", "-s", name, "-x", "100", "-y", "20", &client]);
+        loop {
+            let frame = heard.read_frame().unwrap().unwrap();
+            if frame.kind == Kind::Join && frame.text == name {
+                break;
+            }
+        }
+    }
+    // A line is in the file before it is sent, so hearing it means it has been saved.
+    for (name, line) in [("ann", "from ann"), ("ben", "from ben"), ("ann", "ann again")] {
+        tmux.run(&["send-keys", "-t", name, "-l", line]);
+        tmux.run(&["send-keys", "-t", name, "Enter"]);
+        frames_until(&mut heard, &format!("{name}: {line}"));
+    }
+    let saved = std::fs::read_to_string(&history).unwrap();
+    for line in ["from ann", "from ben", "ann again"] {
+        assert!(saved.contains(line), "{line:?} was lost:\n{saved}");
+    }
+    drop(tmux);
+    server.stop();
+}
+
+#[test]
+fn trace_narration_goes_above_the_prompt_too() {
+    let server = Proc::spawn(
+        Command::new(env!("CARGO_BIN_EXE_03-long-chat")).args(["server", "--port", "0"]),
+    );
+    let addr = server.listening_addr();
+    let port = addr.rsplit(':').next().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let tmux = Tmux { socket: home.path().join("tmux.sock") };
+    let client = format!(
+        "{} --trace client --port {port} --name alice --no-history",
+        env!("CARGO_BIN_EXE_03-long-chat")
+    );
+    tmux.run(&["new-session", "-d", "-s", "chat", "-x", "100", "-y", "30", &client]);
+    tmux.wait_for("the welcome", |s| s.iter().any(|l| l.starts_with("* you are alice")));
+    let bob = TcpStream::connect(&addr).unwrap();
+    (&bob).write_all(&Frame::new(Kind::Join, "bob").to_bytes()).unwrap();
+    tmux.wait_for("bob joining", |s| s.iter().any(|l| l == "* bob joined"));
+
+    tmux.type_text("half a li");
+    tmux.wait_for("the half-typed line", |s| prompt_row(s).1 == "> half a li");
+    (&bob).write_all(&Frame::new(Kind::Text, "hello from bob").to_bytes()).unwrap();
+    let screen = tmux.wait_for("bob's line", |s| s.iter().any(|l| l == "bob: hello from bob"));
+    let (prompt, text) = prompt_row(&screen);
+    assert_eq!(text, "> half a li", "the typed text survives:\n{}", screen.join("\n"));
+    let narration = screen.iter().position(|l| l.starts_with("[client] recv frame TEXT "));
+    assert!(
+        narration.is_some_and(|row| row < prompt),
+        "the narration is a line of its own above the prompt:\n{}",
+        screen.join("\n")
+    );
+    drop(tmux);
+    server.stop();
+}

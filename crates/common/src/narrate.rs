@@ -11,9 +11,28 @@
 //!
 //! Narration goes to stderr, so stdout stays the program's result. When it is off, the
 //! [`narrate!`](crate::narrate!) macro checks one `bool` and formats nothing.
+//!
+//! A program with a line editor on the terminal (chapter 03's prompt) must not have anything
+//! else write to that terminal: a line written straight to stderr lands in the middle of the
+//! prompt and of what is being typed. Such a program hands its printer to [`route_through`],
+//! and narration goes through it, above the prompt, like every other line.
 
 use std::fmt;
 use std::io::Write;
+use std::sync::{Mutex, PoisonError};
+
+/// Prints one narration line (no newline) somewhere other than stderr; `false` if it could
+/// not, and the line goes to stderr after all.
+pub type Route = Box<dyn Fn(&str) -> bool + Send + Sync>;
+
+/// Where narration goes instead of stderr, if anywhere: one per process, as the terminal is.
+static ROUTE: Mutex<Option<Route>> = Mutex::new(None);
+
+/// Sends every narration line through `route` from now on (`None`: back to stderr). A line
+/// editor calls this with its printer while it owns the terminal, and `None` when it lets go.
+pub fn route_through(route: Option<Route>) {
+    *ROUTE.lock().unwrap_or_else(PoisonError::into_inner) = route;
+}
 
 /// Who is speaking (`server`, `client`) and whether narration is on.
 ///
@@ -43,8 +62,13 @@ impl Narrator {
             // Formatted first, then written with one call: stderr is unbuffered, and a line
             // written in pieces can be split by another thread's output (stdout shares the
             // terminal). A failed write to stderr is not worth dying for.
-            let line = format!("[{}] {}\n", self.role, line);
-            let _ = std::io::stderr().lock().write_all(line.as_bytes());
+            let line = format!("[{}] {}", self.role, line);
+            if let Some(route) = ROUTE.lock().unwrap_or_else(PoisonError::into_inner).as_ref() {
+                if route(&line) {
+                    return;
+                }
+            }
+            let _ = std::io::stderr().lock().write_all(format!("{line}\n").as_bytes());
         }
     }
 }

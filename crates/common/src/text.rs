@@ -1,4 +1,5 @@
-//! Small text helpers: byte sizes in and out, and bytes shown the way Python shows them.
+//! Small text helpers: byte sizes in and out, bytes shown the way Python shows them, and a
+//! stranger's text made safe to print on a terminal or in a log.
 
 use std::fmt::Write as _;
 
@@ -80,6 +81,43 @@ pub fn py_bytes_preview(data: &[u8], max: usize) -> String {
     }
 }
 
+// ANCHOR: escape
+/// `text` with every control character written out as an escape, so that text from the network
+/// can be printed on a terminal or written to a log as it is, and can do nothing but be read.
+///
+/// A terminal obeys what it prints: `ESC ]0;...BEL` retitles the window, `ESC [2J` clears the
+/// screen, `\r` and `\n` start a line that can pose as the program's own (`* eve joined`), and
+/// Unicode's bidirectional overrides make text display in another order than it is stored.
+/// All of those become visible escapes: `\x1b`, `\r`, `\n`, `\t`, `\u{202e}`. Printable
+/// text, accents and all (`café`, `日本語`, `C:\temp`), is kept as it is: someone who types
+/// `\x1b` gets those four harmless characters shown.
+pub fn escape_controls(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            // C0 controls (ESC, BEL, backspace, ...) and DEL: one byte each.
+            '\0'..='\x1f' | '\x7f' => {
+                let _ = write!(out, "\\x{:02x}", u32::from(c));
+            }
+            // C1 controls (U+0080-U+009F: some terminals read U+009B as ESC [) and the
+            // bidirectional embeddings, overrides and isolates.
+            '\u{80}'..='\u{9f}'
+            | '\u{200e}'
+            | '\u{200f}'
+            | '\u{202a}'..='\u{202e}'
+            | '\u{2066}'..='\u{2069}' => {
+                let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+// ANCHOR_END: escape
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -111,6 +149,16 @@ mod tests {
         assert_eq!(py_bytes(b"\x00\xff"), "b'\\x00\\xff'");
         assert_eq!(py_bytes(b"it's"), "b\"it's\"");
         assert_eq!(py_bytes(b"'\""), "b'\\'\"'");
+    }
+
+    #[test]
+    fn control_characters_are_escaped_and_text_is_kept() {
+        assert_eq!(escape_controls("café 日本語"), "café 日本語");
+        assert_eq!(escape_controls("\x1b]0;owned\x07\x1b[2J"), "\\x1b]0;owned\\x07\\x1b[2J");
+        assert_eq!(escape_controls("hi\n* eve joined\r"), "hi\\n* eve joined\\r");
+        assert_eq!(escape_controls("C:\\temp"), "C:\\temp");
+        assert_eq!(escape_controls("\u{9b}31m \u{202e}txt.exe"), "\\u{9b}31m \\u{202e}txt.exe");
+        assert_eq!(escape_controls("\x7f\0"), "\\x7f\\x00");
     }
 
     #[test]
