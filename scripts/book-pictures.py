@@ -316,7 +316,7 @@ def interest_states():
 
 
 def room_fanout():
-    s = Svg(720, 380, "Fan-out in the chat room: one line in, one outbox per member, the slow one dropped")
+    s = Svg(720, 400, "Fan-out in the chat room: one line in, one outbox per member, the slow one dropped")
     s.box(20, 150, 120, 50, ["alice", "send frame"], "cli", "")
     s.line(140, 175, 198, 175, "lg")
     s.text(169, 168, "TEXT", "s", "middle")
@@ -338,11 +338,12 @@ def room_fanout():
             s.rect(215 + i * 27, y, 24, 24, cls, 3)
         s.line(200, 175, 213, y + 12, "ln", False)
         s.line(450, y + 12, 538, y + 12, "lr dash" if fill == 8 else "lb")
+        s.text(494, y + 6, "send()", "s", "middle")
         s.box(540, y - 8, 160, 40, [name, note], "bad" if fill == 8 else "cli", "s")
     s.text(325, 322, "each outbox at most MAX_OUTBOX_BYTES (256 KiB)", "s", "middle")
-    s.text(20, 230, ["flush: non-blocking send()", "of what the kernel takes;", "write interest only while", "an outbox is not empty"], "s")
-    s.text(20, 362, "dave's next line would pass 256 KiB: he is dropped and the room is told", "s red")
-    s.text(450, 362, "* dave left (too slow: ...)", "m red")
+    s.text(20, 230, ["flush: a non-blocking send()", "of what the kernel's send", "buffer takes;", "write interest only while", "an outbox is not empty"], "s")
+    s.text(20, 364, "dave's next line would pass the limit: he is dropped, and the room is told", "s red")
+    s.text(20, 384, "* dave left (too slow: 256.0 KiB of messages waiting (MAX_OUTBOX_BYTES))", "m red")
     s.text(20, 30, ["The relay never waits for a receiver:", "queuing is an append."], "s")
     return s
 
@@ -672,6 +673,11 @@ def chart(chapter, heading, header, rows):
     if not panels:
         return None
     names = [label(r[0]) for r in rows]
+    # Ours in blue, the peers in amber; a table with no peer compares settings of ours (buffer
+    # sizes, a room with and without a slow reader), so all of its bars are ours.
+    ours = [re.match(r"ours|0\d-|\d+K\b", name) is not None for name in names]
+    if not any(ours):
+        ours = [True] * len(names)
     bar, gap, left, right = 18, 6, 300, 110
     panel_h = 30 + len(rows) * (bar + gap) + 10
     title = f"Chapter {chapter}: {heading}"
@@ -684,10 +690,9 @@ def chart(chapter, heading, header, rows):
         top = max(values) or 1
         for r, (value, cell) in enumerate(zip(values, cells)):
             by = y + 28 + r * (bar + gap)
-            ours = re.match(r"ours|0\d-|\d+K\b", names[r]) is not None
-            s.text(left - 8, by + 13, names[r], "s b" if ours else "s", "end")
+            s.text(left - 8, by + 13, names[r], "s b" if ours[r] else "s", "end")
             w = max(value / top * width, 1)
-            s.rect(left, by, round(w, 1), bar, "srv" if ours else "ker", 2)
+            s.rect(left, by, round(w, 1), bar, "srv" if ours[r] else "ker", 2)
             s.text(left + w + 6, by + 13, cell, "s")
     return s
 
