@@ -316,35 +316,41 @@ def interest_states():
 
 
 def room_fanout():
-    s = Svg(720, 400, "Fan-out in the chat room: one line in, one outbox per member, the slow one dropped")
-    s.box(20, 150, 120, 50, ["alice", "send frame"], "cli", "")
-    s.line(140, 175, 198, 175, "lg")
-    s.text(169, 168, "TEXT", "s", "middle")
-    s.rect(200, 40, 250, 300, "srv")
+    s = Svg(720, 430, "Fan-out in the chat room: one line in, one outbox per member, backpressure on the senders, the stuck reader dropped")
+    s.text(20, 30, ["The relay never waits for a receiver:", "queuing is an append."], "s")
+    s.box(20, 110, 120, 50, ["alice", "send frame"], "cli", "")
+    s.line(140, 128, 198, 128, "lg")
+    s.text(169, 121, "TEXT", "s", "middle")
+    # Backpressure: while a reader that keeps reading is behind, senders are not read.
+    s.line(198, 148, 142, 148, "la dash")
+    s.text(169, 164, "paused", "s amber", "middle")
+    s.text(20, 190, ["While a reader that is", "still reading has", "PAUSE_READING_AT (64 KiB)", "waiting, the room reads", "no one's lines: they wait in", "the kernel, and TCP's flow", "control slows the senders,", "the fastest first."], "s amber", step=15)
+    s.rect(200, 40, 250, 310, "srv")
     s.text(325, 62, "server: one event loop", "b blue", "middle")
     s.text(325, 82, "recv -> Decoder -> frame", "s", "middle")
     s.text(325, 98, "broadcast: append", "s", "middle")
     s.text(325, 114, '"alice: hello" to each other outbox', "s", "middle")
     rows = [
-        ("bob", 140, 1, "reads: outbox drains"),
-        ("carol", 205, 4, "reads slowly: outbox grows"),
-        ("dave", 270, 8, "never reads"),
+        ("bob", 145, 1, ["bob", "reads: his outbox drains"], "cli"),
+        ("carol", 210, 4, ["carol", "reads slowly: past 64 KiB,", "the room pauses"], "ker"),
+        ("dave", 275, 8, ["dave", "takes nothing for 2 s:", "stuck, the room goes on"], "bad"),
     ]
-    for name, y, fill, note in rows:
-        s.text(215, y - 6, f"outbox for {name}", "s")
+    for name, y, fill, note, cls in rows:
+        s.text(276, y - 6, f"outbox for {name}", "s")
         for i in range(8):
             full = i < fill
-            cls = ("bad" if fill == 8 else "ker") if full else "box"
-            s.rect(215 + i * 27, y, 24, 24, cls, 3)
-        s.line(200, 175, 213, y + 12, "ln", False)
+            s.rect(215 + i * 27, y, 24, 24, ("bad" if fill == 8 else "ker") if full else "box", 3)
+        s.line(200, 128, 213, y + 12, "ln", False)
         s.line(450, y + 12, 538, y + 12, "lr dash" if fill == 8 else "lb")
         s.text(494, y + 6, "send()", "s", "middle")
-        s.box(540, y - 8, 160, 40, [name, note], "bad" if fill == 8 else "cli", "s")
-    s.text(325, 322, "each outbox at most MAX_OUTBOX_BYTES (256 KiB)", "s", "middle")
-    s.text(20, 230, ["flush: a non-blocking send()", "of what the kernel's send", "buffer takes;", "write interest only while", "an outbox is not empty"], "s")
-    s.text(20, 364, "dave's next line would pass the limit: he is dropped, and the room is told", "s red")
-    s.text(20, 384, "* dave left (too slow: 256.0 KiB of messages waiting (MAX_OUTBOX_BYTES))", "m red")
-    s.text(20, 30, ["The relay never waits for a receiver:", "queuing is an append."], "s")
+        s.box(540, y - 14, 170, 52, note, cls, "s")
+    # The pause threshold: a quarter of the outbox.
+    s.line(268, 138, 268, 306, "la dash", False)
+    s.text(268, 320, "PAUSE_READING_AT: 64 KiB", "s amber", "middle")
+    s.text(325, 338, "each outbox at most MAX_OUTBOX_BYTES (256 KiB)", "s", "middle")
+    s.text(20, 372, "flush: a non-blocking send() of what the kernel's send buffer takes; write interest only while an outbox is not empty.", "s")
+    s.text(20, 394, "dave's next line would pass 256 KiB: he is dropped, and the room is told", "s red")
+    s.text(20, 414, "* dave left (too slow: 256.0 KiB of messages waiting (MAX_OUTBOX_BYTES))", "m red")
     return s
 
 
