@@ -239,8 +239,9 @@ fn themed_page(book: &Path, page: &str, theme: &str) -> String {
 }
 
 /// The page and the figure whose screenshot is checked for colours.
-const FIGURE_PAGE: &str = "03-long-chat.html";
-const FIGURE: &str = "img/frame-bytes.svg";
+/// One near the top of its page, so the screenshot that holds it stays small.
+const FIGURE_PAGE: &str = "07-ip-notes.html";
+const FIGURE: &str = "img/ipv4-map.svg";
 
 /// One page that frames every page of the book, each in a frame as wide as the window. Its
 /// load event waits for all of them and their images; then it lists, per page, how many images
@@ -369,17 +370,31 @@ fn chromium_loads_every_picture_and_draws_a_figure_in_both_themes() {
         .collect();
     assert!(rect[2] > 300 && rect[3] > 100, "{FIGURE} is too small on {FIGURE_PAGE}: {rect:?}");
     let window = format!("--window-size=1000,{}", rect[1] + rect[3] + 40);
-    for theme in ["light", "navy"] {
-        let shot = dir.path().join(format!("{theme}.png"));
-        let url = format!("http://{addr}/{}", themed_page(&book, FIGURE_PAGE, theme));
-        chromium(profile.path(), &[&window, &format!("--screenshot={}", shot.display()), &url]);
-        let (seen, page_colour, like_page) = colours(&shot, &rect);
-        // A drawn figure has its card, its ink and several fill colours (plus anti-aliasing);
-        // a blank or missing one is a single colour, mostly the page's own.
-        assert!(seen.len() >= 8, "{theme}: only {} colours in {FIGURE} at {rect:?}", seen.len());
-        assert!(
-            like_page < 50,
-            "{theme}: {like_page}% of {FIGURE} is the page's colour {page_colour:?}: is it blank?"
-        );
-    }
+    // The two themes side by side, each Chromium with a profile of its own.
+    thread::scope(|scope| {
+        for theme in ["light", "navy"] {
+            let (book, dir, window, rect) = (&book, dir.path(), &window, &rect);
+            scope.spawn(move || {
+                let profile = tempfile::tempdir().unwrap();
+                let shot = dir.join(format!("{theme}.png"));
+                let url = format!("http://{addr}/{}", themed_page(book, FIGURE_PAGE, theme));
+                chromium(
+                    profile.path(),
+                    &[window, &format!("--screenshot={}", shot.display()), &url],
+                );
+                let (seen, page_colour, like_page) = colours(&shot, rect);
+                // A drawn figure has its card, its ink and several fill colours (plus
+                // anti-aliasing); a blank or missing one is a single colour, mostly the page's.
+                assert!(
+                    seen.len() >= 8,
+                    "{theme}: only {} colours in {FIGURE} at {rect:?}",
+                    seen.len()
+                );
+                assert!(
+                    like_page < 50,
+                    "{theme}: {like_page}% of {FIGURE} is the page's colour {page_colour:?}: is it blank?"
+                );
+            });
+        }
+    });
 }
