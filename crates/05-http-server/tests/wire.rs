@@ -264,6 +264,9 @@ fn the_access_log_is_common_log_format() {
     let (srv, addr) = serve(&site.root(), &[]);
     exchange(&addr, &get("/hello.txt"));
     exchange(&addr, &get("/missing"));
+    // Each connection's thread logs after its response is sent, so the two lines may come in
+    // either order: wait for both.
+    srv.wait_for_stderr("\"GET /hello.txt HTTP/1.1\" 200 ");
     srv.wait_for_stderr("\"GET /missing HTTP/1.1\" 404 ");
     let log = srv.stderr();
     let line = log.lines().find(|l| l.contains("/hello.txt")).unwrap();
