@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use common::accept::AcceptPolicy;
 use common::narrate;
 use common::narrate::Narrator;
 use common::stop::Stop;
@@ -28,9 +29,6 @@ pub const DEFAULT_BACKLOG: i32 = 128;
 pub const DEFAULT_BUF_SIZE: usize = 1024;
 /// 16 MiB: far above any useful `recv` size, low enough that a typo cannot exhaust memory.
 pub const MAX_BUF_SIZE: usize = 16 << 20;
-/// After a failed `accept()` (say, out of file descriptors), pause this long before the next
-/// try, so a lasting failure does not turn into a busy loop that floods the log.
-const ACCEPT_RETRY_DELAY: Duration = Duration::from_millis(100);
 /// A one-at-a-time server is held by whichever client it serves, so a client that goes silent
 /// (or stops reading our echoes) for this long is dropped, and the next one gets its turn.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -258,20 +256,20 @@ fn accept_loop(listener: &Listener, config: &Config, stop: &Arc<Stop>) -> Summar
     let n = config.narrator;
     let mut summary = Summary::default();
     let mut buf = vec![0u8; config.buf_size];
+    let mut accept_errors = AcceptPolicy::new(n);
     while !stop.is_stopping() {
         // accept() returns a *new* socket for this one client; the listening socket stays
         // open and keeps queueing the clients that arrive meanwhile.
         let (mut conn, peer) = match listener.accept() {
             Ok(accepted) => accepted,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => {
-                // Typically EMFILE (out of descriptors) or ECONNABORTED (the client gave up
-                // while queued): that client is lost, the server is not.
-                eprintln!("accept failed: {e}");
-                std::thread::sleep(ACCEPT_RETRY_DELAY);
-                continue;
-            }
+            // A client that gave up while queued is retried at once; out of descriptors, we
+            // pause (common::accept has the one policy every server follows).
+            Err(e) => match accept_errors.recover(e) {
+                Ok(()) => continue,
+                Err(_) => break,
+            },
         };
+        accept_errors.accepted();
         if stop.is_stopping() {
             // The wake-up connection from `wake_on_stop` (or a client too late). Closed
             // abortively: a normal close from our side would leave a TIME_WAIT on our port.

@@ -503,3 +503,22 @@ fn a_privileged_port_explains_itself() {
         out.stderr
     );
 }
+
+/// Out of file descriptors, `accept()` fails with EMFILE for as long as the shortage lasts. The
+/// server pauses between tries (common::accept), says so once, and serves the waiting client
+/// when descriptors free up (here: the limit is raised back).
+#[cfg(target_os = "linux")]
+#[test]
+fn out_of_descriptors_the_server_pauses_quietly_and_serves_again() {
+    let (proc, addr) = server(&["--port", "0"]);
+    let limit = common::testkit::limit_open_files(proc.pid(), 0);
+    let clients = common::testkit::assert_idle_while_out_of_descriptors(&proc, &addr, 1);
+    common::testkit::set_open_files_limit(proc.pid(), limit + 16);
+    let mut client = &clients[0];
+    client.set_read_timeout(Some(common::testkit::PATIENCE)).unwrap();
+    client.write_all(b"ping").unwrap();
+    let mut echo = [0u8; 4];
+    client.read_exact(&mut echo).unwrap();
+    assert_eq!(&echo, b"ping");
+    proc.stop();
+}

@@ -36,19 +36,6 @@ pub const DEFAULT_BACKLOG: i32 = 4096;
 /// flood of clients from exhausting file descriptors, or threads in `threads` mode.
 pub const DEFAULT_MAX_CONNS: usize = 10_000;
 
-/// After `accept` fails for lack of file descriptors, wait this long before trying again:
-/// accepting would fail again at once, and the queued clients would keep the loop spinning.
-pub const ACCEPT_BACKOFF: std::time::Duration = std::time::Duration::from_millis(100);
-/// `EMFILE` (this process is out of descriptors) and `ENFILE` (the whole system is): the same
-/// numbers on Linux, macOS and the BSDs.
-const EMFILE: i32 = 24;
-const ENFILE: i32 = 23;
-
-/// Is this `accept` error "out of file descriptors"?
-pub fn out_of_descriptors(err: &std::io::Error) -> bool {
-    matches!(err.raw_os_error(), Some(EMFILE | ENFILE))
-}
-
 /// How the server serves its clients.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
