@@ -81,8 +81,7 @@ fn round_trips_report_latency() {
 #[test]
 fn ipv6_loopback_works_like_ipv4() {
     if std::net::TcpListener::bind("[::1]:0").is_err() {
-        eprintln!("skipped: this machine has no IPv6 loopback (::1)");
-        return;
+        return common::testkit::skip("this machine has no IPv6 loopback (::1)");
     }
     let (_srv, addr) = server(&["--host", "::1", "--port", "0"]);
     assert!(addr.starts_with("[::1]:"), "{addr}");
@@ -480,16 +479,19 @@ fn a_privileged_port_explains_itself() {
             .unwrap_or(1024);
     let root = run(Command::new("id").arg("-u")).stdout.trim() == "0";
     if !root || unprivileged_start <= 80 {
-        eprintln!("skipped: needs root (to drop to nobody) and port 80 to be privileged");
-        return;
+        return common::testkit::skip(
+            "needs root (to drop to nobody) and port 80 to be privileged",
+        );
     }
     let out = run(Command::new("setpriv")
         .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
         .arg(env!("CARGO_BIN_EXE_01-echo"))
         .args(["server", "--port", "80"]));
     if !out.stderr.starts_with("error: could not bind") {
-        eprintln!("skipped: could not run the binary as nobody: {}", out.stderr);
-        return;
+        return common::testkit::skip(&format!(
+            "could not run the binary as nobody: {}",
+            out.stderr
+        ));
     }
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     assert!(
