@@ -19,7 +19,7 @@ use common::stop::Stop;
 use common::text::human_bytes;
 use socket2::{Domain, Protocol, Socket, Type};
 
-use crate::netsim::{DelayedSender, Fate, Impairments, Rng};
+use crate::netsim::{DelayedSender, Fate, Impairments, MAX_PENDING_BYTES, Rng};
 use crate::preview;
 
 /// The seed tutorial's port.
@@ -294,6 +294,13 @@ fn serve_loop(socket: &UdpSocket, config: &Config, stop: &Arc<Stop>) -> Summary 
                         fate.delay.as_secs_f64() * 1e3
                     );
                     if !later.send_later(reply, peer, fate.delay) {
+                        if summary.queue_full == 0 {
+                            eprintln!(
+                                "the delay queue is full ({} of replies waiting): replies are \
+                                 dropped until it drains",
+                                human_bytes(MAX_PENDING_BYTES as u64)
+                            );
+                        }
                         summary.queue_full += 1;
                         continue;
                     }

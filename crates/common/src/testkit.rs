@@ -307,3 +307,16 @@ pub fn assert_idle_while_out_of_descriptors(
     assert!(said <= 3, "say it once, not per attempt ({said} times):\n{}", server.stderr());
     clients
 }
+
+/// The most resident memory a process has used so far (`VmHWM` in `/proc/PID/status`, the
+/// "high-water mark"), in bytes. Linux only.
+pub fn peak_memory(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_else(|e| panic!("could not read /proc/{pid}/status: {e}"));
+    let kib = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .expect("VmHWM: N kB");
+    kib * 1024
+}
