@@ -19,8 +19,8 @@ use common::stop::Stop;
 use common::text::human_bytes;
 use socket2::{Domain, Protocol, Socket, Type};
 
+use crate::describe;
 use crate::netsim::{DelayedSender, Fate, Impairments, MAX_PENDING_BYTES, Rng};
-use crate::preview;
 
 /// The seed tutorial's port.
 pub const DEFAULT_PORT: u16 = 5005;
@@ -257,7 +257,7 @@ fn serve_loop(socket: &UdpSocket, config: &Config, stop: &Arc<Stop>) -> Summary 
         }
         narrate!(n, "recvfrom({}) -> {} bytes from {peer}", config.buf_size, data.len());
         if !config.quiet {
-            println!("Received from {peer}: {}", preview(data));
+            println!("Received from {peer}: {}", describe(data));
         }
         if truncated {
             summary.truncated += 1;
