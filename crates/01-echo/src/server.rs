@@ -16,6 +16,7 @@ use anyhow::{Context, Result};
 use common::accept::AcceptPolicy;
 use common::narrate;
 use common::narrate::Narrator;
+use common::report::{Doing, Transport, doing};
 use common::stop::Stop;
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
@@ -169,7 +170,9 @@ fn listen_tcp(addr: SocketAddr, config: &Config) -> Result<std::net::TcpListener
     }
 
     // bind(): claim the address and port. Port 0 asks the kernel for any free port.
-    socket.bind(&addr.into()).with_context(|| format!("could not bind {addr}"))?;
+    socket
+        .bind(&addr.into())
+        .with_context(|| doing(Doing::Bind(Transport::Tcp), format!("could not bind {addr}")))?;
     narrate!(n, "bind({addr})");
 
     // listen(): from now on the kernel completes handshakes on its own and queues up to
@@ -197,7 +200,9 @@ fn listen_unix(path: &std::path::Path, config: &Config) -> Result<Listener> {
     let addr = SockAddr::unix(path).with_context(|| {
         format!("{} is not a usable socket path (at most 107 bytes on Linux)", path.display())
     })?;
-    socket.bind(&addr).with_context(|| format!("could not bind {}", path.display()))?;
+    socket.bind(&addr).with_context(|| {
+        doing(Doing::Bind(Transport::Unix), format!("could not bind {}", path.display()))
+    })?;
     narrate!(n, "bind({:?})", path);
     // From here the file exists and is ours: SocketFile removes it when the server ends.
     let file = SocketFile(path.to_owned());

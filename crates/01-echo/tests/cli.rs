@@ -465,6 +465,18 @@ mod unix_socket {
         assert!(out.stderr.contains("No such file or directory"), "{}", out.stderr);
         assert!(out.stderr.contains("hint: nothing exists at that path"), "{}", out.stderr);
     }
+
+    /// The same ENOENT from bind() means a missing folder, not a missing server.
+    #[test]
+    fn a_server_whose_folder_is_missing_is_told_about_the_folder() {
+        let dir = folder();
+        let path = dir.path().join("no-such-folder").join("echo.sock");
+        let out = run(echo().args(["server", "--unix", path.to_str().unwrap()]));
+        assert_eq!(out.status.code(), Some(1), "{out:?}");
+        assert!(out.stderr.contains("No such file or directory"), "{}", out.stderr);
+        assert!(out.stderr.contains("hint: the folder for the socket file"), "{}", out.stderr);
+        assert!(!out.stderr.contains("start the server"), "{}", out.stderr);
+    }
 }
 
 #[cfg(target_os = "linux")]

@@ -23,6 +23,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use anyhow::{Context, Result};
 use common::narrate;
 use common::narrate::Narrator;
+use common::report::{Doing, Transport, doing};
 use common::stop::Stop;
 use common::text::human_bytes;
 use socket2::{Domain, Protocol, Socket, Type};
@@ -152,7 +153,9 @@ pub fn listen(config: &Config) -> Result<TcpListener> {
         socket.set_only_v6(false).context("could not clear IPV6_V6ONLY")?;
         narrate!(n, "setsockopt(IPPROTO_IPV6, IPV6_V6ONLY, 0)");
     }
-    socket.bind(&addr.into()).with_context(|| format!("could not bind {addr}"))?;
+    socket
+        .bind(&addr.into())
+        .with_context(|| doing(Doing::Bind(Transport::Tcp), format!("could not bind {addr}")))?;
     narrate!(n, "bind({addr})");
     // The backlog matters here: 10,000 clients connecting at once all finish their handshakes
     // before we accept them. A queue that is too short makes the kernel drop SYNs, and those

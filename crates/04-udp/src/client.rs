@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use common::narrate;
 use common::narrate::Narrator;
+use common::report::{Doing, Transport, doing};
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
 
 use crate::preview;
@@ -95,7 +96,9 @@ impl UdpClient {
         } else {
             (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
         };
-        socket.bind(&any.into()).context("could not bind a local port")?;
+        socket
+            .bind(&any.into())
+            .with_context(|| doing(Doing::Bind(Transport::Udp), "could not bind a local port"))?;
         let socket = UdpSocket::from(socket);
         narrate!(
             n,
@@ -139,7 +142,8 @@ impl UdpClient {
             }
         }
         sent.map_err(|e| self.explain(e)).with_context(|| {
-            format!("could not send {} bytes to {}", datagram.len(), self.server)
+            let what = format!("could not send {} bytes to {}", datagram.len(), self.server);
+            doing(Doing::Send(Transport::Udp), what)
         })?;
         match self.connected {
             true => narrate!(self.n, "send({} bytes)", datagram.len()),

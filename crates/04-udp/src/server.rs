@@ -15,6 +15,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use common::narrate;
 use common::narrate::Narrator;
+use common::report::{Doing, Transport, doing};
 use common::stop::Stop;
 use common::text::human_bytes;
 use socket2::{Domain, Protocol, Socket, Type};
@@ -177,7 +178,9 @@ impl Server {
             socket.set_only_v6(false).context("could not clear IPV6_V6ONLY")?;
             narrate!(n, "setsockopt(IPPROTO_IPV6, IPV6_V6ONLY, 0)");
         }
-        socket.bind(&addr.into()).with_context(|| format!("could not bind {addr}"))?;
+        socket.bind(&addr.into()).with_context(|| {
+            doing(Doing::Bind(Transport::Udp), format!("could not bind {addr}"))
+        })?;
         narrate!(n, "bind({addr})");
         let socket = UdpSocket::from(socket);
         let local = socket.local_addr().context("could not read the bound address")?;

@@ -240,6 +240,9 @@ fn broadcast_needs_so_broadcast() {
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     assert!(out.stderr.contains("needs --broadcast (SO_BROADCAST)"), "{}", out.stderr);
     assert!(out.stderr.contains("Permission denied"), "{}", out.stderr);
+    // The hint is about sending, not about binding a low port.
+    assert!(out.stderr.contains("hint: the kernel refused the datagram"), "{}", out.stderr);
+    assert!(!out.stderr.contains("below 1024"), "{}", out.stderr);
 
     let out =
         client(&port, &["--broadcast", "--host", "127.255.255.255", "messages", "--count", "1"]);
@@ -344,4 +347,17 @@ fn the_server_sums_up_probes_and_binary_datagrams() {
     assert!(done.stdout.contains(": probe #12, 64 bytes\n"), "{}", done.stdout);
     assert!(done.stdout.contains(": 4 bytes of binary data\n"), "{}", done.stdout);
     assert!(done.stdout.contains(": b'hello'\n"), "{}", done.stdout);
+}
+
+/// "Address already in use" from a UDP bind: another socket has the port. The TCP story of
+/// TIME_WAIT and SO_REUSEADDR does not apply, and the hint does not tell it.
+#[test]
+fn a_udp_port_in_use_gets_a_udp_hint() {
+    let taken = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let out = run(udp().args(["server", "--port", &port]));
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(out.stderr.contains("Address already in use"), "{}", out.stderr);
+    assert!(out.stderr.contains("hint: another UDP socket is bound"), "{}", out.stderr);
+    assert!(!out.stderr.contains("SO_REUSEADDR"), "not TCP's TIME_WAIT story: {}", out.stderr);
 }
