@@ -265,3 +265,33 @@ fn a_client_that_sends_and_half_closes_at_once_gets_its_echo_and_the_end() {
         }
     }
 }
+
+/// Every client example of `--help` runs against a real server and prints what a student wants
+/// to see: a few lines of results, not thousands of escaped bytes. (`--hold` runs until Ctrl-C,
+/// and `--duration` is shortened to 1 s, to keep the test fast.)
+#[test]
+fn help_examples_run_and_print_a_readable_result() {
+    let help = run(multi().arg("--help")).stdout;
+    let examples: Vec<&str> = help
+        .lines()
+        .map(str::trim)
+        .filter(|line| line.starts_with("02-multi-conn client") && !line.contains("--hold"))
+        .collect();
+    assert!(examples.len() >= 2, "{help}");
+    let (server, addr) = server(&[]);
+    let port = addr.rsplit(':').next().unwrap().to_owned();
+    for example in examples {
+        // The example's words up to its two-space gap; then our port.
+        let command = example.split("  ").next().unwrap();
+        let mut args: Vec<String> = command.split_whitespace().skip(1).map(str::to_owned).collect();
+        if let Some(at) = args.iter().position(|a| a == "--duration") {
+            args[at + 1] = "1".to_owned();
+        }
+        args.extend(["--port".to_owned(), port.clone()]);
+        let out = run(multi().args(&args));
+        assert!(out.status.success(), "{command}: {out:?}");
+        let lines = out.stdout.lines().count() + out.stderr.lines().count();
+        assert!(lines <= 10, "{command} printed {lines} lines:\n{}", out.stdout);
+    }
+    server.stop();
+}
