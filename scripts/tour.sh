@@ -7,7 +7,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-cargo build --workspace --quiet
+# Cargo's own progress (a line per crate compiled, a bar on a terminal) shows the first build,
+# which takes minutes, is moving; later runs print one "Finished" line.
+printf 'Building the chapters (cargo build --workspace)...\n'
+cargo build --workspace
 
 # Bold headings on a terminal only, so a log file gets plain text.
 if [[ -t 1 ]]; then bold=$'\033[1m' plain=$'\033[0m'; else bold='' plain=''; fi
