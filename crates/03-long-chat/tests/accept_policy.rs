@@ -48,5 +48,6 @@ fn one_to_one_out_of_descriptors_pauses_and_serves_again_once_descriptors_free_u
     let clients = testkit::assert_idle_while_out_of_descriptors(&server, &addr, 1);
     testkit::set_open_files_limit(server.pid(), limit + 16);
     assert_eq!(join(&clients[0], "alice").kind, Kind::Join);
+    drop(clients); // Alice leaves, so the stop has nobody to say goodbye to.
     server.stop();
 }
