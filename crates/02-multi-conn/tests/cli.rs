@@ -295,3 +295,20 @@ fn help_examples_run_and_print_a_readable_result() {
     }
     server.stop();
 }
+
+/// The accept-error policy's CPU check, in both modes: out of descriptors with clients
+/// queued, the server sleeps between tries (under 200 ms of CPU in 1 s), says so once, and
+/// serves again once the connections close.
+#[cfg(target_os = "linux")]
+#[test]
+fn out_of_file_descriptors_the_server_uses_next_to_no_cpu() {
+    for mode in MODES {
+        let (proc, addr) = server(&["--mode", mode]);
+        common::testkit::limit_open_files(proc.pid(), 4);
+        let clients = common::testkit::assert_idle_while_out_of_descriptors(&proc, &addr, 12);
+        drop(clients);
+        let out = client(&addr, &["--connections", "2", "-q"]);
+        assert!(out.status.success(), "{mode}: {out:?}");
+        proc.stop();
+    }
+}
