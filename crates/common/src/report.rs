@@ -120,8 +120,9 @@ pub fn hint_while(kind: io::ErrorKind, doing: Doing) -> Option<&'static str> {
              closes its socket"
         }
         (AddrInUse, Doing::Bind(Unix)) => {
-            "a file already exists at that path, and bind() never replaces one: remove it, or \
-             choose another path"
+            "a file already exists at that path (perhaps another server's socket: `ss -xlp` \
+             lists them), and bind() never replaces one: choose another path, or remove the \
+             file once you know nothing uses it"
         }
         (NotFound, Doing::Bind(Unix)) => {
             "the folder for the socket file does not exist: bind() creates the socket file, \
