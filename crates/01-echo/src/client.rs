@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use common::narrate;
 use common::narrate::Narrator;
+use common::report::{Doing, Transport, doing};
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::conn::{Conn, Endpoint};
@@ -63,12 +64,15 @@ pub fn connect(endpoint: &Endpoint, n: Narrator) -> Result<Conn> {
                 }
             }
             let err = last_error.expect("resolve returns at least one address");
-            Err(err).with_context(|| format!("could not connect to {endpoint}"))
+            Err(err).with_context(|| {
+                doing(Doing::Connect(Transport::Tcp), format!("could not connect to {endpoint}"))
+            })
         }
         #[cfg(unix)]
         Endpoint::Unix(path) => {
-            let stream = std::os::unix::net::UnixStream::connect(path)
-                .with_context(|| format!("could not connect to {endpoint}"))?;
+            let stream = std::os::unix::net::UnixStream::connect(path).with_context(|| {
+                doing(Doing::Connect(Transport::Unix), format!("could not connect to {endpoint}"))
+            })?;
             narrate!(n, "socket(AF_UNIX, SOCK_STREAM) -> {}", common::narrate::fd(&stream));
             narrate!(n, "connect({:?})", path);
             Ok(Conn::Unix(stream))

@@ -13,8 +13,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use common::accept::AcceptPolicy;
 use common::narrate;
 use common::narrate::Narrator;
+use common::report::{Doing, Transport, doing};
 use common::stop::Stop;
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
@@ -28,9 +30,6 @@ pub const DEFAULT_BACKLOG: i32 = 128;
 pub const DEFAULT_BUF_SIZE: usize = 1024;
 /// 16 MiB: far above any useful `recv` size, low enough that a typo cannot exhaust memory.
 pub const MAX_BUF_SIZE: usize = 16 << 20;
-/// After a failed `accept()` (say, out of file descriptors), pause this long before the next
-/// try, so a lasting failure does not turn into a busy loop that floods the log.
-const ACCEPT_RETRY_DELAY: Duration = Duration::from_millis(100);
 /// A one-at-a-time server is held by whichever client it serves, so a client that goes silent
 /// (or stops reading our echoes) for this long is dropped, and the next one gets its turn.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -171,7 +170,9 @@ fn listen_tcp(addr: SocketAddr, config: &Config) -> Result<std::net::TcpListener
     }
 
     // bind(): claim the address and port. Port 0 asks the kernel for any free port.
-    socket.bind(&addr.into()).with_context(|| format!("could not bind {addr}"))?;
+    socket
+        .bind(&addr.into())
+        .with_context(|| doing(Doing::Bind(Transport::Tcp), format!("could not bind {addr}")))?;
     narrate!(n, "bind({addr})");
 
     // listen(): from now on the kernel completes handshakes on its own and queues up to
@@ -199,7 +200,9 @@ fn listen_unix(path: &std::path::Path, config: &Config) -> Result<Listener> {
     let addr = SockAddr::unix(path).with_context(|| {
         format!("{} is not a usable socket path (at most 107 bytes on Linux)", path.display())
     })?;
-    socket.bind(&addr).with_context(|| format!("could not bind {}", path.display()))?;
+    socket.bind(&addr).with_context(|| {
+        doing(Doing::Bind(Transport::Unix), format!("could not bind {}", path.display()))
+    })?;
     narrate!(n, "bind({:?})", path);
     // From here the file exists and is ours: SocketFile removes it when the server ends.
     let file = SocketFile(path.to_owned());
@@ -258,20 +261,20 @@ fn accept_loop(listener: &Listener, config: &Config, stop: &Arc<Stop>) -> Summar
     let n = config.narrator;
     let mut summary = Summary::default();
     let mut buf = vec![0u8; config.buf_size];
+    let mut accept_errors = AcceptPolicy::new(n);
     while !stop.is_stopping() {
         // accept() returns a *new* socket for this one client; the listening socket stays
         // open and keeps queueing the clients that arrive meanwhile.
         let (mut conn, peer) = match listener.accept() {
             Ok(accepted) => accepted,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => {
-                // Typically EMFILE (out of descriptors) or ECONNABORTED (the client gave up
-                // while queued): that client is lost, the server is not.
-                eprintln!("accept failed: {e}");
-                std::thread::sleep(ACCEPT_RETRY_DELAY);
-                continue;
-            }
+            // A client that gave up while queued is retried at once; out of descriptors, we
+            // pause (common::accept has the one policy every server follows).
+            Err(e) => match accept_errors.recover(e) {
+                Ok(()) => continue,
+                Err(_) => break,
+            },
         };
+        accept_errors.accepted();
         if stop.is_stopping() {
             // The wake-up connection from `wake_on_stop` (or a client too late). Closed
             // abortively: a normal close from our side would leave a TIME_WAIT on our port.

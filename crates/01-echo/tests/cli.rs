@@ -81,8 +81,7 @@ fn round_trips_report_latency() {
 #[test]
 fn ipv6_loopback_works_like_ipv4() {
     if std::net::TcpListener::bind("[::1]:0").is_err() {
-        eprintln!("skipped: this machine has no IPv6 loopback (::1)");
-        return;
+        return common::testkit::skip("this machine has no IPv6 loopback (::1)");
     }
     let (_srv, addr) = server(&["--host", "::1", "--port", "0"]);
     assert!(addr.starts_with("[::1]:"), "{addr}");
@@ -466,6 +465,18 @@ mod unix_socket {
         assert!(out.stderr.contains("No such file or directory"), "{}", out.stderr);
         assert!(out.stderr.contains("hint: nothing exists at that path"), "{}", out.stderr);
     }
+
+    /// The same ENOENT from bind() means a missing folder, not a missing server.
+    #[test]
+    fn a_server_whose_folder_is_missing_is_told_about_the_folder() {
+        let dir = folder();
+        let path = dir.path().join("no-such-folder").join("echo.sock");
+        let out = run(echo().args(["server", "--unix", path.to_str().unwrap()]));
+        assert_eq!(out.status.code(), Some(1), "{out:?}");
+        assert!(out.stderr.contains("No such file or directory"), "{}", out.stderr);
+        assert!(out.stderr.contains("hint: the folder for the socket file"), "{}", out.stderr);
+        assert!(!out.stderr.contains("start the server"), "{}", out.stderr);
+    }
 }
 
 #[cfg(target_os = "linux")]
@@ -480,16 +491,19 @@ fn a_privileged_port_explains_itself() {
             .unwrap_or(1024);
     let root = run(Command::new("id").arg("-u")).stdout.trim() == "0";
     if !root || unprivileged_start <= 80 {
-        eprintln!("skipped: needs root (to drop to nobody) and port 80 to be privileged");
-        return;
+        return common::testkit::skip(
+            "needs root (to drop to nobody) and port 80 to be privileged",
+        );
     }
     let out = run(Command::new("setpriv")
         .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
         .arg(env!("CARGO_BIN_EXE_01-echo"))
         .args(["server", "--port", "80"]));
     if !out.stderr.starts_with("error: could not bind") {
-        eprintln!("skipped: could not run the binary as nobody: {}", out.stderr);
-        return;
+        return common::testkit::skip(&format!(
+            "could not run the binary as nobody: {}",
+            out.stderr
+        ));
     }
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     assert!(
@@ -502,4 +516,23 @@ fn a_privileged_port_explains_itself() {
         "{}",
         out.stderr
     );
+}
+
+/// Out of file descriptors, `accept()` fails with EMFILE for as long as the shortage lasts. The
+/// server pauses between tries (common::accept), says so once, and serves the waiting client
+/// when descriptors free up (here: the limit is raised back).
+#[cfg(target_os = "linux")]
+#[test]
+fn out_of_descriptors_the_server_pauses_quietly_and_serves_again() {
+    let (proc, addr) = server(&["--port", "0"]);
+    let limit = common::testkit::limit_open_files(proc.pid(), 0);
+    let clients = common::testkit::assert_idle_while_out_of_descriptors(&proc, &addr, 1);
+    common::testkit::set_open_files_limit(proc.pid(), limit + 16);
+    let mut client = &clients[0];
+    client.set_read_timeout(Some(common::testkit::PATIENCE)).unwrap();
+    client.write_all(b"ping").unwrap();
+    let mut echo = [0u8; 4];
+    client.read_exact(&mut echo).unwrap();
+    assert_eq!(&echo, b"ping");
+    proc.stop();
 }

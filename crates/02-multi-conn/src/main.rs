@@ -31,10 +31,10 @@ use common::narrate::Narrator;
                   Run `02-multi-conn server` in one terminal and `02-multi-conn client` in \
                   another, or `02-multi-conn demo` to watch both, narrated.",
     after_help = "Examples:\n  \
-                  02-multi-conn server --mode threads                    a thread per connection\n  \
-                  02-multi-conn client --connections 200 --messages 10 -q  2,000 echoes verified; one line\n  \
-                  02-multi-conn client --connections 100 --duration 5    ping-pong load: messages/s, p50/p99\n  \
-                  02-multi-conn client --hold 10000                      10,000 idle connections (Ctrl-C ends)"
+                  02-multi-conn server --mode threads                  a thread per connection\n  \
+                  02-multi-conn client --connections 200 --messages 10 --size 1K -q  one summary line\n  \
+                  02-multi-conn client --connections 100 --duration 5  ping-pong load: messages/s, p50/p99\n  \
+                  02-multi-conn client --hold 10000                    10,000 idle connections (Ctrl-C ends)"
 )]
 struct Cli {
     /// Print every socket call as it happens (to stderr), named as in C and Python.

@@ -24,13 +24,14 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
+use common::accept::{AcceptPolicy, AcceptStep};
 use common::narrate;
 use common::narrate::Narrator;
 use common::stop::Stop;
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Registry, Token, Waker};
 
-use crate::server::{ACCEPT_BACKOFF, Config, Stats, out_of_descriptors};
+use crate::server::{Config, Stats};
 
 /// Pending output per connection before we stop reading from it: a slow reader costs us at
 /// most this much memory (plus one read).
@@ -145,7 +146,7 @@ pub fn serve(
     let mut conns = Slots::default();
     let mut scratch = vec![0u8; READ_CHUNK];
     let mut accept_again_at: Option<Instant> = None;
-    let mut starved = false; // Out of descriptors, and already said so.
+    let mut accept_errors = AcceptPolicy::new(n);
     while !stop.is_stopping() {
         // Block until something is ready: no busy loop, 0 % CPU when idle.
         let timeout = accept_again_at.map(|at| at.saturating_duration_since(Instant::now()));
@@ -156,8 +157,15 @@ pub fn serve(
         }
         if accept_again_at.is_some_and(|at| Instant::now() >= at) {
             // The back-off is over: accept what queued up meanwhile (or back off again).
-            accept_again_at =
-                accept_all(&listener, poll.registry(), &mut conns, &mut starved, config, stats);
+            accept_again_at = accept_all(
+                &listener,
+                poll.registry(),
+                &mut conns,
+                &mut accept_errors,
+                config,
+                stats,
+            )
+            .context("accept failed")?;
         }
         for event in events.iter() {
             match event.token() {
@@ -166,10 +174,11 @@ pub fn serve(
                         &listener,
                         poll.registry(),
                         &mut conns,
-                        &mut starved,
+                        &mut accept_errors,
                         config,
                         stats,
-                    );
+                    )
+                    .context("accept failed")?;
                 }
                 LISTENER | WAKER => {}
                 Token(token) => {
@@ -217,40 +226,32 @@ pub fn serve(
 /// Accepts every connection waiting in the queue. The listener is edge-triggered: one event
 /// may stand for many clients, so we accept until `WouldBlock` says the queue is empty.
 /// Returns when to try again, if descriptors ran out.
+///
+/// # Errors
+/// When the listener itself is broken (see `common::accept`).
 fn accept_all(
     listener: &TcpListener,
     registry: &Registry,
     conns: &mut Slots,
-    starved: &mut bool,
+    accept_errors: &mut AcceptPolicy,
     config: &Config,
     stats: &Stats,
-) -> Option<Instant> {
+) -> io::Result<Option<Instant>> {
     let n = config.narrator;
     loop {
         let (stream, peer) = match listener.accept() {
             Ok(accepted) => accepted,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return None,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) if out_of_descriptors(&e) => {
-                // Out of file descriptors: the clients stay queued in the kernel. Log it
-                // and back off, instead of dying or spinning on an error that will repeat.
-                if !*starved {
-                    eprintln!(
-                        "accept: {e}; pausing accept for {} ms at a time",
-                        ACCEPT_BACKOFF.as_millis()
-                    );
-                    *starved = true;
-                }
-                return Some(Instant::now() + ACCEPT_BACKOFF);
-            }
-            Err(e) => {
-                // A client that gave up while queued (ECONNABORTED) and the like: that client
-                // is lost, the server is not.
-                narrate!(n, "accept() -> {e}");
-                continue;
-            }
+            // WouldBlock: the queue is empty. A client that gave up while queued: next. Out of
+            // file descriptors: the clients stay queued in the kernel; stop accepting until the
+            // back-off timer, instead of spinning on an error that will repeat.
+            Err(e) => match accept_errors.after_error(&e) {
+                AcceptStep::WaitForReadiness => return Ok(None),
+                AcceptStep::AcceptAgain => continue,
+                AcceptStep::BackOff(pause) => return Ok(Some(Instant::now() + pause)),
+                AcceptStep::GiveUp => return Err(e),
+            },
         };
-        *starved = false;
+        accept_errors.accepted();
         if stats.live.load(Ordering::Relaxed) >= config.max_conns {
             // Refuse politely: accept and close at once, so the client hears a clean FIN.
             stats.refused.fetch_add(1, Ordering::Relaxed);

@@ -23,6 +23,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use anyhow::{Context, Result};
 use common::narrate;
 use common::narrate::Narrator;
+use common::report::{Doing, Transport, doing};
 use common::stop::Stop;
 use common::text::human_bytes;
 use socket2::{Domain, Protocol, Socket, Type};
@@ -35,19 +36,6 @@ pub const DEFAULT_BACKLOG: i32 = 4096;
 /// Connections served at once; more are refused (accepted and closed at once). It keeps a
 /// flood of clients from exhausting file descriptors, or threads in `threads` mode.
 pub const DEFAULT_MAX_CONNS: usize = 10_000;
-
-/// After `accept` fails for lack of file descriptors, wait this long before trying again:
-/// accepting would fail again at once, and the queued clients would keep the loop spinning.
-pub const ACCEPT_BACKOFF: std::time::Duration = std::time::Duration::from_millis(100);
-/// `EMFILE` (this process is out of descriptors) and `ENFILE` (the whole system is): the same
-/// numbers on Linux, macOS and the BSDs.
-const EMFILE: i32 = 24;
-const ENFILE: i32 = 23;
-
-/// Is this `accept` error "out of file descriptors"?
-pub fn out_of_descriptors(err: &std::io::Error) -> bool {
-    matches!(err.raw_os_error(), Some(EMFILE | ENFILE))
-}
 
 /// How the server serves its clients.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -165,7 +153,9 @@ pub fn listen(config: &Config) -> Result<TcpListener> {
         socket.set_only_v6(false).context("could not clear IPV6_V6ONLY")?;
         narrate!(n, "setsockopt(IPPROTO_IPV6, IPV6_V6ONLY, 0)");
     }
-    socket.bind(&addr.into()).with_context(|| format!("could not bind {addr}"))?;
+    socket
+        .bind(&addr.into())
+        .with_context(|| doing(Doing::Bind(Transport::Tcp), format!("could not bind {addr}")))?;
     narrate!(n, "bind({addr})");
     // The backlog matters here: 10,000 clients connecting at once all finish their handshakes
     // before we accept them. A queue that is too short makes the kernel drop SYNs, and those

@@ -13,11 +13,12 @@ use std::sync::atomic::Ordering;
 use std::thread::{self, JoinHandle};
 
 use anyhow::{Context, Result};
+use common::accept::AcceptPolicy;
 use common::narrate;
 use common::narrate::Narrator;
 use common::stop::Stop;
 
-use crate::server::{ACCEPT_BACKOFF, Config, Stats, out_of_descriptors};
+use crate::server::{Config, Stats};
 
 /// Each thread's stack. Rust's default is 2 MiB of address space; an echo loop needs a few
 /// KiB (its buffer is on the heap), so 64 KiB is plenty and keeps 10,000 threads affordable.
@@ -42,31 +43,18 @@ pub fn serve(
     // accept() blocks and a flag does not wake it: on stop, connect to ourselves.
     let _wake = stop.watch(move || common::stop::wake_accept(bound));
     let mut workers: Vec<JoinHandle<()>> = Vec::new();
-    let mut out_of_fds = false;
+    let mut accept_errors = AcceptPolicy::new(n);
     while !stop.is_stopping() {
         let (stream, peer) = match listener.accept() {
             Ok(accepted) => accepted,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) if out_of_descriptors(&e) => {
-                // Out of file descriptors: the clients wait in the kernel's queue. Say so once,
-                // then back off; retrying at once would only spin.
-                if !out_of_fds {
-                    eprintln!(
-                        "accept: {e}; pausing accept for {} ms at a time",
-                        ACCEPT_BACKOFF.as_millis()
-                    );
-                    out_of_fds = true;
-                }
-                thread::sleep(ACCEPT_BACKOFF);
-                continue;
-            }
-            Err(e) => {
-                // A client that gave up while queued (ECONNABORTED) and the like.
-                narrate!(n, "accept() -> {e}");
-                continue;
-            }
+            // A client that gave up while queued: next. Out of file descriptors: the clients
+            // wait in the kernel's queue while we pause, once said; retrying at once would spin.
+            Err(e) => match accept_errors.recover(e) {
+                Ok(()) => continue,
+                Err(e) => return Err(e).context("accept failed"),
+            },
         };
-        out_of_fds = false;
+        accept_errors.accepted();
         if stop.is_stopping() {
             common::stop::discard_woken(&stream); // The wake-up connection: no TIME_WAIT.
             break;

@@ -9,7 +9,7 @@
 //! leaves, the server waits for the next. The operator's `exit`, `/quit`, Ctrl-D or Ctrl-C
 //! stops the server.
 
-use std::io::{self, Read, Write};
+use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
@@ -18,6 +18,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
+use common::accept::AcceptPolicy;
 use common::narrate;
 use common::narrate::Narrator;
 use common::stop::Stop;
@@ -137,15 +138,17 @@ fn accept_loop(
     n: Narrator,
 ) {
     let mut readers = Vec::new();
+    let mut accept_errors = AcceptPolicy::new(n);
     while !stop.is_stopping() {
         let (stream, peer) = match listener.accept() {
             Ok(accepted) => accepted,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => {
-                eprintln!("accept: {e}");
-                continue;
-            }
+            // Out of descriptors, retrying at once would burn a core: common::accept pauses.
+            Err(e) => match accept_errors.recover(e) {
+                Ok(()) => continue,
+                Err(_) => break,
+            },
         };
+        accept_errors.accepted();
         if stop.is_stopping() {
             common::stop::discard_woken(&stream);
             break;

@@ -29,6 +29,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
+use common::accept::{AcceptPolicy, AcceptStep};
 use common::narrate;
 use common::narrate::Narrator;
 use common::stop::Stop;
@@ -64,11 +65,6 @@ const READ_CHUNK: usize = 64 << 10;
 const EVENTS_CAPACITY: usize = 1024;
 /// An emptied output buffer larger than this is freed rather than kept.
 const IDLE_BUFFER_KEEP: usize = 16 << 10;
-
-/// `EMFILE` (this process is out of descriptors) and `ENFILE` (the system is): the same numbers
-/// on Linux, macOS and the BSDs.
-const EMFILE: i32 = 24;
-const ENFILE: i32 = 23;
 
 const LISTENER: Token = Token(0);
 const WAKER: Token = Token(1);
@@ -218,10 +214,15 @@ pub fn serve(listener: std::net::TcpListener, config: &Config, stop: &Arc<Stop>)
     let mut scratch = vec![0u8; READ_CHUNK];
     let tick = config.liveness.tick();
     let mut next_check = Instant::now() + tick;
+    let mut accept_errors = AcceptPolicy::new(n);
+    // Set while out of descriptors: accepting pauses until then (common::accept).
+    let mut accept_again_at: Option<Instant> = None;
     while !stop.is_stopping() {
         // Sleep until a socket is ready or the next heartbeat check is due: 0 % CPU when idle.
-        // While paused, wake often enough to notice a reader that has stalled.
-        let mut timeout = next_check.saturating_duration_since(Instant::now());
+        // While paused, wake often enough to notice a reader that has stalled; while out of
+        // descriptors, wake when accepting may resume.
+        let wake_at = accept_again_at.map_or(next_check, |at| at.min(next_check));
+        let mut timeout = wake_at.saturating_duration_since(Instant::now());
         if room.paused {
             timeout = timeout.min(MAX_READER_STALL / 4);
         }
@@ -233,9 +234,20 @@ pub fn serve(listener: std::net::TcpListener, config: &Config, stop: &Arc<Stop>)
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e).context("poll failed"),
         }
+        if accept_again_at.is_some_and(|at| Instant::now() >= at) {
+            // The back-off is over: accept what queued up meanwhile (or back off again).
+            accept_again_at = room
+                .accept_all(&listener, poll.registry(), config, &mut accept_errors)
+                .context("accept failed")?;
+        }
         for event in events.iter() {
             match event.token() {
-                LISTENER => room.accept_all(&listener, poll.registry(), config),
+                LISTENER if accept_again_at.is_none() => {
+                    accept_again_at = room
+                        .accept_all(&listener, poll.registry(), config, &mut accept_errors)
+                        .context("accept failed")?;
+                }
+                LISTENER => {}
                 WAKER => {}
                 Token(token) => {
                     let slot = token - FIRST_CLIENT;
@@ -275,26 +287,28 @@ impl Room {
     }
 
     /// Accepts every connection waiting in the queue (the listener is edge-triggered).
-    fn accept_all(&mut self, listener: &TcpListener, registry: &Registry, config: &Config) {
+    /// Returns when to try again, if descriptors ran out (chapter 02's back-off).
+    fn accept_all(
+        &mut self,
+        listener: &TcpListener,
+        registry: &Registry,
+        config: &Config,
+        accept_errors: &mut AcceptPolicy,
+    ) -> io::Result<Option<Instant>> {
         let n = self.n;
         loop {
             let (mut stream, peer) = match listener.accept() {
                 Ok(accepted) => accepted,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) if matches!(e.raw_os_error(), Some(EMFILE | ENFILE)) => {
-                    // Out of descriptors: the clients stay queued in the kernel, and the next
-                    // arrival raises a new edge to try again. (Chapter 02 adds a back-off.)
-                    eprintln!("accept: {e}");
-                    return;
-                }
-                Err(e) => {
-                    // A client that gave up while queued (ECONNABORTED) and the like: that
-                    // client is lost, the others in the queue are not.
-                    narrate!(n, "accept() -> {e}");
-                    continue;
-                }
+                // Queue empty, a client that gave up while queued, out of descriptors, or a
+                // broken listener: common::accept decides, the same way in every chapter.
+                Err(e) => match accept_errors.after_error(&e) {
+                    AcceptStep::WaitForReadiness => return Ok(None),
+                    AcceptStep::AcceptAgain => continue,
+                    AcceptStep::BackOff(pause) => return Ok(Some(Instant::now() + pause)),
+                    AcceptStep::GiveUp => return Err(e),
+                },
             };
+            accept_errors.accepted();
             narrate!(n, "accept() -> {}, peer {peer}", common::narrate::fd(&stream));
             if self.live() >= config.max_clients {
                 self.stats.refused += 1;

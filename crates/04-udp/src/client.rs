@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use common::narrate;
 use common::narrate::Narrator;
+use common::report::{Doing, Transport, doing};
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
 
 use crate::preview;
@@ -27,6 +28,11 @@ use crate::probe::{HEADER_LEN, Outcome, Probe, Tally};
 
 /// How long to wait for a reply before calling it lost.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(1000);
+/// A run gives up when this many datagrams in a row, from the first, got no answer at all: an
+/// unconnected UDP socket hears nothing from a closed port, so without a rule the tutorial's
+/// 100 messages would wait 100 timeouts (100 s) to say "no server". Loss after the first answer
+/// is a result, not a reason to stop.
+pub const GIVE_UP_AFTER_SILENT: u32 = 3;
 /// The largest UDP payload over IPv4: 65,535 minus the 20-byte IP and 8-byte UDP headers.
 pub const MAX_PAYLOAD_V4: usize = 65_507;
 /// The largest UDP payload over IPv6 (its 40-byte header is not counted in its length field).
@@ -90,7 +96,9 @@ impl UdpClient {
         } else {
             (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
         };
-        socket.bind(&any.into()).context("could not bind a local port")?;
+        socket
+            .bind(&any.into())
+            .with_context(|| doing(Doing::Bind(Transport::Udp), "could not bind a local port"))?;
         let socket = UdpSocket::from(socket);
         narrate!(
             n,
@@ -134,7 +142,8 @@ impl UdpClient {
             }
         }
         sent.map_err(|e| self.explain(e)).with_context(|| {
-            format!("could not send {} bytes to {}", datagram.len(), self.server)
+            let what = format!("could not send {} bytes to {}", datagram.len(), self.server);
+            doing(Doing::Send(Transport::Udp), what)
         })?;
         match self.connected {
             true => narrate!(self.n, "send({} bytes)", datagram.len()),
@@ -249,6 +258,11 @@ pub fn messages(client: &UdpClient, count: u32, timeout: Duration) -> Result<()>
             // UDP itself never retransmits: a lost datagram stays lost.
             None => println!("no reply to message {i} within {} ms", timeout.as_millis()),
         }
+        // A run of a few messages waits for all of them and reports below, as before.
+        if answered == 0 && i + 1 == GIVE_UP_AFTER_SILENT && count > GIVE_UP_AFTER_SILENT {
+            println!("{} sent, none answered: giving up", i + 1);
+            return Err(client.nothing_answered(0));
+        }
     }
     println!("{count} sent, {answered} answered");
     // Like ping(8): some loss is a result, total silence is a failure.
@@ -279,21 +293,34 @@ pub fn ping(
     let mut buf = vec![0u8; RECV_BUF_SIZE];
     let (mut sent, mut next_send) = (0u32, started);
     let mut deadline = started;
+    // When the GIVE_UP_AFTER_SILENT-th probe's timeout runs out with nothing heard, give up.
+    let mut give_up_at: Option<Instant> = None;
     // One thread, one loop: send when a probe is due, otherwise wait for a reply until then.
     loop {
         let now = Instant::now();
+        let silent = tally.received == 0 && tally.unexpected == 0;
+        if silent && give_up_at.is_some_and(|at| now >= at) && sent < count {
+            println!("{sent} sent, none answered: giving up");
+            return Err(client.nothing_answered(0));
+        }
         if sent < count && now >= next_send {
             Probe { seq: sent, sent_ns: nanos(started, now) }.write(&mut probe);
             client.send(&probe)?;
             sent += 1;
             next_send += interval;
             deadline = now + timeout;
+            if sent == GIVE_UP_AFTER_SILENT {
+                give_up_at = Some(deadline);
+            }
             continue;
         }
         if sent == count && (tally.complete() || now >= deadline) {
             break;
         }
-        let wake = if sent < count { next_send } else { deadline };
+        let mut wake = if sent < count { next_send } else { deadline };
+        if let Some(at) = give_up_at.filter(|_| silent && sent < count) {
+            wake = wake.min(at);
+        }
         client.set_timeout(wake.saturating_duration_since(now))?;
         let Some((len, from)) = client.recv(&mut buf)? else { continue };
         let cut =
@@ -426,6 +453,10 @@ pub fn rtt(client: &UdpClient, duration: Duration, size: usize) -> Result<()> {
                     break;
                 }
             }
+        }
+        if rtts.is_empty() && stale == 0 && lost >= GIVE_UP_AFTER_SILENT {
+            println!("{lost} sent, none answered: giving up");
+            return Err(client.nothing_answered(0));
         }
         seq = seq.wrapping_add(1);
     }

@@ -20,3 +20,18 @@ pub const PREVIEW_BYTES: usize = 32;
 pub(crate) fn preview(data: &[u8]) -> String {
     common::text::py_bytes_preview(data, PREVIEW_BYTES)
 }
+
+/// What the server prints for one datagram: text as Python's `b'…'`, but one of our probes or
+/// other binary data as a short summary (`probe #12, 64 bytes`). Escaped bytes teach nothing,
+/// and a long line per datagram slows the server enough to change the loss it measures.
+pub fn describe(data: &[u8]) -> String {
+    if let Some(probe) = probe::Probe::read(data) {
+        return format!("probe #{}, {} bytes", probe.seq, data.len());
+    }
+    let text = std::str::from_utf8(data)
+        .is_ok_and(|s| s.chars().all(|c| !c.is_control() || c == '\n' || c == '\t' || c == '\r'));
+    match text {
+        true => preview(data),
+        false => format!("{} bytes of binary data", data.len()),
+    }
+}

@@ -34,7 +34,8 @@ use common::narrate::Narrator;
                   04-udp server --reply over             answer every datagram with b'over'\n  \
                   04-udp server --drop 0.3 --seed 7      lose 30% of datagrams, the same ones each run\n  \
                   04-udp client ping --count 20          ping(8)-style loss, duplicates, RTT\n  \
-                  04-udp client blast --count 200000     overflow the server's receive buffer\n  \
+                  04-udp server -q                       quiet: printing each datagram would slow it\n  \
+                  04-udp client blast --count 200000     then overflow its receive buffer\n  \
                   04-udp client --connect --port 9       connected UDP hears 'Connection refused'"
 )]
 struct Cli {

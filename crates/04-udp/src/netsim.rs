@@ -21,9 +21,11 @@ use std::time::{Duration, Instant};
 use common::narrate;
 use common::narrate::Narrator;
 
-/// At most this many replies wait in the delay queue; beyond it a reply is dropped (and
-/// counted), so a flood cannot make the server hold unbounded memory.
-pub const MAX_PENDING_REPLIES: usize = 10_000;
+/// Bytes the delay queue may hold (payloads plus each entry's bookkeeping); a reply that does
+/// not fit is dropped and counted. Counted in bytes, not replies, because a datagram can be
+/// 1 byte or 64 KiB: 10,000 large replies were 600 MB. 32 MiB is half a second of a 500 Mbit/s
+/// flood delayed by the slowest useful `--delay`, and a fixed ceiling whatever a peer sends.
+pub const MAX_PENDING_BYTES: usize = 32 << 20;
 
 /// A small, fast, seedable random generator (xorshift64*). Written out here rather than taken
 /// from a crate, so a seed gives the same run on every platform and every version, forever.
@@ -116,8 +118,17 @@ struct Pending {
 #[derive(Default)]
 struct Queue {
     pending: BinaryHeap<Reverse<Pending>>,
+    /// What `pending` holds, as counted by [`Pending::cost`], kept under [`MAX_PENDING_BYTES`].
+    bytes: usize,
     next_order: u64,
     closed: bool,
+}
+
+impl Pending {
+    /// The memory one waiting reply holds: its payload and the entry around it.
+    fn cost(len: usize) -> usize {
+        len + std::mem::size_of::<Reverse<Pending>>()
+    }
 }
 
 /// Sends delayed replies from a thread of its own, each at its due time.
@@ -141,13 +152,16 @@ impl DelayedSender {
         Ok(Self { shared, thread: Some(thread) })
     }
 
-    /// Queues `data` for `peer` after `delay`. Returns false when the queue is full.
+    /// Queues `data` for `peer` after `delay`. Returns false when it does not fit in
+    /// [`MAX_PENDING_BYTES`].
     pub fn send_later(&self, data: &[u8], peer: SocketAddr, delay: Duration) -> bool {
         let (lock, ready) = &*self.shared;
         let mut queue = lock.lock().unwrap_or_else(PoisonError::into_inner);
-        if queue.pending.len() >= MAX_PENDING_REPLIES {
+        let cost = Pending::cost(data.len());
+        if queue.bytes + cost > MAX_PENDING_BYTES {
             return false;
         }
+        queue.bytes += cost;
         let order = queue.next_order;
         queue.next_order += 1;
         queue.pending.push(Reverse(Pending {
@@ -180,6 +194,7 @@ fn send_when_due(socket: &UdpSocket, shared: &(Mutex<Queue>, Condvar), n: Narrat
         match queue.pending.peek() {
             Some(Reverse(next)) if next.due <= now => {
                 let Some(Reverse(reply)) = queue.pending.pop() else { continue };
+                queue.bytes -= Pending::cost(reply.data.len());
                 drop(queue); // Never hold the lock across a system call.
                 let _ = socket.send_to(&reply.data, reply.peer);
                 narrate!(n, "sendto({} bytes, {}) (delayed reply)", reply.data.len(), reply.peer);

@@ -15,12 +15,13 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use common::narrate;
 use common::narrate::Narrator;
+use common::report::{Doing, Transport, doing};
 use common::stop::Stop;
 use common::text::human_bytes;
 use socket2::{Domain, Protocol, Socket, Type};
 
-use crate::netsim::{DelayedSender, Fate, Impairments, Rng};
-use crate::preview;
+use crate::describe;
+use crate::netsim::{DelayedSender, Fate, Impairments, MAX_PENDING_BYTES, Rng};
 
 /// The seed tutorial's port.
 pub const DEFAULT_PORT: u16 = 5005;
@@ -177,7 +178,9 @@ impl Server {
             socket.set_only_v6(false).context("could not clear IPV6_V6ONLY")?;
             narrate!(n, "setsockopt(IPPROTO_IPV6, IPV6_V6ONLY, 0)");
         }
-        socket.bind(&addr.into()).with_context(|| format!("could not bind {addr}"))?;
+        socket.bind(&addr.into()).with_context(|| {
+            doing(Doing::Bind(Transport::Udp), format!("could not bind {addr}"))
+        })?;
         narrate!(n, "bind({addr})");
         let socket = UdpSocket::from(socket);
         let local = socket.local_addr().context("could not read the bound address")?;
@@ -257,7 +260,7 @@ fn serve_loop(socket: &UdpSocket, config: &Config, stop: &Arc<Stop>) -> Summary 
         }
         narrate!(n, "recvfrom({}) -> {} bytes from {peer}", config.buf_size, data.len());
         if !config.quiet {
-            println!("Received from {peer}: {}", preview(data));
+            println!("Received from {peer}: {}", describe(data));
         }
         if truncated {
             summary.truncated += 1;
@@ -294,6 +297,13 @@ fn serve_loop(socket: &UdpSocket, config: &Config, stop: &Arc<Stop>) -> Summary 
                         fate.delay.as_secs_f64() * 1e3
                     );
                     if !later.send_later(reply, peer, fate.delay) {
+                        if summary.queue_full == 0 {
+                            eprintln!(
+                                "the delay queue is full ({} of replies waiting): replies are \
+                                 dropped until it drains",
+                                human_bytes(MAX_PENDING_BYTES as u64)
+                            );
+                        }
                         summary.queue_full += 1;
                         continue;
                     }

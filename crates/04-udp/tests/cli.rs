@@ -133,6 +133,23 @@ fn connected_udp_hears_connection_refused() {
     assert!(out.stderr.contains("try --connect"), "{}", out.stderr);
 }
 
+/// With no server, an unconnected client hears nothing at all (the ICMP error is not passed
+/// on). It gives up after GIVE_UP_AFTER_SILENT unanswered datagrams in a row, with its hint,
+/// instead of waiting out the tutorial's 100 messages (100 timeouts) or the whole `rtt` run.
+#[test]
+fn without_a_server_every_mode_gives_up_within_a_few_timeouts() {
+    let closed = UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port().to_string();
+    for mode in [&["messages"][..], &["rtt", "--duration", "30"], &["ping", "--interval", "500"]] {
+        let started = std::time::Instant::now();
+        let out = client(&closed, &[&["--timeout", "200"][..], mode].concat());
+        let took = started.elapsed();
+        assert_eq!(out.status.code(), Some(1), "{mode:?}: {out:?}");
+        assert!(out.stdout.contains("3 sent, none answered: giving up"), "{mode:?}: {out:?}");
+        assert!(out.stderr.contains("is a server running there?"), "{mode:?}: {}", out.stderr);
+        assert!(took < std::time::Duration::from_secs(5), "{mode:?} took {took:?}");
+    }
+}
+
 #[test]
 fn a_datagram_larger_than_the_buffer_is_truncated_and_said_so() {
     let (srv, port) = server(&["--buf-size", "1024", "--quiet"]);
@@ -202,8 +219,7 @@ fn blast_and_rtt_report_their_figures() {
 #[test]
 fn ipv6_works_like_ipv4() {
     if UdpSocket::bind("[::1]:0").is_err() {
-        eprintln!("skipped: this machine has no IPv6 loopback (::1)");
-        return;
+        return common::testkit::skip("this machine has no IPv6 loopback (::1)");
     }
     let (srv, port) = server(&["--host", "::1"]);
     let out = client(&port, &["--host", "::1", "messages", "--count", "3"]);
@@ -224,6 +240,9 @@ fn broadcast_needs_so_broadcast() {
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     assert!(out.stderr.contains("needs --broadcast (SO_BROADCAST)"), "{}", out.stderr);
     assert!(out.stderr.contains("Permission denied"), "{}", out.stderr);
+    // The hint is about sending, not about binding a low port.
+    assert!(out.stderr.contains("hint: the kernel refused the datagram"), "{}", out.stderr);
+    assert!(!out.stderr.contains("below 1024"), "{}", out.stderr);
 
     let out =
         client(&port, &["--broadcast", "--host", "127.255.255.255", "messages", "--count", "1"]);
@@ -308,4 +327,37 @@ fn piping_the_client_into_head_ends_quietly() {
         "{}",
         out.stderr
     );
+}
+
+/// The server prints text as the tutorial does, but sums up probes and other binary data in a
+/// few words: rows of escaped bytes teach nothing and slow the server down.
+#[test]
+fn the_server_sums_up_probes_and_binary_datagrams() {
+    let (srv, port) = server(&[]);
+    let peer = UdpSocket::bind("127.0.0.1:0").unwrap();
+    peer.set_read_timeout(Some(common::testkit::PATIENCE)).unwrap();
+    let mut probe = vec![0u8; 64];
+    ch04_udp::probe::Probe { seq: 12, sent_ns: 5 }.write(&mut probe);
+    let mut buf = [0u8; 100];
+    for datagram in [&probe[..], &[0xff, 0x00, 0x13, 0x37][..], b"hello"] {
+        peer.send_to(datagram, format!("127.0.0.1:{port}")).unwrap();
+        peer.recv_from(&mut buf).unwrap(); // The echo: the server has printed its line.
+    }
+    let done = srv.stop();
+    assert!(done.stdout.contains(": probe #12, 64 bytes\n"), "{}", done.stdout);
+    assert!(done.stdout.contains(": 4 bytes of binary data\n"), "{}", done.stdout);
+    assert!(done.stdout.contains(": b'hello'\n"), "{}", done.stdout);
+}
+
+/// "Address already in use" from a UDP bind: another socket has the port. The TCP story of
+/// TIME_WAIT and SO_REUSEADDR does not apply, and the hint does not tell it.
+#[test]
+fn a_udp_port_in_use_gets_a_udp_hint() {
+    let taken = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let out = run(udp().args(["server", "--port", &port]));
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(out.stderr.contains("Address already in use"), "{}", out.stderr);
+    assert!(out.stderr.contains("hint: another UDP socket is bound"), "{}", out.stderr);
+    assert!(!out.stderr.contains("SO_REUSEADDR"), "not TCP's TIME_WAIT story: {}", out.stderr);
 }

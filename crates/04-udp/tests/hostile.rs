@@ -108,3 +108,40 @@ fn a_flood_from_one_peer_does_not_silence_the_others() {
     );
     srv.stop();
 }
+
+/// A flood of the largest datagrams into a long `--delay`: every reply waits in the delay
+/// queue, which holds at most `MAX_PENDING_BYTES` (32 MiB) whatever the sizes. The server's
+/// peak memory must stay near that, not grow with the flood (it reached 600 MB once).
+#[cfg(target_os = "linux")]
+#[test]
+fn a_flood_of_large_datagrams_into_the_delay_queue_stays_within_its_byte_budget() {
+    /// The budget, plus room for the program itself and the allocator's slack.
+    const PEAK_LIMIT: u64 = (32 + 24) << 20;
+    /// Bounded flood: 1.2 GB offered, or 5 s, whichever ends first.
+    const DATAGRAMS: usize = 20_000;
+    const SIZE: usize = 60_000;
+    let (srv, addr) = server(&["--quiet", "--delay", "10000"]);
+    let flood = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let datagram = vec![7u8; SIZE];
+    let started = Instant::now();
+    for _ in 0..DATAGRAMS {
+        if started.elapsed() > Duration::from_secs(5) {
+            break;
+        }
+        let _ = flood.send_to(&datagram, addr); // A full buffer drops it: fine, it is a flood.
+    }
+    // Sample the peak until the server reports the full queue (it stops growing there); a
+    // server without a byte budget shows itself by passing the limit first.
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let peak = common::testkit::peak_memory(srv.pid());
+        assert!(peak < PEAK_LIMIT, "peak memory {} MiB under the flood", peak >> 20);
+        if srv.stderr().contains("the delay queue is full (32.0 MiB") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no full queue reported:\n{}", srv.stderr());
+        thread::sleep(Duration::from_millis(20)); // Sampling memory, not waiting for an event.
+    }
+    let done = srv.stop();
+    assert!(done.stderr.contains("lost to a full delay queue"), "{}", done.stderr);
+}

@@ -16,6 +16,7 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use common::accept::AcceptPolicy;
 use common::narrate;
 use common::narrate::Narrator;
 use common::stop::Stop;
@@ -74,8 +75,17 @@ pub fn run(config: &Config) -> Result<()> {
     );
     let _wake = stop.watch(move || common::stop::wake_accept(bound));
     let mut served = 0u64;
+    let mut accept_errors = AcceptPolicy::new(n);
     while !stop.is_stopping() {
-        let Ok((stream, peer)) = listener.accept() else { continue };
+        let (stream, peer) = match listener.accept() {
+            Ok(accepted) => accepted,
+            // Out of descriptors, retrying at once would burn a core: common::accept pauses.
+            Err(e) => match accept_errors.recover(e) {
+                Ok(()) => continue,
+                Err(e) => return Err(e).context("accept failed"),
+            },
+        };
+        accept_errors.accepted();
         if stop.is_stopping() {
             common::stop::discard_woken(&stream);
             break;

@@ -22,6 +22,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
+use common::accept::AcceptPolicy;
 use common::narrate;
 use common::narrate::Narrator;
 use common::stop::Stop;
@@ -293,19 +294,21 @@ pub fn serve(listener: TcpListener, shared: &Arc<Shared>) -> Result<()> {
     let bound = listener.local_addr().context("could not read the bound address")?;
     // accept() blocks, and a flag does not wake it: on stop, connect to ourselves.
     let _wake = shared.stop.watch(move || common::stop::wake_accept(bound));
+    let mut accept_errors = AcceptPolicy::new(n);
     while !shared.stop.is_stopping() {
         let (stream, peer) = match listener.accept() {
             Ok(accepted) => accepted,
-            Err(e) => {
-                // A client that gave up while queued (ECONNABORTED), or out of descriptors
-                // (EMFILE): the queued clients wait; back off a little instead of spinning.
-                narrate!(n, "accept() -> {e}");
-                if crate::server::out_of_descriptors(&e) {
-                    thread::sleep(Duration::from_millis(100));
+            // A client that gave up while queued (ECONNABORTED): next. Out of descriptors
+            // (EMFILE): the queued clients wait while we pause, instead of spinning.
+            Err(e) => match accept_errors.recover(e) {
+                Ok(()) => continue,
+                Err(e) => {
+                    drain(shared);
+                    return Err(e).context("accept failed");
                 }
-                continue;
-            }
+            },
         };
+        accept_errors.accepted();
         if shared.stop.is_stopping() {
             common::stop::discard_woken(&stream);
             break;
@@ -323,11 +326,6 @@ pub fn serve(listener: TcpListener, shared: &Arc<Shared>) -> Result<()> {
     Ok(())
 }
 // ANCHOR_END: accept_loop
-
-/// EMFILE or ENFILE: no descriptor for the new connection.
-fn out_of_descriptors(err: &std::io::Error) -> bool {
-    matches!(err.raw_os_error(), Some(23 | 24))
-}
 
 /// Every slot is taken: say so with a 503 and close. Written without reading the request (a
 /// thread to read it is exactly what we do not have); `shutdown(Write)` sends our FIN after

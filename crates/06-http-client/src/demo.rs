@@ -16,6 +16,7 @@ use std::thread;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use common::accept::AcceptPolicy;
 use common::narrate;
 use common::narrate::Narrator;
 use socket2::{Domain, Socket, Type};
@@ -99,8 +100,17 @@ const SLOW_BODY_LEN: usize = 3000;
 const EXACT_RESPONSE_LEN: usize = 1024;
 
 fn serve(listener: &TcpListener, n: Narrator) {
-    for stream in listener.incoming() {
-        let Ok(stream) = stream else { continue };
+    let mut accept_errors = AcceptPolicy::new(n);
+    loop {
+        let stream = match listener.accept() {
+            Ok((stream, _)) => stream,
+            // Out of descriptors, retrying at once would burn a core: common::accept pauses.
+            Err(e) => match accept_errors.recover(e) {
+                Ok(()) => continue,
+                Err(_) => return,
+            },
+        };
+        accept_errors.accepted();
         let peer = stream.peer_addr().map(|p| p.to_string()).unwrap_or_default();
         narrate!(n, "accept() -> {}, peer {peer}", common::narrate::fd(&stream));
         // One thread per connection, as in chapter 02: the seed's hung loop keeps its

@@ -155,8 +155,7 @@ fn bind_matrix_shows_the_bind_rule_on_ipv4_loopback() {
 #[test]
 fn bind_matrix_shows_ipv6_v6only() {
     if !has_ipv6_loopback() {
-        eprintln!("skipped: this machine has no IPv6 loopback (::1)");
-        return;
+        return common::testkit::skip("this machine has no IPv6 loopback (::1)");
     }
     let rows = matrix("::1,::,::+v6only,0.0.0.0", "127.0.0.1,::1");
     assert_eq!(rows[0].1, ["refused", "ok"], "::1 is IPv6 only");
@@ -426,8 +425,7 @@ fn lab_namespaces_of(pid: u32) -> Vec<String> {
 #[test]
 fn lab_gives_the_notes_results_in_real_namespaces() {
     if let Some(reason) = netns_skip_reason() {
-        eprintln!("skipped: the lab needs root and `ip netns` ({reason})");
-        return;
+        return common::testkit::skip(&format!("the lab needs root and `ip netns` ({reason})"));
     }
     let proc = common::testkit::Proc::spawn(notes().args(["lab", "--json"]));
     let pid = proc.pid();
@@ -468,8 +466,7 @@ fn lab_gives_the_notes_results_in_real_namespaces() {
 #[test]
 fn lab_tears_down_on_ctrl_c() {
     if let Some(reason) = netns_skip_reason() {
-        eprintln!("skipped: the lab needs root and `ip netns` ({reason})");
-        return;
+        return common::testkit::skip(&format!("the lab needs root and `ip netns` ({reason})"));
     }
     let mut proc = common::testkit::Proc::spawn(
         notes().args(["lab", "--hold"]).stdin(std::process::Stdio::piped()),

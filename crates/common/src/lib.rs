@@ -4,6 +4,7 @@
 //! them. What lives here is the plumbing around them, written once so that every chapter behaves
 //! the same way:
 //!
+//! - [`accept`]: what an accept loop does when `accept()` fails, one policy for every server;
 //! - [`narrate`]: the `--trace` narration, one line per socket call, free when it is off;
 //! - [`report`]: how `main` turns an error into `error: …` plus a teaching `hint:` and an exit
 //!   code;
@@ -11,8 +12,9 @@
 //! - [`text`]: byte-size parsing (`10M`, `1G`), Python-style `b'…'` rendering, readable sizes;
 //! - [`host`]: turning `--host`/`--port` into socket addresses the same way in every chapter;
 //! - [`testkit`]: what the integration tests use to start a real binary and wait for its
-//!   `listening on ADDR` line.
+//!   `listening on ADDR` line, and to record a test skipped for lack of IPv6 or privileges.
 
+pub mod accept;
 pub mod host;
 pub mod narrate;
 pub mod report;

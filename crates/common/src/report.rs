@@ -52,15 +52,106 @@ pub fn exit_code(result: anyhow::Result<()>) -> ExitCode {
     }
 }
 
-/// The teaching hint for an error, chosen by the operating-system error underneath it.
-///
-/// The hints are about the socket idea behind the error, so they fit every chapter.
-pub fn hint_for(err: &anyhow::Error) -> Option<&'static str> {
-    let io_err = err.chain().find_map(|cause| cause.downcast_ref::<io::Error>())?;
-    hint_for_kind(io_err.kind())
+/// What the program was doing when an error happened. The same error number means different
+/// things in different calls (`ENOENT` from `bind` on a Unix socket is a missing folder, from
+/// `connect` a server that is not there), so the hint is chosen by both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Doing {
+    /// Binding a socket of this kind to an address or a path.
+    Bind(Transport),
+    /// Connecting a socket of this kind.
+    Connect(Transport),
+    /// Sending on a socket of this kind.
+    Send(Transport),
 }
 
-/// The hint for one kind of I/O error, or `None` when there is nothing useful to add.
+/// The kind of socket an operation was on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// TCP over IPv4 or IPv6.
+    Tcp,
+    /// UDP over IPv4 or IPv6.
+    Udp,
+    /// A Unix-domain stream socket (a path in the file system).
+    Unix,
+}
+
+/// An error context that also says what was being done: its text is what `error:` shows, its
+/// [`Doing`] is what [`hint_for`] reads. Attach it like any context:
+/// `.with_context(|| report::doing(Doing::Bind(Transport::Udp), format!("could not bind {a}")))`.
+#[derive(Debug)]
+pub struct DoingContext {
+    doing: Doing,
+    message: String,
+}
+
+impl std::fmt::Display for DoingContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// The context `message`, marked as happening while `doing`.
+pub fn doing(doing: Doing, message: impl Into<String>) -> DoingContext {
+    DoingContext { doing, message: message.into() }
+}
+
+/// The teaching hint for an error, chosen by the operating-system error underneath it and,
+/// when the error says so (a [`DoingContext`] in its chain), by what was being done.
+pub fn hint_for(err: &anyhow::Error) -> Option<&'static str> {
+    let io_err = err.chain().find_map(|cause| cause.downcast_ref::<io::Error>())?;
+    // anyhow finds a context of this type at any depth of the chain.
+    let doing = err.downcast_ref::<DoingContext>();
+    match doing {
+        Some(context) => hint_while(io_err.kind(), context.doing),
+        None => hint_for_kind(io_err.kind()),
+    }
+}
+
+/// The hint for `kind` met while `doing`, where the operation changes the meaning; otherwise
+/// the general hint of [`hint_for_kind`].
+pub fn hint_while(kind: io::ErrorKind, doing: Doing) -> Option<&'static str> {
+    use Transport::*;
+    use io::ErrorKind::*;
+    Some(match (kind, doing) {
+        (AddrInUse, Doing::Bind(Udp)) => {
+            "another UDP socket is bound to that address and port (`ss -uapn` lists them); UDP \
+             has no connections and so no TIME_WAIT: the port is free as soon as that program \
+             closes its socket"
+        }
+        (AddrInUse, Doing::Bind(Unix)) => {
+            "a file already exists at that path (perhaps another server's socket: `ss -xlp` \
+             lists them), and bind() never replaces one: choose another path, or remove the \
+             file once you know nothing uses it"
+        }
+        (NotFound, Doing::Bind(Unix)) => {
+            "the folder for the socket file does not exist: bind() creates the socket file, \
+             but not the folders above it (create them first, e.g. with mkdir -p)"
+        }
+        (PermissionDenied, Doing::Bind(Unix)) => {
+            "bind() creates the socket file, which needs write permission on its folder"
+        }
+        (PermissionDenied, Doing::Bind(Tcp | Udp)) => {
+            "the kernel refused: ports below 1024 need root or CAP_NET_BIND_SERVICE \
+             (`sysctl net.ipv4.ip_unprivileged_port_start` shows where they start)"
+        }
+        (PermissionDenied, Doing::Send(Udp)) => {
+            "the kernel refused the datagram: a broadcast address needs SO_BROADCAST, and a \
+             firewall rule can refuse a destination too"
+        }
+        (PermissionDenied, Doing::Connect(Unix)) => {
+            "connecting to a Unix socket needs write permission on the socket file"
+        }
+        (NotFound, Doing::Connect(Unix)) => {
+            "nothing exists at that path: a Unix socket file appears when a server binds it, \
+             so start the server (with --unix PATH) first"
+        }
+        _ => return hint_for_kind(kind),
+    })
+}
+
+/// The hint for one kind of I/O error when nothing is known of the operation, or `None` when
+/// there is nothing useful to add.
 pub fn hint_for_kind(kind: io::ErrorKind) -> Option<&'static str> {
     use io::ErrorKind::*;
     Some(match kind {
@@ -82,10 +173,6 @@ pub fn hint_for_kind(kind: io::ErrorKind) -> Option<&'static str> {
             "the kernel refused: ports below 1024 need root or CAP_NET_BIND_SERVICE, a broadcast \
              address needs SO_BROADCAST, and a Unix socket path needs write permission on its \
              folder"
-        }
-        NotFound => {
-            "nothing exists at that path: a Unix socket file appears when a server binds it, \
-             so start the server (with --unix PATH) first"
         }
         ConnectionReset => "the peer closed the connection abruptly (it sent RST), e.g. it crashed",
         BrokenPipe => "the peer closed its end while we were still sending",
@@ -111,6 +198,29 @@ mod tests {
     fn privileged_port_hint_names_the_rule() {
         let hint = hint_for_kind(io::ErrorKind::PermissionDenied).unwrap_or_default();
         assert!(hint.contains("below 1024") && hint.contains("SO_BROADCAST"));
+    }
+
+    fn hint_while_doing(kind: io::ErrorKind, what: Doing) -> String {
+        let err = Err::<(), _>(io::Error::from(kind))
+            .with_context(|| doing(what, "could not do it"))
+            .context("outer")
+            .unwrap_err();
+        hint_for(&err).unwrap_or_default().to_owned()
+    }
+
+    #[test]
+    fn the_operation_chooses_the_hint() {
+        use io::ErrorKind::*;
+        let udp_in_use = hint_while_doing(AddrInUse, Doing::Bind(Transport::Udp));
+        assert!(udp_in_use.contains("no TIME_WAIT"), "{udp_in_use}");
+        let tcp_in_use = hint_while_doing(AddrInUse, Doing::Bind(Transport::Tcp));
+        assert!(tcp_in_use.contains("SO_REUSEADDR"), "{tcp_in_use}");
+        let no_folder = hint_while_doing(NotFound, Doing::Bind(Transport::Unix));
+        assert!(no_folder.contains("folder") && !no_folder.contains("start the server"));
+        let no_server = hint_while_doing(NotFound, Doing::Connect(Transport::Unix));
+        assert!(no_server.contains("start the server"), "{no_server}");
+        let low_port = hint_while_doing(PermissionDenied, Doing::Bind(Transport::Tcp));
+        assert!(low_port.contains("below 1024") && !low_port.contains("SO_BROADCAST"));
     }
 
     #[test]

@@ -199,3 +199,124 @@ fn signal(pid: u32, which: &str) {
 fn lock(text: &Mutex<String>) -> std::sync::MutexGuard<'_, String> {
     text.lock().unwrap_or_else(PoisonError::into_inner)
 }
+
+/// Where [`skip`] records skipped tests, one line each, when set (`.ci/run` sets it).
+pub const SKIP_LOG_VAR: &str = "TESTKIT_SKIP_LOG";
+
+/// Marks the running test as skipped, for a reason that depends on the machine (no IPv6
+/// loopback, no root); the test then returns: `return testkit::skip("no IPv6 loopback");`.
+///
+/// How a skip stays visible: the test harness counts a test that returns as *passed*, and it
+/// hides what a passing test prints. So the skip is written straight to the process's stderr
+/// (past the harness's capture) and appended as one line to the file named by
+/// [`SKIP_LOG_VAR`]; `.ci/run` counts those lines, moves them from "passed" to "skipped", and
+/// lists them.
+pub fn skip(reason: &str) {
+    use std::io::Write;
+    let name = thread::current().name().unwrap_or("(unnamed test)").to_owned();
+    // One line per skip, whatever the reason holds: CI counts lines.
+    let reason = reason.split_whitespace().collect::<Vec<_>>().join(" ");
+    let line = format!("skipped: {name}: {reason}\n");
+    let _ = std::io::stderr().lock().write_all(line.as_bytes());
+    if let Some(path) = std::env::var_os(SKIP_LOG_VAR) {
+        // Appends of one short line are atomic, so tests skipping in parallel do not mix.
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(path);
+        if let Ok(mut log) = log {
+            let _ = log.write_all(line.as_bytes());
+        }
+    }
+}
+
+/// The kernel reports a process's CPU time in clock ticks of `USER_HZ`, which is 100 on every
+/// Linux architecture (the kernel converts for user space whatever its internal tick is).
+const USER_HZ: u64 = 100;
+
+/// CPU time (user + system) a process has used so far, from `/proc/PID/stat` (Linux only).
+/// A server that is waiting costs next to none; one that spins costs a whole core.
+pub fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .unwrap_or_else(|e| panic!("could not read /proc/{pid}/stat: {e}"));
+    // The command name (field 2) is in parentheses and may hold spaces: count after it.
+    // utime and stime are fields 14 and 15, that is the 12th and 13th after the name.
+    let after_name = &stat[stat.rfind(')').expect("stat has (comm)") + 1..];
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks: u64 =
+        fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime");
+    Duration::from_millis(ticks * 1000 / USER_HZ)
+}
+
+/// Lowers the open-files limit (`RLIMIT_NOFILE`, soft) of a running process so that it can
+/// open only `room` more descriptors, with `prlimit(1)` from util-linux. The kernel hands out
+/// the lowest free number and the limit caps the number, so the limit is the lowest free
+/// number + `room` (descriptors inherited above it do not matter). Returns the limit set.
+/// Linux only.
+pub fn limit_open_files(pid: u32, room: u64) -> u64 {
+    let open: std::collections::HashSet<u64> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap_or_else(|e| panic!("could not list /proc/{pid}/fd: {e}"))
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u64>().ok())
+        .collect();
+    let lowest_free = (0..).find(|fd| !open.contains(fd)).expect("some number is free");
+    let limit = lowest_free + room;
+    set_open_files_limit(pid, limit);
+    limit
+}
+
+/// Sets the soft open-files limit of a running process (raising it back, for example).
+pub fn set_open_files_limit(pid: u32, limit: u64) {
+    let status = Command::new("prlimit")
+        .args(["--pid", &pid.to_string(), &format!("--nofile={limit}:")])
+        .status()
+        .unwrap_or_else(|e| panic!("could not run prlimit (util-linux): {e}"));
+    assert!(status.success(), "prlimit --pid {pid} --nofile={limit}: failed");
+}
+
+/// How long [`assert_idle_while_out_of_descriptors`] watches a starved server.
+pub const STARVED_WINDOW: Duration = Duration::from_secs(1);
+/// The most CPU a starved server may use over [`STARVED_WINDOW`]: a back-off costs a few
+/// milliseconds, a server that retries `accept()` at once burns the whole window.
+pub const STARVED_CPU_MAX: Duration = Duration::from_millis(200);
+
+/// The accept-error policy's test: with the server's descriptors used up and `waiting`
+/// clients queued, watch it for [`STARVED_WINDOW`] (the wait *is* the test: a starved server
+/// should stay quiet) and check it used little CPU and said so once per shortage, not once per attempt. Returns the clients.
+pub fn assert_idle_while_out_of_descriptors(
+    server: &Proc,
+    addr: &str,
+    waiting: usize,
+) -> Vec<std::net::TcpStream> {
+    // Linux reserves the descriptor for an accept() before it blocks, so a server already
+    // waiting in accept() gets one more connection whatever the limit: spend it on a client
+    // that leaves at once, so the server's next accept() meets the limit.
+    drop(std::net::TcpStream::connect(addr).expect("the kernel queues the connection"));
+    let clients: Vec<_> = (0..waiting)
+        .map(|_| std::net::TcpStream::connect(addr).expect("the kernel queues the connection"))
+        .collect();
+    // No wait for a message first: a server that spins may say nothing at all.
+    let before = cpu_time(server.pid());
+    thread::sleep(STARVED_WINDOW);
+    let used = cpu_time(server.pid()) - before;
+    assert!(
+        used <= STARVED_CPU_MAX,
+        "out of descriptors, the server used {used:?} of CPU in {STARVED_WINDOW:?}: it spins\n{}",
+        server.stderr()
+    );
+    server.wait_for_stderr("Too many open files");
+    let said = server.stderr().matches("Too many open files").count();
+    // Once per shortage: a client that leaves frees a descriptor and ends one, so a few lines
+    // are fine; one per attempt (ten a second) is not.
+    assert!(said <= 3, "say it once, not per attempt ({said} times):\n{}", server.stderr());
+    clients
+}
+
+/// The most resident memory a process has used so far (`VmHWM` in `/proc/PID/status`, the
+/// "high-water mark"), in bytes. Linux only.
+pub fn peak_memory(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_else(|e| panic!("could not read /proc/{pid}/status: {e}"));
+    let kib = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .expect("VmHWM: N kB");
+    kib * 1024
+}

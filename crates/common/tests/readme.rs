@@ -35,7 +35,7 @@ fn the_readme_installs_the_mdbook_that_ci_pins() {
 fn the_readme_says_chapter_07_is_a_set_of_experiments() {
     let readme = read("README.md");
     assert!(!readme.contains("Every chapter has the same command line"), "07 has no server/client");
-    assert!(readme.contains("Chapter 07 is a set of experiments"));
+    assert!(readme.contains("07 is a set of experiments"));
 }
 
 #[test]
