@@ -50,3 +50,29 @@ fn the_tour_refuses_an_unknown_chapter_before_building() {
     assert!(stderr.contains("no chapter matches: 99"), "{stderr}");
     assert!(!stderr.contains("building"), "it built before checking its arguments: {stderr}");
 }
+
+/// A newcomer's first build takes minutes: the tour must say so and let cargo show its
+/// progress, not run it `--quiet` behind a silent terminal. A stand-in `cargo` first on PATH
+/// records how it was called and fails, which stops the tour right after the build step.
+#[test]
+fn the_tour_shows_its_build_progress() {
+    let dir = tempfile::tempdir().unwrap();
+    let calls = dir.path().join("calls");
+    let fake = dir.path().join("cargo");
+    fs::write(&fake, format!("#!/bin/sh\necho \"$@\" >> '{}'\nexit 1\n", calls.display())).unwrap();
+    let mut perms = fs::metadata(&fake).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    fs::set_permissions(&fake, perms).unwrap();
+    let path = format!("{}:{}", dir.path().display(), std::env::var("PATH").unwrap_or_default());
+    let out = Command::new("bash")
+        .arg(workspace_root().join("scripts/tour.sh"))
+        .arg("01")
+        .env("PATH", path)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("building every chapter"), "no word before the build: {stderr}");
+    let called = fs::read_to_string(&calls).unwrap();
+    assert!(called.starts_with("build --workspace"), "{called}");
+    assert!(!called.contains("--quiet") && !called.contains("-q"), "a silent build: {called}");
+}
