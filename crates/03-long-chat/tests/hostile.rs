@@ -595,3 +595,132 @@ fn a_client_turned_away_as_busy_reads_the_message_and_a_clean_close() {
     assert!(took < Duration::from_secs(3), "carol waited {took:?} behind a client turned away");
     drop(lingerer);
 }
+
+/// Sends a signal (`-STOP`, `-CONT`) to a process this test started, with kill(1) as the test
+/// kit does.
+#[cfg(unix)]
+fn signal(proc: &Proc, which: &str) {
+    let status = Command::new("kill").args([which, &proc.pid().to_string()]).status().unwrap();
+    assert!(status.success(), "kill {which} {}", proc.pid());
+}
+
+/// A member with a small receive window (SO_RCVBUF set before connect, so the window is small
+/// from the handshake on): it reads its welcome, then only what the test makes it read.
+fn small_window_join(addr: &str, name: &str) -> TcpStream {
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    socket.connect(&addr.parse::<SocketAddr>().unwrap().into()).unwrap();
+    let stream = TcpStream::from(socket);
+    stream.set_read_timeout(Some(PATIENCE)).unwrap();
+    (&stream).write_all(&Frame::new(Kind::Join, name).to_bytes()).unwrap();
+    let mut conn = Connection::new(&stream);
+    assert_eq!(conn.read_frame().unwrap().unwrap(), Frame::new(Kind::Join, name));
+    assert_eq!(conn.read_frame().unwrap().unwrap().kind, Kind::List);
+    stream
+}
+
+/// Reads and discards everything `stream` receives, from a thread of its own, until the server
+/// closes it or the test shuts it down: a member that keeps up with any flood.
+fn drain(stream: &TcpStream) -> std::thread::JoinHandle<()> {
+    let stream = stream.try_clone().unwrap();
+    std::thread::spawn(move || {
+        let mut sink = vec![0u8; 64 << 10];
+        while let Ok(1..) = (&stream).read(&mut sink) {}
+    })
+}
+
+/// The `N` of the summary's `N dropped as too slow` (0 when the summary does not say).
+fn dropped_as_too_slow(stderr: &str) -> usize {
+    let summary = stderr.lines().find(|l| l.starts_with("server stopped: ")).unwrap();
+    summary
+        .split(", ")
+        .find_map(|part| part.strip_suffix(" dropped as too slow"))
+        .map_or(0, |n| n.parse().unwrap())
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn readers_dropped_in_one_burst_are_counted_once_each() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::Instant;
+    const SLOW: usize = 3;
+    const FLOODERS: usize = 6;
+    // Per flooder, while the server is frozen: it fits the server's first receive window
+    // (64 KiB), so it all waits in the kernel; six of them relay 400 KiB to each reader.
+    const BURST_BYTES: usize = 40 << 10;
+
+    let (server, addr) = room(&[]);
+    let slow: Vec<TcpStream> =
+        (0..SLOW).map(|i| small_window_join(&addr, &format!("slow{i}"))).collect();
+    let flooders: Vec<TcpStream> =
+        (0..FLOODERS).map(|i| raw_join(&addr, &format!("f{i}"))).collect();
+    let drains: Vec<_> = flooders.iter().map(drain).collect();
+
+    // Freeze the server and let every flooder's burst pile up in its socket, so that on
+    // waking the room has it all at once. A room without backpressure relays it all in one
+    // round: the slow readers, which had nothing waiting, get the very same bytes queued and
+    // pass MAX_OUTBOX_BYTES on the same line. A one-byte line is shorter than the notice
+    // "slow0 left (too slow...)", so the first one dropped pushes the others over inside its
+    // own leave: the recursion that once counted each of them again. (Today's room pauses at
+    // PAUSE_READING_AT instead; whatever order the drops come in, each counts once.)
+    let line = Frame::new(Kind::Text, "x").to_bytes();
+    let burst = line.repeat(BURST_BYTES / line.len());
+    signal(&server, "-STOP");
+    for flooder in &flooders {
+        flooder.set_nodelay(true).unwrap();
+        (&*flooder).write_all(&burst).unwrap();
+    }
+    signal(&server, "-CONT");
+
+    // Then a steady flood of larger lines: with backpressure the room first waits for the slow
+    // readers (MAX_READER_STALL), then goes on without them until their outboxes overflow.
+    let stop_flood = Arc::new(AtomicBool::new(false));
+    let floods: Vec<_> = flooders
+        .iter()
+        .map(|flooder| {
+            let flooder = flooder.try_clone().unwrap();
+            // Longer than MAX_READER_STALL, the longest the room stops reading us.
+            flooder.set_write_timeout(Some(Duration::from_secs(3))).unwrap();
+            let stop_flood = Arc::clone(&stop_flood);
+            std::thread::spawn(move || {
+                let line = Frame::new(Kind::Text, "y".repeat(8 << 10)).to_bytes();
+                let deadline = Instant::now() + Duration::from_secs(8);
+                for _ in 0..4000 {
+                    if stop_flood.load(Ordering::Relaxed) || Instant::now() > deadline {
+                        return;
+                    }
+                    // A timeout may cut a frame: stop there rather than send a broken one.
+                    if (&flooder).write_all(&line).is_err() {
+                        return;
+                    }
+                }
+            })
+        })
+        .collect();
+    for client in &slow {
+        let dropped = format!("({}) disconnected: too slow", client.local_addr().unwrap());
+        server.wait_for_stderr(&dropped);
+    }
+    stop_flood.store(true, Ordering::Relaxed);
+    for flood in floods {
+        flood.join().unwrap();
+    }
+    for flooder in &flooders {
+        let _ = flooder.shutdown(Shutdown::Both);
+    }
+    for drain in drains {
+        drain.join().unwrap();
+    }
+    let done = server.stop();
+    let dropped: Vec<&str> =
+        done.stderr.lines().filter(|l| l.contains(" disconnected: too slow")).collect();
+    assert!(dropped.len() >= SLOW, "{}", done.stderr);
+    assert_eq!(
+        dropped_as_too_slow(&done.stderr),
+        dropped.len(),
+        "the summary counts each client dropped once:\n{}",
+        dropped.join("\n")
+    );
+    drop(slow);
+}
