@@ -724,3 +724,139 @@ fn readers_dropped_in_one_burst_are_counted_once_each() {
     );
     drop(slow);
 }
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_reader_that_takes_a_little_now_and_then_is_dropped_and_does_not_slow_the_room() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::Instant;
+    // The longest a talker's line may take to reach a reader that keeps up: the room may wait
+    // MAX_READER_STALL (1 s) for the trickler, plus a margin for a loaded machine.
+    const MAX_DELAY: Duration = Duration::from_secs(3);
+
+    let (server, addr) = room(&[]);
+    let start = Instant::now();
+    let reader = raw_join(&addr, "reader");
+    let mut reader_frames = Connection::new(&reader);
+    // The trickler: a small window, and a small MSS so that the server's send buffer for it
+    // (which Linux sizes from the MSS) is small too. Then the little it reads each time frees
+    // enough of that buffer for the server's next send to move: its output is never still for
+    // MAX_READER_STALL, so it looks slow rather than stuck, yet it never catches up.
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    socket.set_tcp_mss(536).unwrap();
+    socket.connect(&addr.parse::<SocketAddr>().unwrap().into()).unwrap();
+    let trickler = TcpStream::from(socket);
+    (&trickler).write_all(&Frame::new(Kind::Join, "trickle").to_bytes()).unwrap();
+    wait_for(&mut reader_frames, Kind::Join, "trickle");
+    let flooder = raw_join(&addr, "flood");
+    let talker = raw_join(&addr, "talk");
+    wait_for(&mut reader_frames, Kind::Join, "talk");
+    let drains = [drain(&flooder), drain(&talker)];
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let running = move |stop: &AtomicBool| {
+        !stop.load(Ordering::Relaxed) && start.elapsed() < Duration::from_secs(10)
+    };
+    // Reads at most 8 KiB every 100 ms (80 KiB/s, far slower than the flood) until it is
+    // closed. A few bytes at a time would not do: the kernel reopens a window, and so lets the
+    // server send, only once a good part of it is free, and the trickler would look like a
+    // reader that takes nothing at all, which the room already treated as stuck.
+    let trickling = std::thread::spawn({
+        let (stop, trickler) = (Arc::clone(&stop), trickler.try_clone().unwrap());
+        move || {
+            trickler.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+            let mut sip = [0u8; 8192];
+            while running(&stop) {
+                std::thread::sleep(Duration::from_millis(100));
+                match (&trickler).read(&mut sip) {
+                    Ok(0) => return,
+                    Ok(_) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                    Err(_) => return,
+                }
+            }
+        }
+    });
+    let flooding = std::thread::spawn({
+        let (stop, flooder) = (Arc::clone(&stop), flooder.try_clone().unwrap());
+        move || {
+            // Longer than MAX_READER_STALL, the longest the room stops reading us.
+            flooder.set_write_timeout(Some(Duration::from_secs(3))).unwrap();
+            let line = Frame::new(Kind::Text, "y".repeat(8 << 10)).to_bytes();
+            // A timeout may cut a frame: stop there rather than send a broken one.
+            for _ in 0..20_000 {
+                if !running(&stop) || (&flooder).write_all(&line).is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    // The talker says what time it is, ten times a second; the reader measures how late each
+    // line arrives.
+    let talking = std::thread::spawn({
+        let (stop, talker) = (Arc::clone(&stop), talker.try_clone().unwrap());
+        move || {
+            while running(&stop) {
+                let now = format!("{}", start.elapsed().as_millis());
+                if (&talker).write_all(&Frame::new(Kind::Text, now).to_bytes()).is_err() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    });
+
+    // The reader keeps up with everything until the trickler has gone and ten more of the
+    // talker's lines have arrived, or the time is up.
+    let deadline = Instant::now() + Duration::from_secs(8);
+    let mut dropped_at = None;
+    let mut heard_after = 0;
+    let mut latest = Duration::ZERO;
+    while heard_after < 10 {
+        let frame = match reader_frames.read_frame_before(deadline) {
+            Ok(Some(frame)) => frame,
+            Err(e) if e.is_timeout() => break,
+            other => panic!("the reader, who keeps up, got {other:?} after {:?}", start.elapsed()),
+        };
+        match frame.kind {
+            Kind::Leave => {
+                assert!(frame.text.starts_with("trickle (too slow: 256.0 KiB"), "{}", frame.text);
+                dropped_at = Some(start.elapsed());
+            }
+            Kind::Text if frame.text.starts_with("talk: ") => {
+                let said: u64 = frame.text["talk: ".len()..].parse().unwrap();
+                let late = start.elapsed().saturating_sub(Duration::from_millis(said));
+                latest = latest.max(late);
+                heard_after += u32::from(dropped_at.is_some());
+            }
+            _ => {}
+        }
+    }
+    // Stop the flood, and go on reading until it has ended: a reader that stopped now would
+    // be the next one dropped.
+    stop.store(true, Ordering::Relaxed);
+    flooder.shutdown(Shutdown::Write).unwrap();
+    reader.set_read_timeout(Some(PATIENCE)).unwrap();
+    wait_for(&mut reader_frames, Kind::Leave, "flood");
+    for thread in [trickling, flooding, talking] {
+        thread.join().unwrap();
+    }
+    for stream in [&flooder, &talker, &reader] {
+        let _ = stream.shutdown(Shutdown::Both);
+    }
+    for thread in drains {
+        thread.join().unwrap();
+    }
+    assert!(
+        dropped_at.is_some(),
+        "the trickler was never dropped (the talker's lines were up to {latest:?} late)"
+    );
+    assert!(latest < MAX_DELAY, "a talker's line reached the reader {latest:?} late");
+    let done = server.stop();
+    let trickler_dropped =
+        format!("trickle ({}) disconnected: too slow", trickler.local_addr().unwrap());
+    assert!(done.stderr.contains(&trickler_dropped), "{}", done.stderr);
+    assert!(done.stderr.contains(", 1 dropped as too slow"), "{}", done.stderr);
+}
