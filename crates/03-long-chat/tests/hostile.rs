@@ -605,10 +605,13 @@ fn signal(proc: &Proc, which: &str) {
 }
 
 /// A member with a small receive window (SO_RCVBUF set before connect, so the window is small
-/// from the handshake on): it reads its welcome, then only what the test makes it read.
-fn small_window_join(addr: &str, name: &str) -> TcpStream {
+/// from the handshake on) and a small MSS (the server's send buffer for it, which Linux sizes
+/// from the MSS, stays small too): it reads its welcome, then nothing. The kernel holds tens of
+/// KiB for it rather than MiB, so its outbox in the room fills soon.
+fn never_reading_join(addr: &str, name: &str) -> TcpStream {
     let socket = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
     socket.set_recv_buffer_size(4096).unwrap();
+    socket.set_tcp_mss(536).unwrap();
     socket.connect(&addr.parse::<SocketAddr>().unwrap().into()).unwrap();
     let stream = TcpStream::from(socket);
     stream.set_read_timeout(Some(PATIENCE)).unwrap();
@@ -644,7 +647,7 @@ fn readers_dropped_in_one_burst_are_counted_once_each() {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::time::Instant;
-    const SLOW: usize = 3;
+    const SLOW: usize = 12;
     const FLOODERS: usize = 6;
     // Per flooder, while the server is frozen: it fits the server's first receive window
     // (64 KiB), so it all waits in the kernel; six of them relay 400 KiB to each reader.
@@ -652,7 +655,7 @@ fn readers_dropped_in_one_burst_are_counted_once_each() {
 
     let (server, addr) = room(&[]);
     let slow: Vec<TcpStream> =
-        (0..SLOW).map(|i| small_window_join(&addr, &format!("slow{i}"))).collect();
+        (0..SLOW).map(|i| never_reading_join(&addr, &format!("slow{i}"))).collect();
     let flooders: Vec<TcpStream> =
         (0..FLOODERS).map(|i| raw_join(&addr, &format!("f{i}"))).collect();
     let drains: Vec<_> = flooders.iter().map(drain).collect();
@@ -662,8 +665,8 @@ fn readers_dropped_in_one_burst_are_counted_once_each() {
     // round: the slow readers, which had nothing waiting, get the very same bytes queued and
     // pass MAX_OUTBOX_BYTES on the same line. A one-byte line is shorter than the notice
     // "slow0 left (too slow...)", so the first one dropped pushes the others over inside its
-    // own leave: the recursion that once counted each of them again. (Today's room pauses at
-    // PAUSE_READING_AT instead; whatever order the drops come in, each counts once.)
+    // own leave, and they are dropped there before their turn in the first list comes: the
+    // recursion that once counted each of them again.
     let line = Frame::new(Kind::Text, "x").to_bytes();
     let burst = line.repeat(BURST_BYTES / line.len());
     signal(&server, "-STOP");
@@ -673,8 +676,12 @@ fn readers_dropped_in_one_burst_are_counted_once_each() {
     }
     signal(&server, "-CONT");
 
-    // Then a steady flood of larger lines: with backpressure the room first waits for the slow
-    // readers (MAX_READER_STALL), then goes on without them until their outboxes overflow.
+    // Then a steady flood of one-byte lines. A room with backpressure paused at
+    // PAUSE_READING_AT instead, waits MAX_READER_STALL for the slow readers, then goes on
+    // without them until their outboxes overflow. Their kernels each took a slightly
+    // different share meanwhile, so their queues no longer match to the byte; but with twelve
+    // of them, some are usually within one notice of each other when the first overflows, and
+    // the notices drop them inside each other's leave all the same.
     let stop_flood = Arc::new(AtomicBool::new(false));
     let floods: Vec<_> = flooders
         .iter()
@@ -684,14 +691,14 @@ fn readers_dropped_in_one_burst_are_counted_once_each() {
             flooder.set_write_timeout(Some(Duration::from_secs(3))).unwrap();
             let stop_flood = Arc::clone(&stop_flood);
             std::thread::spawn(move || {
-                let line = Frame::new(Kind::Text, "y".repeat(8 << 10)).to_bytes();
+                let lines = Frame::new(Kind::Text, "y").to_bytes().repeat(1000);
                 let deadline = Instant::now() + Duration::from_secs(8);
                 for _ in 0..4000 {
                     if stop_flood.load(Ordering::Relaxed) || Instant::now() > deadline {
                         return;
                     }
                     // A timeout may cut a frame: stop there rather than send a broken one.
-                    if (&flooder).write_all(&line).is_err() {
+                    if (&flooder).write_all(&lines).is_err() {
                         return;
                     }
                 }
