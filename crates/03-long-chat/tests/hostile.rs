@@ -595,3 +595,275 @@ fn a_client_turned_away_as_busy_reads_the_message_and_a_clean_close() {
     assert!(took < Duration::from_secs(3), "carol waited {took:?} behind a client turned away");
     drop(lingerer);
 }
+
+/// Sends a signal (`-STOP`, `-CONT`) to a process this test started, with kill(1) as the test
+/// kit does.
+#[cfg(unix)]
+fn signal(proc: &Proc, which: &str) {
+    let status = Command::new("kill").args([which, &proc.pid().to_string()]).status().unwrap();
+    assert!(status.success(), "kill {which} {}", proc.pid());
+}
+
+/// A member with a small receive window (SO_RCVBUF set before connect, so the window is small
+/// from the handshake on) and a small MSS (the server's send buffer for it, which Linux sizes
+/// from the MSS, stays small too): it reads its welcome, then nothing. The kernel holds tens of
+/// KiB for it rather than MiB, so its outbox in the room fills soon.
+fn never_reading_join(addr: &str, name: &str) -> TcpStream {
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    socket.set_tcp_mss(536).unwrap();
+    socket.connect(&addr.parse::<SocketAddr>().unwrap().into()).unwrap();
+    let stream = TcpStream::from(socket);
+    stream.set_read_timeout(Some(PATIENCE)).unwrap();
+    (&stream).write_all(&Frame::new(Kind::Join, name).to_bytes()).unwrap();
+    let mut conn = Connection::new(&stream);
+    assert_eq!(conn.read_frame().unwrap().unwrap(), Frame::new(Kind::Join, name));
+    assert_eq!(conn.read_frame().unwrap().unwrap().kind, Kind::List);
+    stream
+}
+
+/// Reads and discards everything `stream` receives, from a thread of its own, until the server
+/// closes it or the test shuts it down: a member that keeps up with any flood.
+fn drain(stream: &TcpStream) -> std::thread::JoinHandle<()> {
+    let stream = stream.try_clone().unwrap();
+    std::thread::spawn(move || {
+        let mut sink = vec![0u8; 64 << 10];
+        while let Ok(1..) = (&stream).read(&mut sink) {}
+    })
+}
+
+/// The `N` of the summary's `N dropped as too slow` (0 when the summary does not say).
+fn dropped_as_too_slow(stderr: &str) -> usize {
+    let summary = stderr.lines().find(|l| l.starts_with("server stopped: ")).unwrap();
+    summary
+        .split(", ")
+        .find_map(|part| part.strip_suffix(" dropped as too slow"))
+        .map_or(0, |n| n.parse().unwrap())
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn readers_dropped_in_one_burst_are_counted_once_each() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::Instant;
+    const SLOW: usize = 12;
+    const FLOODERS: usize = 6;
+    // Per flooder, while the server is frozen: it fits the server's first receive window
+    // (64 KiB), so it all waits in the kernel; six of them relay 400 KiB to each reader.
+    const BURST_BYTES: usize = 40 << 10;
+
+    let (server, addr) = room(&[]);
+    let slow: Vec<TcpStream> =
+        (0..SLOW).map(|i| never_reading_join(&addr, &format!("slow{i}"))).collect();
+    let flooders: Vec<TcpStream> =
+        (0..FLOODERS).map(|i| raw_join(&addr, &format!("f{i}"))).collect();
+    let drains: Vec<_> = flooders.iter().map(drain).collect();
+
+    // Freeze the server and let every flooder's burst pile up in its socket, so that on
+    // waking the room has it all at once. A room without backpressure relays it all in one
+    // round: the slow readers, which had nothing waiting, get the very same bytes queued and
+    // pass MAX_OUTBOX_BYTES on the same line. A one-byte line is shorter than the notice
+    // "slow0 left (too slow...)", so the first one dropped pushes the others over inside its
+    // own leave, and they are dropped there before their turn in the first list comes: the
+    // recursion that once counted each of them again.
+    let line = Frame::new(Kind::Text, "x").to_bytes();
+    let burst = line.repeat(BURST_BYTES / line.len());
+    signal(&server, "-STOP");
+    for flooder in &flooders {
+        flooder.set_nodelay(true).unwrap();
+        (&*flooder).write_all(&burst).unwrap();
+    }
+    signal(&server, "-CONT");
+
+    // Then a steady flood of one-byte lines. A room with backpressure paused at
+    // PAUSE_READING_AT instead, waits MAX_READER_STALL for the slow readers, then goes on
+    // without them until their outboxes overflow. Their kernels each took a slightly
+    // different share meanwhile, so their queues no longer match to the byte; but with twelve
+    // of them, some are usually within one notice of each other when the first overflows, and
+    // the notices drop them inside each other's leave all the same.
+    let stop_flood = Arc::new(AtomicBool::new(false));
+    let floods: Vec<_> = flooders
+        .iter()
+        .map(|flooder| {
+            let flooder = flooder.try_clone().unwrap();
+            // Longer than MAX_READER_STALL, the longest the room stops reading us.
+            flooder.set_write_timeout(Some(Duration::from_secs(3))).unwrap();
+            let stop_flood = Arc::clone(&stop_flood);
+            std::thread::spawn(move || {
+                let lines = Frame::new(Kind::Text, "y").to_bytes().repeat(1000);
+                let deadline = Instant::now() + Duration::from_secs(8);
+                for _ in 0..4000 {
+                    if stop_flood.load(Ordering::Relaxed) || Instant::now() > deadline {
+                        return;
+                    }
+                    // A timeout may cut a frame: stop there rather than send a broken one.
+                    if (&flooder).write_all(&lines).is_err() {
+                        return;
+                    }
+                }
+            })
+        })
+        .collect();
+    for client in &slow {
+        let dropped = format!("({}) disconnected: too slow", client.local_addr().unwrap());
+        server.wait_for_stderr(&dropped);
+    }
+    stop_flood.store(true, Ordering::Relaxed);
+    for flood in floods {
+        flood.join().unwrap();
+    }
+    for flooder in &flooders {
+        let _ = flooder.shutdown(Shutdown::Both);
+    }
+    for drain in drains {
+        drain.join().unwrap();
+    }
+    let done = server.stop();
+    let dropped: Vec<&str> =
+        done.stderr.lines().filter(|l| l.contains(" disconnected: too slow")).collect();
+    assert!(dropped.len() >= SLOW, "{}", done.stderr);
+    assert_eq!(
+        dropped_as_too_slow(&done.stderr),
+        dropped.len(),
+        "the summary counts each client dropped once:\n{}",
+        dropped.join("\n")
+    );
+    drop(slow);
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_reader_that_takes_a_little_now_and_then_is_dropped_and_does_not_slow_the_room() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::Instant;
+    // The longest a talker's line may take to reach a reader that keeps up: the room may wait
+    // MAX_READER_STALL (1 s) for the trickler, plus a margin for a loaded machine.
+    const MAX_DELAY: Duration = Duration::from_secs(3);
+
+    let (server, addr) = room(&[]);
+    let start = Instant::now();
+    let reader = raw_join(&addr, "reader");
+    let mut reader_frames = Connection::new(&reader);
+    // The trickler: a small window, and a small MSS so that the server's send buffer for it
+    // (which Linux sizes from the MSS) is small too. Then the little it reads each time frees
+    // enough of that buffer for the server's next send to move: its output is never still for
+    // MAX_READER_STALL, so it looks slow rather than stuck, yet it never catches up.
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    socket.set_tcp_mss(536).unwrap();
+    socket.connect(&addr.parse::<SocketAddr>().unwrap().into()).unwrap();
+    let trickler = TcpStream::from(socket);
+    (&trickler).write_all(&Frame::new(Kind::Join, "trickle").to_bytes()).unwrap();
+    wait_for(&mut reader_frames, Kind::Join, "trickle");
+    let flooder = raw_join(&addr, "flood");
+    let talker = raw_join(&addr, "talk");
+    wait_for(&mut reader_frames, Kind::Join, "talk");
+    let drains = [drain(&flooder), drain(&talker)];
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let running = move |stop: &AtomicBool| {
+        !stop.load(Ordering::Relaxed) && start.elapsed() < Duration::from_secs(10)
+    };
+    // Reads at most 8 KiB every 100 ms (80 KiB/s, far slower than the flood) until it is
+    // closed. A few bytes at a time would not do: the kernel reopens a window, and so lets the
+    // server send, only once a good part of it is free, and the trickler would look like a
+    // reader that takes nothing at all, which the room already treated as stuck.
+    let trickling = std::thread::spawn({
+        let (stop, trickler) = (Arc::clone(&stop), trickler.try_clone().unwrap());
+        move || {
+            trickler.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+            let mut sip = [0u8; 8192];
+            while running(&stop) {
+                std::thread::sleep(Duration::from_millis(100));
+                match (&trickler).read(&mut sip) {
+                    Ok(0) => return,
+                    Ok(_) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                    Err(_) => return,
+                }
+            }
+        }
+    });
+    let flooding = std::thread::spawn({
+        let (stop, flooder) = (Arc::clone(&stop), flooder.try_clone().unwrap());
+        move || {
+            // Longer than MAX_READER_STALL, the longest the room stops reading us.
+            flooder.set_write_timeout(Some(Duration::from_secs(3))).unwrap();
+            let line = Frame::new(Kind::Text, "y".repeat(8 << 10)).to_bytes();
+            // A timeout may cut a frame: stop there rather than send a broken one.
+            for _ in 0..20_000 {
+                if !running(&stop) || (&flooder).write_all(&line).is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    // The talker says what time it is, ten times a second; the reader measures how late each
+    // line arrives.
+    let talking = std::thread::spawn({
+        let (stop, talker) = (Arc::clone(&stop), talker.try_clone().unwrap());
+        move || {
+            while running(&stop) {
+                let now = format!("{}", start.elapsed().as_millis());
+                if (&talker).write_all(&Frame::new(Kind::Text, now).to_bytes()).is_err() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    });
+
+    // The reader keeps up with everything until the trickler has gone and ten more of the
+    // talker's lines have arrived, or the time is up.
+    let deadline = Instant::now() + Duration::from_secs(8);
+    let mut dropped_at = None;
+    let mut heard_after = 0;
+    let mut latest = Duration::ZERO;
+    while heard_after < 10 {
+        let frame = match reader_frames.read_frame_before(deadline) {
+            Ok(Some(frame)) => frame,
+            Err(e) if e.is_timeout() => break,
+            other => panic!("the reader, who keeps up, got {other:?} after {:?}", start.elapsed()),
+        };
+        match frame.kind {
+            Kind::Leave => {
+                assert!(frame.text.starts_with("trickle (too slow: 256.0 KiB"), "{}", frame.text);
+                dropped_at = Some(start.elapsed());
+            }
+            Kind::Text if frame.text.starts_with("talk: ") => {
+                let said: u64 = frame.text["talk: ".len()..].parse().unwrap();
+                let late = start.elapsed().saturating_sub(Duration::from_millis(said));
+                latest = latest.max(late);
+                heard_after += u32::from(dropped_at.is_some());
+            }
+            _ => {}
+        }
+    }
+    // Stop the flood, and go on reading until it has ended: a reader that stopped now would
+    // be the next one dropped.
+    stop.store(true, Ordering::Relaxed);
+    flooder.shutdown(Shutdown::Write).unwrap();
+    reader.set_read_timeout(Some(PATIENCE)).unwrap();
+    wait_for(&mut reader_frames, Kind::Leave, "flood");
+    for thread in [trickling, flooding, talking] {
+        thread.join().unwrap();
+    }
+    for stream in [&flooder, &talker, &reader] {
+        let _ = stream.shutdown(Shutdown::Both);
+    }
+    for thread in drains {
+        thread.join().unwrap();
+    }
+    assert!(
+        dropped_at.is_some(),
+        "the trickler was never dropped (the talker's lines were up to {latest:?} late)"
+    );
+    assert!(latest < MAX_DELAY, "a talker's line reached the reader {latest:?} late");
+    let done = server.stop();
+    let trickler_dropped =
+        format!("trickle ({}) disconnected: too slow", trickler.local_addr().unwrap());
+    assert!(done.stderr.contains(&trickler_dropped), "{}", done.stderr);
+    assert!(done.stderr.contains(", 1 dropped as too slow"), "{}", done.stderr);
+}
