@@ -21,6 +21,7 @@ use exercise::progress::Progress;
 #[derive(Parser)]
 #[command(
     name = "cargo exercise",
+    bin_name = "cargo exercise",
     version,
     long_about = "Graded exercises for every chapter. Each exercise is a small crate in \
                   crates/exercises/ID/ that you edit in place: write the socket calls of a \

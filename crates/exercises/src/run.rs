@@ -309,3 +309,56 @@ fn kill(pid: u32) {
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sh(script: &str) -> Child {
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", script]);
+        Child::spawn(cmd, format!("sh -c '{script}'")).expect("sh starts")
+    }
+
+    #[test]
+    fn a_program_that_floods_its_output_is_stopped_and_its_output_capped() {
+        let started = Instant::now();
+        let ended = sh("exec yes flood").wait(Duration::from_secs(20));
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "stopped by the cap, not the deadline"
+        );
+        assert!(ended.stdout.len() <= MAX_KEPT_OUTPUT + 100, "{}", ended.stdout.len());
+        assert!(
+            ended.stdout.ends_with("[output cut: more than 4 MiB]\n"),
+            "{}",
+            &ended.stdout[..80]
+        );
+    }
+
+    #[test]
+    fn a_program_that_never_gets_ready_is_reported_then_killed_and_reaped() {
+        let child = sh("exec sleep 30");
+        let pid = child.pid();
+        let why = child.expect_line("listening on ", Duration::from_millis(200)).unwrap_err();
+        assert!(why.contains("waited") && why.contains("listening on"), "{why}");
+        let ended = child.kill();
+        assert!(ended.status.is_none(), "killed, not exited by itself");
+        assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists(), "reaped: no zombie left");
+        assert!(!lock(&STARTED).contains(&pid));
+    }
+
+    #[test]
+    fn a_program_that_exits_early_is_reported_with_its_stderr() {
+        let mut child = sh("echo 'thread main panicked: not yet implemented' >&2; exit 101");
+        let why = child.expect_line("listening on ", Duration::from_secs(10)).unwrap_err();
+        assert!(why.contains("exited"), "{why}");
+        assert!(child.stderr().contains("not yet implemented"));
+    }
+
+    #[test]
+    fn cpu_time_is_read_from_proc() {
+        let child = sh("exec sleep 5");
+        assert!(cpu_time(child.pid()).expect("readable") < Duration::from_secs(1));
+    }
+}

@@ -113,6 +113,15 @@ fn hints_wrong_answers_and_book_links_are_there() {
         assert!(exercise.hints.len() >= 3, "{}: at least three hints", exercise.id);
         assert!(!exercise.wrong.is_empty(), "{}: at least one wrong answer", exercise.id);
         assert!(root.join(exercise.folder()).join("src/main.rs").is_file(), "{}", exercise.id);
+        let page =
+            std::fs::read_to_string(root.join("docs/src").join(exercise.page)).expect("page");
+        let exercises = page.split("## Exercises").nth(1).unwrap_or("");
+        assert!(
+            exercises.contains(&format!("`{}`", exercise.id)),
+            "{}: not in {}'s Exercises",
+            exercise.id,
+            exercise.page
+        );
         let mut links = vec![exercise.book.to_owned()];
         for text in exercise.hints {
             links.extend(
