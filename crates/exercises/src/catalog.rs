@@ -311,4 +311,57 @@ pub static EXERCISES: &[Exercise] = &[
         untouched_says: "failed: a client while another is silent",
         check: checks::ch02::pool_lock,
     },
+    Exercise {
+        id: "07-classify",
+        page: "07-ip-notes.md",
+        kind: Kind::WriteIt,
+        title: "classify(ip): what kind of address is this?",
+        task: "Write classify_v4 and classify_v6: one word per address (private, loopback, \
+               shared, link-local, documentation, multicast, ..., else public), from the bits \
+               of the number, not the text. The words are listed at the top of the crate's \
+               main.rs.",
+        book: "docs/src/07-ip-notes.md#note-3-the-special-addresses",
+        hints: &[
+            "An IPv4 address is a 32-bit number: u32::from(ip). A block a.b.c.d/n holds every \
+             address whose first n bits equal the block's. See \
+             docs/src/07-ip-notes.md#note-1-address-classes-and-cidr",
+            "The mask of a /n is u32::MAX << (32 - n); for n = 0 that shift overflows, so use \
+             checked_shl(32 - n).unwrap_or(0). Then (ip & mask) == (network & mask).",
+            "172.16.0.0/12 runs to 172.31.255.255 and 100.64.0.0/10 to 100.127.255.255: no \
+             string prefix gets those right. For IPv6, look at ip.segments()[0] with a mask: \
+             fc00::/7 is `first & 0xfe00 == 0xfc00`; ::ffff:a.b.c.d is to_ipv4_mapped().",
+        ],
+        reference: include_str!("../solutions/07-classify/reference.rs"),
+        wrong: &["private-slash16", "text-prefix"],
+        peers: &["the chapter's `07-ip-notes classify`, in the repro line"],
+        modes: &[],
+        port_by_hand: 0,
+        untouched_says: "a `todo!()` is still there",
+        check: checks::ch07::classify,
+    },
+    Exercise {
+        id: "07-reuseaddr",
+        page: "07-ip-notes.md",
+        kind: Kind::FixIt,
+        title: "a server that cannot restart on its port (TIME_WAIT)",
+        task: "This server greets each client and closes the connection first. Stopped and \
+               started again on the same port, its bind() fails with `Address already in use`. \
+               Make it restart at once.",
+        book: "docs/src/07-ip-notes.md#experiment-time_wait-and-so_reuseaddr",
+        hints: &[
+            "The side that closes first keeps a TIME_WAIT entry for the connection, about a \
+             minute, and that entry holds the port. `ss -tan` shows it. See \
+             docs/src/07-ip-notes.md#experiment-time_wait-and-so_reuseaddr",
+            "One socket option lets bind() take a port that only TIME_WAIT entries hold: \
+             SO_REUSEADDR (socket2: set_reuse_address).",
+            "bind() reads the option: set it between Socket::new and bind, not after.",
+        ],
+        reference: include_str!("../solutions/07-reuseaddr/reference.rs"),
+        wrong: &["after-bind"],
+        peers: &["nc, in the repro line"],
+        modes: &[],
+        port_by_hand: 65432,
+        untouched_says: "Address already in use",
+        check: checks::ch07::reuseaddr,
+    },
 ];
