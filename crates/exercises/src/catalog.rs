@@ -364,4 +364,30 @@ pub static EXERCISES: &[Exercise] = &[
         untouched_says: "Address already in use",
         check: checks::ch07::reuseaddr,
     },
+    Exercise {
+        id: "07-cidr",
+        page: "07-ip-notes.md",
+        kind: Kind::ExtendIt,
+        title: "network, broadcast and hosts of a CIDR block",
+        task: "This program prints the network address of each ADDR/PREFIX. Extend it to print \
+               the broadcast address and the number of usable hosts, right for every prefix from \
+               /0 to /32 (the format is at the top of its main.rs), and never crash on input.",
+        book: "docs/src/07-ip-notes.md#note-1-address-classes-and-cidr",
+        hints: &[
+            "The broadcast address is the network with every host bit set: network | !mask. \
+             See docs/src/07-ip-notes.md#note-1-address-classes-and-cidr",
+            "A block of prefix p holds 2^(32 - p) addresses; minus the network and the broadcast \
+             address. Count in u64: a /0 holds 2^32, one more than a u32 can.",
+            "Two prefixes are special: a /31 is a point-to-point link with two hosts and no \
+             broadcast (RFC 3021), and a /32 is one host. The formula gives 0 and -1 there: \
+             handle them first.",
+        ],
+        reference: include_str!("../solutions/07-cidr/reference.rs"),
+        wrong: &["textbook-formula", "shift-overflow"],
+        peers: &["the chapter's `07-ip-notes classify`, in the repro line"],
+        modes: &[],
+        port_by_hand: 0,
+        untouched_says: "failed: CIDR block 192.168.1.77/26",
+        check: checks::ch07::cidr,
+    },
 ];

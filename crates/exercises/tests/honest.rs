@@ -106,6 +106,8 @@ honest! {
         [classify_private_slash16_fails = "private-slash16", classify_text_prefix_fails = "text-prefix"];
     "07-reuseaddr" => reuseaddr_reference_passes, reuseaddr_unfixed_fails,
         [reuseaddr_after_bind_fails = "after-bind"];
+    "07-cidr" => cidr_reference_passes, cidr_unextended_fails,
+        [cidr_textbook_formula_fails = "textbook-formula", cidr_shift_overflow_fails = "shift-overflow"];
 }
 
 /// Each exercise has three hints or more, a wrong answer, and a book link that resolves to a

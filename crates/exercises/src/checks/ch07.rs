@@ -57,20 +57,63 @@ const CASES: &[(&str, &str, &str)] = &[
 /// # Errors
 /// The first address whose answer is wrong, or a program that panics or hangs.
 pub fn classify(program: &Program) -> Result<(), Failure> {
-    let step = "classify a table of addresses";
+    let cases: Vec<(&str, String, &str)> = CASES
+        .iter()
+        .map(|(addr, kind, anchor)| (*addr, format!("{addr} {kind}"), *anchor))
+        .collect();
+    answers(program, "classify", &cases)?;
+    program.passed(&format!("{} addresses, IPv4 and IPv6, each block's edges", CASES.len()));
+    Ok(())
+}
+
+/// CIDR blocks and what the program must print for each: the ordinary case, the two small
+/// prefixes RFC 3021 and a host route make special, /0 (a shift by 32), and bad input.
+const BLOCKS: &[(&str, &str)] = &[
+    ("192.168.1.77/26", "network 192.168.1.64 broadcast 192.168.1.127 hosts 62"),
+    ("10.1.2.3/8", "network 10.0.0.0 broadcast 10.255.255.255 hosts 16777214"),
+    ("172.16.5.4/12", "network 172.16.0.0 broadcast 172.31.255.255 hosts 1048574"),
+    ("192.168.10.130/30", "network 192.168.10.128 broadcast 192.168.10.131 hosts 2"),
+    ("10.0.0.1/31", "network 10.0.0.0 broadcast none hosts 2"),
+    ("10.1.2.3/32", "network 10.1.2.3 broadcast none hosts 1"),
+    ("8.8.8.8/0", "network 0.0.0.0 broadcast 255.255.255.255 hosts 4294967294"),
+    ("1.2.3.4/33", "invalid"),
+    ("1.2.3.4/-1", "invalid"),
+    ("1.2.3.4", "invalid"),
+    ("300.1.2.3/8", "invalid"),
+];
+
+/// cidr: every block on one command line, one answer per line, in order.
+///
+/// # Errors
+/// The first block whose answer is wrong, or a program that panics or hangs.
+pub fn cidr(program: &Program) -> Result<(), Failure> {
+    let cases: Vec<(&str, String, &str)> = BLOCKS
+        .iter()
+        .map(|(block, answer)| {
+            (*block, format!("{block} {answer}"), "note-1-address-classes-and-cidr")
+        })
+        .collect();
+    answers(program, "CIDR block", &cases)?;
+    program.passed(&format!("{} blocks, /0 to /32 and bad input", BLOCKS.len()));
+    Ok(())
+}
+
+/// Runs the program once with every case's input as an argument, and expects one line per
+/// case, in order: (input, the expected line, the book anchor that explains it).
+fn answers(program: &Program, what: &str, cases: &[(&str, String, &str)]) -> Result<(), Failure> {
+    let step = format!("{what}: {} cases", cases.len());
     let mut cmd = Command::new(&program.path);
-    cmd.args(CASES.iter().map(|c| c.0));
+    cmd.args(cases.iter().map(|c| c.0));
     let child =
-        Child::spawn(cmd, program.run_by_hand.clone()).map_err(|e| Failure::new(step).got(e))?;
+        Child::spawn(cmd, program.run_by_hand.clone()).map_err(|e| Failure::new(&step).got(e))?;
     let ended = child.wait(PRINT_TIMEOUT);
     let lines: Vec<&str> = ended.stdout.lines().collect();
-    for (i, (addr, kind, anchor)) in CASES.iter().enumerate() {
-        let want = format!("{addr} {kind}");
+    for (i, (input, want, anchor)) in cases.iter().enumerate() {
         let got = lines.get(i).copied();
         if got == Some(want.as_str()) {
             continue;
         }
-        let shown = if addr.is_empty() { "''" } else { addr };
+        let shown = if input.is_empty() { "''" } else { input };
         let got = match (got, ended.status) {
             (Some(line), _) => format!("`{line}`"),
             (None, None) => format!("nothing: still running after {PRINT_TIMEOUT:?}, stopped"),
@@ -81,8 +124,8 @@ pub fn classify(program: &Program) -> Result<(), Failure> {
                 )
             }
         };
-        return Err(Failure::new(&format!("classify {shown}"))
-            .sent(format!("{shown} (argument {} of {})", i + 1, CASES.len()))
+        return Err(Failure::new(&format!("{what} {shown}"))
+            .sent(format!("{shown} (argument {} of {})", i + 1, cases.len()))
             .expected(format!("`{want}`"))
             .got(got)
             .repro(format!(
@@ -91,7 +134,6 @@ pub fn classify(program: &Program) -> Result<(), Failure> {
             ))
             .book(&format!("docs/src/07-ip-notes.md#{anchor}")));
     }
-    program.passed(&format!("{} addresses, IPv4 and IPv6, each block's edges", CASES.len()));
     Ok(())
 }
 
