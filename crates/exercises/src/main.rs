@@ -122,7 +122,11 @@ fn list() -> ExitCode {
         let done = here.iter().filter(|e| progress.passed(e.id)).count();
         let bar: String =
             here.iter().map(|e| if progress.passed(e.id) { '#' } else { '.' }).collect();
-        println!("\x1b[1m{page}\x1b[0m  [{bar}] {done}/{} done", here.len());
+        let chapter = &page[..2];
+        println!(
+            "\x1b[1mchapter {chapter}\x1b[0m  [{bar}] {done}/{} done   docs/src/{page}",
+            here.len()
+        );
         for e in here {
             let mark = if progress.passed(e.id) { "\x1b[32mdone\x1b[0m   " } else { "not yet" };
             println!("  {mark}  {:<16} {:<9}  {}", e.id, e.kind.to_string(), e.title);

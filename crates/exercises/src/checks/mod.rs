@@ -100,7 +100,14 @@ impl Server {
     /// # Errors
     /// When connecting fails (the server died, or never listened on that address).
     pub fn connect(&mut self, step: &str) -> Result<Peer, Failure> {
-        Peer::connect(self.addr).map_err(|e| self.died_or(Failure::new(step).got(e)))
+        Peer::connect(self.addr).map_err(|e| {
+            let failure = Failure::new(step)
+                .sent(format!("connect({})", self.addr))
+                .expected("the connection accepted by the kernel (the server is listening)")
+                .got(e)
+                .repro(self.repro("nc -v 127.0.0.1 PORT"));
+            self.died_or(failure)
+        })
     }
 
     /// Fails the step unless the server is still running.
