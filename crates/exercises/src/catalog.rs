@@ -312,6 +312,37 @@ pub static EXERCISES: &[Exercise] = &[
         check: checks::ch02::pool_lock,
     },
     Exercise {
+        id: "04-ping",
+        page: "04-udp.md",
+        kind: Kind::WriteIt,
+        title: "a UDP ping that counts loss, duplicates and reordering",
+        task: "Write the UDP client: send COUNT numbered probes, collect the replies until the \
+               network has been quiet for WAIT_MS, and print how many came back, were lost, \
+               came twice and came out of order. Only your own probes count.",
+        book: "docs/src/04-udp.md#the-probe-a-numbered-timestamped-datagram",
+        hints: &[
+            "UdpSocket::bind(\"0.0.0.0:0\"), then connect(addr): on UDP connect sends nothing, \
+             it fixes the peer, so the kernel drops datagrams from anyone else. See \
+             docs/src/04-udp.md#connect-on-a-udp-socket",
+            "UDP never says \"that was the last one\": set_read_timeout(wait_ms) and stop at the \
+             first recv that times out (WouldBlock or TimedOut). See \
+             docs/src/04-udp.md#so_rcvtimeo-the-timeout",
+            "Keep the numbers seen in a HashSet: insert returning false is a duplicate. A new \
+             number below the highest seen so far arrived out of order. received is the size \
+             of the set, not the number of replies.",
+        ],
+        reference: include_str!("../solutions/04-ping/reference.rs"),
+        wrong: &["counts-replies", "believes-anyone"],
+        peers: &[
+            "a lossy UDP relay (fixed drops, duplicates, a held probe)",
+            "a stranger's datagram",
+        ],
+        modes: &[],
+        port_by_hand: 5005,
+        untouched_says: "a `todo!()` is still there",
+        check: checks::ch04::ping,
+    },
+    Exercise {
         id: "07-classify",
         page: "07-ip-notes.md",
         kind: Kind::WriteIt,

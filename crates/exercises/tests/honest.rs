@@ -102,6 +102,8 @@ honest! {
     "02-pool-lock" => pool_lock_reference_passes, pool_lock_unfixed_fails,
         [pool_lock_lock_outside_loop_fails = "lock-outside-loop",
          pool_lock_try_recv_spin_fails = "try-recv-spin"];
+    "04-ping" => ping_reference_passes, ping_skeleton_fails,
+        [ping_counts_replies_fails = "counts-replies", ping_believes_anyone_fails = "believes-anyone"];
     "07-classify" => classify_reference_passes, classify_skeleton_fails,
         [classify_private_slash16_fails = "private-slash16", classify_text_prefix_fails = "text-prefix"];
     "07-reuseaddr" => reuseaddr_reference_passes, reuseaddr_unfixed_fails,

@@ -7,6 +7,7 @@
 
 pub mod ch01;
 pub mod ch02;
+pub mod ch04;
 pub mod ch07;
 
 use std::net::SocketAddr;

@@ -1,0 +1,183 @@
+//! Chapter 04's check: a UDP ping against a lossy relay that drops, duplicates and reorders
+//! chosen probes, while a stranger sends the client a datagram of its own.
+
+use std::collections::HashMap;
+use std::net::{SocketAddr, UdpSocket};
+use std::process::Command;
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use super::{Program, tail};
+use crate::run::Child;
+use crate::verdict::Failure;
+
+/// How long the client waits for more replies: the program's third argument.
+const WAIT_MS: u64 = 300;
+
+/// How long the client may run in all before it counts as hung.
+const CLIENT_LIMIT: Duration = Duration::from_secs(5);
+
+/// What the relay does to one probe.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Fate {
+    /// Echo it once, at once.
+    Deliver,
+    /// Never echo it.
+    Drop,
+    /// Echo it twice.
+    Duplicate,
+    /// Keep it until the probe with this number has been echoed, then echo it.
+    HoldUntil(u32),
+}
+
+/// A network with known faults: the relay's fates, fixed per sequence number, so the right
+/// counts are known in advance and a failure can name the probe that was mistreated.
+struct Network {
+    count: u32,
+    fates: &'static [(u32, Fate)],
+    /// What a correct client prints.
+    expected: &'static str,
+    /// In words, for the "sent" line.
+    described: &'static str,
+}
+
+const PERFECT: Network = Network {
+    count: 5,
+    fates: &[],
+    expected: "sent 5 received 5 lost 0 duplicates 0 reordered 0",
+    described: "a perfect network: every probe echoed once, in order",
+};
+
+const LOSSY: Network = Network {
+    count: 20,
+    fates: &[
+        (4, Fate::Drop),
+        (13, Fate::Drop),
+        (6, Fate::Duplicate),
+        (15, Fate::Duplicate),
+        (9, Fate::HoldUntil(11)),
+    ],
+    expected: "sent 20 received 18 lost 2 duplicates 2 reordered 1",
+    described: "a lossy relay: probes 4 and 13 dropped, 6 and 15 echoed twice, 9 held back \
+                until 11 was echoed; and a stranger sends the client b'hello, stranger'",
+};
+
+/// The ping: a perfect network, then the lossy relay with a stranger.
+///
+/// # Errors
+/// The first run whose summary line is wrong.
+pub fn ping(program: &Program) -> Result<(), Failure> {
+    run(program, &PERFECT, false)?;
+    program.passed("5 probes over a perfect network");
+    run(program, &LOSSY, true)?;
+    program.passed("20 probes over a lossy relay (drop, duplicate, reorder) and a stranger");
+    Ok(())
+}
+
+fn run(program: &Program, network: &'static Network, stranger: bool) -> Result<(), Failure> {
+    let step = format!("{} probes, {}", network.count, network.described);
+    let relay = Relay::start(network, stranger).map_err(|e| Failure::new(&step).got(e))?;
+    let mut cmd = Command::new(&program.path);
+    cmd.arg(relay.addr.to_string()).arg(network.count.to_string()).arg(WAIT_MS.to_string());
+    let shown = format!("{} {} {} {WAIT_MS}", program.run_by_hand, relay.addr, network.count);
+    let child = Child::spawn(cmd, shown).map_err(|e| Failure::new(&step).got(e))?;
+    let ended = child.wait(CLIENT_LIMIT);
+    let echoed = relay.finish();
+    let line = ended.stdout.lines().find(|l| l.starts_with("sent ")).unwrap_or("");
+    if ended.status.is_some_and(|s| s.success()) && line == network.expected {
+        return Ok(());
+    }
+    let got = match ended.status {
+        None => {
+            format!("still running after {CLIENT_LIMIT:?}, stopped: does it wait with a timeout?")
+        }
+        Some(status) if !status.success() => {
+            format!("it exited with {status}{}", tail("stderr", &ended.stderr))
+        }
+        Some(_) if line.is_empty() => {
+            format!("no `sent ...` line{}", tail("stdout", &ended.stdout))
+        }
+        Some(_) => format!("`{line}`"),
+    };
+    Err(Failure::new(&step)
+        .sent(format!("the relay received {echoed} probes; {}", network.described))
+        .expected(format!("`{}`", network.expected))
+        .got(got)
+        .repro(format!(
+            "cargo run -q -p ch04-udp -- server --drop 0.1 --duplicate 0.1 --delay 20 --jitter 20 --seed 1 \
+             &  {} 127.0.0.1:5005 20 500",
+            program.run_by_hand
+        ))
+        .book("docs/src/04-udp.md#1-loss-exactly"))
+}
+
+/// The lossy relay: a UDP echo server in a thread of the grader, on 127.0.0.1 port 0.
+struct Relay {
+    addr: SocketAddr,
+    worker: JoinHandle<usize>,
+}
+
+impl Relay {
+    fn start(network: &'static Network, stranger: bool) -> Result<Self, String> {
+        let socket = UdpSocket::bind("127.0.0.1:0").map_err(|e| format!("relay bind: {e}"))?;
+        let addr = socket.local_addr().map_err(|e| e.to_string())?;
+        let worker = thread::spawn(move || relay(&socket, network, stranger));
+        Ok(Self { addr, worker })
+    }
+
+    /// How many probes the relay received, once the client is done.
+    fn finish(self) -> usize {
+        self.worker.join().unwrap_or(0)
+    }
+}
+
+fn relay(socket: &UdpSocket, network: &Network, stranger: bool) -> usize {
+    let fates: HashMap<u32, Fate> = network.fates.iter().copied().collect();
+    let mut held: Vec<(u32, u32, SocketAddr)> = Vec::new();
+    let mut received = 0;
+    let mut stranger_sent = !stranger;
+    let deadline = Instant::now() + CLIENT_LIMIT;
+    let _ = socket.set_read_timeout(Some(Duration::from_millis(50)));
+    let mut buf = [0u8; 64];
+    // Runs until the client has been quiet for twice its wait, or the limit.
+    let mut last = Instant::now();
+    while Instant::now() < deadline && last.elapsed() < Duration::from_millis(WAIT_MS * 2) {
+        let Ok((n, client)) = socket.recv_from(&mut buf) else { continue };
+        last = Instant::now();
+        received += 1;
+        if !stranger_sent {
+            // Another socket, another port: what a connected UDP socket never lets through.
+            if let Ok(other) = UdpSocket::bind("127.0.0.1:0") {
+                let _ = other.send_to(b"hello, stranger", client);
+            }
+            stranger_sent = true;
+        }
+        let seq = (n == 8).then(|| u32::from_be_bytes([buf[4], buf[5], buf[6], buf[7]]));
+        let fate = seq.and_then(|s| fates.get(&s).copied()).unwrap_or(Fate::Deliver);
+        match fate {
+            Fate::Deliver => {
+                let _ = socket.send_to(&buf[..n], client);
+            }
+            Fate::Drop => {}
+            Fate::Duplicate => {
+                let _ = socket.send_to(&buf[..n], client);
+                let _ = socket.send_to(&buf[..n], client);
+            }
+            Fate::HoldUntil(after) => {
+                held.push((after, seq.unwrap_or(0), client));
+                continue;
+            }
+        }
+        // Release what waited for this probe, now that its echo has gone out.
+        if let Some(seq) = seq {
+            for (_, held_seq, to) in held.iter().filter(|(after, _, _)| *after == seq) {
+                let mut probe = [0u8; 8];
+                probe[..4].copy_from_slice(&buf[..4]);
+                probe[4..].copy_from_slice(&held_seq.to_be_bytes());
+                let _ = socket.send_to(&probe, *to);
+            }
+            held.retain(|(after, _, _)| *after != seq);
+        }
+    }
+    received
+}
