@@ -343,6 +343,32 @@ pub static EXERCISES: &[Exercise] = &[
         check: checks::ch04::ping,
     },
     Exercise {
+        id: "04-retry",
+        page: "04-udp.md",
+        kind: Kind::FixIt,
+        title: "the UDP client that waits forever",
+        task: "This client sends one datagram and waits for the echo with no timeout: when the \
+               datagram is lost it waits for ever. Wait 300 ms, send again, 3 tries in all, and \
+               take only the server's reply.",
+        book: "docs/src/04-udp.md#the-tutorials-client-waits-forever",
+        hints: &[
+            "A lost datagram is never answered and nobody tells you: recv() must have a deadline. \
+             See docs/src/04-udp.md#so_rcvtimeo-the-timeout",
+            "set_read_timeout(Some(TIMEOUT)), then a loop of send and recv, MAX_TRIES times; a \
+             recv that fails with WouldBlock or TimedOut means \"send again\".",
+            "recv_from on an unconnected socket returns a datagram from anyone. connect(addr) \
+             first, then send and recv: the kernel drops what does not come from the server. See \
+             docs/src/04-udp.md#the-tutorials-client-believes-any-datagram",
+        ],
+        reference: include_str!("../solutions/04-retry/reference.rs"),
+        wrong: &["no-retry", "any-sender"],
+        peers: &["a UDP echo relay that drops the first datagrams", "a stranger's datagram"],
+        modes: &[],
+        port_by_hand: 5005,
+        untouched_says: "recv() without a timeout waits for ever",
+        check: checks::ch04::retry,
+    },
+    Exercise {
         id: "07-classify",
         page: "07-ip-notes.md",
         kind: Kind::WriteIt,

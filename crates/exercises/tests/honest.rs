@@ -104,6 +104,8 @@ honest! {
          pool_lock_try_recv_spin_fails = "try-recv-spin"];
     "04-ping" => ping_reference_passes, ping_skeleton_fails,
         [ping_counts_replies_fails = "counts-replies", ping_believes_anyone_fails = "believes-anyone"];
+    "04-retry" => retry_reference_passes, retry_unfixed_fails,
+        [retry_no_retry_fails = "no-retry", retry_any_sender_fails = "any-sender"];
     "07-classify" => classify_reference_passes, classify_skeleton_fails,
         [classify_private_slash16_fails = "private-slash16", classify_text_prefix_fails = "text-prefix"];
     "07-reuseaddr" => reuseaddr_reference_passes, reuseaddr_unfixed_fails,

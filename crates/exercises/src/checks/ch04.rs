@@ -4,6 +4,8 @@
 use std::collections::HashMap;
 use std::net::{SocketAddr, UdpSocket};
 use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -180,4 +182,109 @@ fn relay(socket: &UdpSocket, network: &Network, stranger: bool) -> usize {
         }
     }
     received
+}
+
+/// How long the retrying client may run: three tries of 300 ms, with room to spare.
+const RETRY_LIMIT: Duration = Duration::from_secs(3);
+
+/// The retrying client: against a network that loses everything, then one that loses the
+/// first datagram while a stranger speaks first.
+///
+/// # Errors
+/// The first run whose output is wrong.
+pub fn retry(program: &Program) -> Result<(), Failure> {
+    let step = "every datagram is lost";
+    let (line, status) = run_retry(program, step, usize::MAX, false)?;
+    if line != "no reply after 3 tries" || status != Some(1) {
+        return Err(retry_failure(
+            program,
+            step,
+            "`no reply after 3 tries`, exit status 1",
+            &line,
+            status,
+        ));
+    }
+    program.passed(step);
+
+    let step = "the first datagram is lost, and a stranger's datagram comes first";
+    let (line, status) = run_retry(program, step, 1, true)?;
+    if line != "Received b'Hello, world' (try 2)" || status != Some(0) {
+        return Err(retry_failure(
+            program,
+            step,
+            "`Received b'Hello, world' (try 2)`",
+            &line,
+            status,
+        ));
+    }
+    program.passed(step);
+    Ok(())
+}
+
+fn retry_failure(
+    program: &Program,
+    step: &str,
+    expected: &str,
+    line: &str,
+    status: Option<i32>,
+) -> Failure {
+    let got = match status {
+        None => format!(
+            "still waiting after {RETRY_LIMIT:?}, stopped by the grader: a lost datagram is never \
+             answered, so recv() without a timeout waits for ever"
+        ),
+        Some(code) => format!("`{line}`, exit status {code}"),
+    };
+    Failure::new(step)
+        .sent(format!("b'Hello, world' to the grader's UDP echo relay: {step}"))
+        .expected(expected.to_owned())
+        .got(got)
+        .repro(format!(
+            "cargo run -q -p ch04-udp -- server --drop 1 &  {} 127.0.0.1:5005",
+            program.run_by_hand
+        ))
+        .book("docs/src/04-udp.md#the-tutorials-client-waits-forever")
+}
+
+/// Runs the client against a relay that drops the first `drop_first` datagrams; returns its
+/// first stdout line and exit code (`None`: killed at the limit).
+fn run_retry(
+    program: &Program,
+    step: &str,
+    drop_first: usize,
+    stranger: bool,
+) -> Result<(String, Option<i32>), Failure> {
+    let socket =
+        UdpSocket::bind("127.0.0.1:0").map_err(|e| Failure::new(step).got(e.to_string()))?;
+    let addr = socket.local_addr().map_err(|e| Failure::new(step).got(e.to_string()))?;
+    let done = Arc::new(AtomicBool::new(false));
+    let client_done = Arc::clone(&done);
+    let relay = thread::spawn(move || {
+        let deadline = Instant::now() + RETRY_LIMIT;
+        let _ = socket.set_read_timeout(Some(Duration::from_millis(50)));
+        let mut buf = [0u8; 2048];
+        let mut seen = 0;
+        while Instant::now() < deadline && !client_done.load(Ordering::Relaxed) {
+            let Ok((n, client)) = socket.recv_from(&mut buf) else { continue };
+            seen += 1;
+            if stranger && seen == 1 {
+                if let Ok(other) = UdpSocket::bind("127.0.0.1:0") {
+                    let _ = other.send_to(b"hello, stranger", client);
+                }
+            }
+            if seen > drop_first {
+                let _ = socket.send_to(&buf[..n], client);
+                return;
+            }
+        }
+    });
+    let mut cmd = Command::new(&program.path);
+    cmd.arg(addr.to_string()).arg("Hello, world");
+    let child =
+        Child::spawn(cmd, program.run_by_hand.clone()).map_err(|e| Failure::new(step).got(e))?;
+    let ended = child.wait(RETRY_LIMIT);
+    done.store(true, Ordering::Relaxed);
+    let _ = relay.join();
+    let line = ended.stdout.lines().next().unwrap_or("").to_owned();
+    Ok((line, ended.status.and_then(|s| s.code())))
 }
