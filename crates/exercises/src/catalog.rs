@@ -369,6 +369,33 @@ pub static EXERCISES: &[Exercise] = &[
         check: checks::ch04::retry,
     },
     Exercise {
+        id: "04-udp-echo",
+        page: "04-udp.md",
+        kind: Kind::FixIt,
+        title: "a UDP echo server with TCP habits",
+        task: "This UDP echo server works for short messages. It keeps two habits from TCP \
+               code that are wrong for datagrams: make it echo every datagram whole, from 0 to \
+               65,507 bytes, to whoever sent it, and keep serving.",
+        book: "docs/src/04-udp.md#5-datagram-boundaries-and-truncation",
+        hints: &[
+            "A datagram longer than the buffer you give recv_from is cut to fit, and the rest is \
+             gone: there is no next read for it. See \
+             docs/src/04-udp.md#5-datagram-boundaries-and-truncation",
+            "The largest UDP payload over IPv4 is 65,507 bytes: a buffer that size (on the heap, \
+             vec![0u8; 65_507]) holds any datagram.",
+            "In TCP, read() returning 0 means the peer closed. UDP has no connection: 0 bytes is \
+             an empty datagram, to be echoed like any other. See \
+             docs/src/04-udp.md#why-there-is-no-listen-and-no-accept",
+        ],
+        reference: include_str!("../solutions/04-udp-echo/reference.rs"),
+        wrong: &["zero-means-closed"],
+        peers: &["UDP sockets of the grader (two at once)"],
+        modes: &[],
+        port_by_hand: 5005,
+        untouched_says: "failed: a datagram of 2000 bytes",
+        check: checks::ch04::udp_echo,
+    },
+    Exercise {
         id: "07-classify",
         page: "07-ip-notes.md",
         kind: Kind::WriteIt,

@@ -106,6 +106,8 @@ honest! {
         [ping_counts_replies_fails = "counts-replies", ping_believes_anyone_fails = "believes-anyone"];
     "04-retry" => retry_reference_passes, retry_unfixed_fails,
         [retry_no_retry_fails = "no-retry", retry_any_sender_fails = "any-sender"];
+    "04-udp-echo" => udp_echo_reference_passes, udp_echo_unfixed_fails,
+        [udp_echo_zero_means_closed_fails = "zero-means-closed"];
     "07-classify" => classify_reference_passes, classify_skeleton_fails,
         [classify_private_slash16_fails = "private-slash16", classify_text_prefix_fails = "text-prefix"];
     "07-reuseaddr" => reuseaddr_reference_passes, reuseaddr_unfixed_fails,
@@ -137,6 +139,15 @@ fn hints_wrong_answers_and_book_links_are_there() {
             links.extend(
                 text.split_whitespace().filter(|w| w.starts_with("docs/src/")).map(str::to_owned),
             );
+        }
+        // The sections the checks' own steps point to, in the chapter's checks module.
+        let checks = root.join(format!("crates/exercises/src/checks/ch{}.rs", exercise.chapter()));
+        let source = std::fs::read_to_string(checks).expect("checks module");
+        for piece in source.split("\"docs/src/").skip(1) {
+            let link = piece.split(['"', '{']).next().unwrap_or("");
+            if link.contains(".md#") && !link.ends_with('#') {
+                links.push(format!("docs/src/{link}"));
+            }
         }
         for link in links {
             let (page, anchor) = link.split_once('#').unwrap_or((&link, ""));

@@ -288,3 +288,103 @@ fn run_retry(
     let line = ended.stdout.lines().next().unwrap_or("").to_owned();
     Ok((line, ended.status.and_then(|s| s.code())))
 }
+
+/// The largest UDP payload over IPv4: 65,535 minus the 20-byte IP and 8-byte UDP headers.
+const MAX_DATAGRAM: usize = 65_507;
+
+/// The UDP echo server: datagrams of every size, the empty one, and two peers at once.
+///
+/// # Errors
+/// The first datagram whose echo is wrong, or a server that stopped.
+pub fn udp_echo(program: &Program) -> Result<(), Failure> {
+    let mut server = program.start_server()?;
+    let addr = server.addr;
+    let cases: [(&str, Vec<u8>); 3] = [
+        ("a datagram of 12 bytes", b"Hello, world".to_vec()),
+        ("a datagram of 2000 bytes", vec![b'x'; 2000]),
+        ("the largest datagram, 65507 bytes", vec![b'y'; MAX_DATAGRAM]),
+    ];
+    for (step, data) in &cases {
+        let peer =
+            UdpSocket::bind("127.0.0.1:0").map_err(|e| Failure::new(step).got(e.to_string()))?;
+        let got = exchange(&peer, addr, data);
+        if got.as_deref() != Ok(data.as_slice()) {
+            let got = match got {
+                Ok(reply) => format!("a datagram of {} bytes", reply.len()),
+                Err(e) => e,
+            };
+            return Err(server.died_or(
+                Failure::new(step)
+                    .sent(format!("one datagram of {} bytes", data.len()))
+                    .expected(format!("one datagram of {} bytes back, the same bytes", data.len()))
+                    .got(got)
+                    .repro(server.repro(&format!(
+                        "python3 -c \"import socket; s=socket.socket(socket.AF_INET, \
+                         socket.SOCK_DGRAM); s.sendto(b'x'*{}, ('127.0.0.1',PORT)); \
+                         print(len(s.recv(65536)))\"",
+                        data.len()
+                    )))
+                    .book("docs/src/04-udp.md#5-datagram-boundaries-and-truncation"),
+            ));
+        }
+        program.passed(step);
+    }
+
+    let step = "an empty datagram (0 bytes), then another client";
+    let repro = "python3 -c \"import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); \
+                 s.sendto(b'', ('127.0.0.1',PORT)); print(s.recv(10))\"";
+    let peer = UdpSocket::bind("127.0.0.1:0").map_err(|e| Failure::new(step).got(e.to_string()))?;
+    let empty = exchange(&peer, addr, b"");
+    let after = exchange(&peer, addr, b"still there?");
+    if empty != Ok(Vec::new()) || after.as_deref() != Ok(b"still there?".as_slice()) {
+        let repro = server.repro(repro);
+        return Err(server.died_or(
+            Failure::new(step)
+                .sent("an empty datagram, then b'still there?'")
+                .expected("an empty datagram back, then b'still there?': UDP has no close, 0 bytes is a datagram")
+                .got(format!("{empty:?}, then {after:?}"))
+                .repro(repro)
+                .book("docs/src/04-udp.md#why-there-is-no-listen-and-no-accept"),
+        ));
+    }
+    program.passed(step);
+
+    let step = "two peers on one socket, each gets its own reply";
+    let a = UdpSocket::bind("127.0.0.1:0").map_err(|e| Failure::new(step).got(e.to_string()))?;
+    let b = UdpSocket::bind("127.0.0.1:0").map_err(|e| Failure::new(step).got(e.to_string()))?;
+    let _ = a.send_to(b"from A", addr);
+    let _ = b.send_to(b"from B", addr);
+    let (got_a, got_b) = (receive(&a), receive(&b));
+    if got_a.as_deref() != Ok(b"from A".as_slice()) || got_b.as_deref() != Ok(b"from B".as_slice())
+    {
+        return Err(server.died_or(
+            Failure::new(step)
+                .sent("b'from A' from one socket, b'from B' from another")
+                .expected(
+                    "each reply sent to the address its datagram came from (recvfrom's address)",
+                )
+                .got(format!("A got {got_a:?}, B got {got_b:?}"))
+                .repro(server.repro("cargo run -q -p ch04-udp -- client --port PORT"))
+                .book("docs/src/04-udp.md#one-socket-many-peers"),
+        ));
+    }
+    program.passed(step);
+    Ok(())
+}
+
+/// How long a UDP peer waits for a reply (loopback does not lose datagrams of this size).
+const UDP_REPLY_TIMEOUT: Duration = Duration::from_secs(1);
+
+fn exchange(peer: &UdpSocket, to: SocketAddr, data: &[u8]) -> Result<Vec<u8>, String> {
+    peer.send_to(data, to).map_err(|e| format!("sendto failed: {e}"))?;
+    receive(peer)
+}
+
+fn receive(peer: &UdpSocket) -> Result<Vec<u8>, String> {
+    let _ = peer.set_read_timeout(Some(UDP_REPLY_TIMEOUT));
+    let mut buf = vec![0u8; 65_536];
+    match peer.recv_from(&mut buf) {
+        Ok((n, _)) => Ok(buf[..n].to_vec()),
+        Err(e) => Err(format!("no reply within {UDP_REPLY_TIMEOUT:?} ({e})")),
+    }
+}
