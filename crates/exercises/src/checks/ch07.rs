@@ -161,6 +161,15 @@ pub fn reuseaddr(program: &Program) -> Result<(), Failure> {
 
     let addr: SocketAddr = server.addr;
     drop(server);
+    // The whole point is the entry the closed connection leaves; a kernel whose TIME_WAIT
+    // table is full (net.ipv4.tcp_max_tw_buckets) keeps none, and then no program would fail.
+    if !holds_closed_connection(addr.port()) {
+        return Err(Failure::new("a TIME_WAIT entry on the server's port")
+            .sent("a connection the server closed first, then the server stopped")
+            .expected(format!("a TIME-WAIT (or FIN-WAIT-2) entry on port {} in /proc/net/tcp", addr.port()))
+            .got("none: the kernel's TIME_WAIT table may be full (sysctl net.ipv4.tcp_max_tw_buckets); try again when fewer connections are closing")
+            .repro("ss -tan state time-wait | wc -l; sysctl net.ipv4.tcp_max_tw_buckets"));
+    }
     let step = "stop the server and start it again on the same port at once";
     let mut cmd = Command::new(&program.path);
     cmd.arg(addr.to_string());
@@ -190,4 +199,16 @@ pub fn reuseaddr(program: &Program) -> Result<(), Failure> {
     drop(again);
     program.passed(step);
     Ok(())
+}
+
+/// Whether the kernel still holds a closed connection on local `port` (TIME-WAIT, state 06,
+/// or FIN-WAIT-2, state 05), from `/proc/net/tcp` (Linux; elsewhere assumed so).
+fn holds_closed_connection(port: u16) -> bool {
+    let Ok(table) = std::fs::read_to_string("/proc/net/tcp") else { return true };
+    let wanted = format!(":{port:04X}");
+    table.lines().skip(1).any(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        matches!(fields.get(3), Some(&"06") | Some(&"05"))
+            && fields.get(1).is_some_and(|local| local.ends_with(&wanted))
+    })
 }
