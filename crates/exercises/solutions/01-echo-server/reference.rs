@@ -1,0 +1,60 @@
+//! Exercise 01-echo-server, the reference: an echo server from `socket()` to `close()`.
+//!
+//! Run: `cargo run -q -p exercise --bin ref-01-echo-server -- 127.0.0.1:65432`
+
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+
+use socket2::{Domain, Socket, Type};
+
+/// The tutorial's address, used when no address is given.
+const DEFAULT_ADDR: &str = "127.0.0.1:65432";
+
+/// How many connections the kernel may queue while we serve one: the chapter's default.
+const BACKLOG: i32 = 128;
+
+/// The size of one recv: any size works, since a loop reads until the peer closes.
+const BUF_SIZE: usize = 1024;
+
+fn main() -> io::Result<()> {
+    let addr: SocketAddr = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| DEFAULT_ADDR.to_owned())
+        .parse()
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    let listener = listen(addr)?;
+    // The readiness line: the real address, after bind() chose a port for port 0.
+    println!("listening on {}", listener.local_addr()?);
+    for conn in listener.incoming() {
+        // One client's failure (a reset, a timeout) ends that connection, not the server.
+        let result = conn.and_then(echo_until_closed);
+        if let Err(e) = result {
+            eprintln!("connection ended with an error: {e}");
+        }
+    }
+    Ok(())
+}
+
+/// socket, setsockopt(SO_REUSEADDR), bind, listen: the listening socket.
+fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    // Restarting the server must not wait for old connections' TIME_WAIT to expire.
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(BACKLOG)?;
+    Ok(socket.into())
+}
+
+/// recv until the peer closes (0 bytes), sendall each piece; the stream closes when dropped.
+fn echo_until_closed(mut conn: TcpStream) -> io::Result<()> {
+    let mut buf = [0u8; BUF_SIZE];
+    loop {
+        let n = match conn.read(&mut buf) {
+            Ok(0) => return Ok(()),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        conn.write_all(&buf[..n])?;
+    }
+}

@@ -1,0 +1,46 @@
+//! Exercise 01-fix-client, a wrong answer: read until the server closes, without
+//! `shutdown(Write)`.
+//!
+//! The server waits for our end of the stream before it closes its own; we wait for its end:
+//! both wait forever.
+
+use std::io::{self, Read, Write};
+use std::net::TcpStream;
+
+/// The tutorial's server address.
+const DEFAULT_ADDR: &str = "127.0.0.1:65432";
+
+/// The tutorial's message.
+const DEFAULT_MESSAGE: &str = "Hello, world";
+
+/// Bytes shown the way Python prints them: `b'Hello, world'`.
+fn py_bytes(data: &[u8]) -> String {
+    let mut out = String::from("b'");
+    for &byte in data {
+        match byte {
+            b'\\' => out.push_str("\\\\"),
+            b'\'' => out.push_str("\\'"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            0x20..=0x7e => out.push(char::from(byte)),
+            _ => out.push_str(&format!("\\x{byte:02x}")),
+        }
+    }
+    out.push('\'');
+    out
+}
+
+fn main() -> io::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let addr = args.next().unwrap_or_else(|| DEFAULT_ADDR.to_owned());
+    let message = args.next().unwrap_or_else(|| DEFAULT_MESSAGE.to_owned());
+
+    let mut conn = TcpStream::connect(&addr)?;
+    conn.write_all(message.as_bytes())?;
+    // Read until the server closes: but it closes only after we do, and we never say so.
+    let mut reply = Vec::new();
+    conn.read_to_end(&mut reply)?;
+    println!("Received {}", py_bytes(&reply));
+    Ok(())
+}
