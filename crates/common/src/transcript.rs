@@ -15,8 +15,8 @@
 //! - A command whose output has a `listening on` line and which keeps running (a `server`,
 //!   `serve` or `hello` subcommand, or a `^C` in its output) is a server. It is started on port
 //!   0 (`--port N` becomes `--port 0`; without `--port`, `--port 0` is added after the
-//!   subcommand) and waited on by its `listening on` line. The next console block on the page
-//!   is its second terminal: its commands run against the port the server really bound
+//!   subcommand) and waited on by its `listening on` line. The next console block on the page,
+//!   if it runs one of our binaries, is its second terminal: its commands run against the port the server really bound
 //!   (`--port N` and `:N` in URLs are replaced; a `client` without `--port` gets one). Then the
 //!   server gets SIGINT if the page shows `^C`, else it is stopped once it has printed as many
 //!   lines as the page shows.
@@ -303,6 +303,7 @@ fn is_client_of_previous(blocks: &[Block], index: usize) -> bool {
         && serves(previous)
         && previous.steps.len() == 1
         && !block.steps.iter().any(is_server)
+        && block.binary().is_some()
 }
 
 /// Where and how commands run.
@@ -353,10 +354,10 @@ fn lone_command(command: &str, shown: &[(usize, String)], closed_port: &str) -> 
     if ["server", "serve", "hello"].iter().any(|s| words.contains(s)) {
         return server_command(command);
     }
-    // Only a command that reaches an address gets a port (a usage error's `Usage:` line would
-    // change with one).
-    let connects = shown.iter().any(|(_, l)| l.contains("127.0.0.1:") || l.contains("connect"));
-    let mut out = if connects || command.contains("--port") {
+    // Every client gets a port, never the chapter's fixed default, except in a usage error,
+    // whose `Usage:` line would show the added flag.
+    let usage_error = shown.iter().any(|(_, l)| l.starts_with("Usage:"));
+    let mut out = if !usage_error || command.contains("--port") {
         set_port(command, closed_port, &["client"])
     } else {
         command.to_owned()
@@ -512,8 +513,10 @@ fn client_command(command: &str, port: &str, page_port: Option<&str>) -> String 
 fn set_port(command: &str, port: &str, after: &[&str]) -> String {
     let mut tokens: Vec<String> = command.split(' ').map(str::to_owned).collect();
     if let Some(i) = tokens.iter().position(|t| t == "--port") {
-        // A value that is no port (`--port 70000`) is the lesson of its block: kept.
-        if let Some(value) = tokens.get_mut(i + 1).filter(|v| v.parse::<u16>().is_ok()) {
+        // A value that is no port (`--port 70000`) or a privileged one (`--port 80`, which only
+        // root may bind) is the lesson of its block: kept.
+        let ordinary = |v: &&mut String| v.parse::<u16>().is_ok_and(|p| p >= 1024 || p == 0);
+        if let Some(value) = tokens.get_mut(i + 1).filter(ordinary) {
             *value = port.to_owned();
         }
         return tokens.join(" ");
@@ -651,7 +654,8 @@ fn placeholder(before: &str, rest: &str) -> Option<(&'static str, usize)> {
         .strip_suffix(':')
         .and_then(|b| b.chars().last())
         .is_some_and(|c| c.is_alphanumeric() || c == ']');
-    let labelled = ["fd ", "fd=", "pid=", "pid ", "PID ", "port ", "port=", "pid:"]
+    // `recv(…) x 3151`: how many calls a bulk transfer took depends on the scheduler.
+    let labelled = ["fd ", "fd=", "pid=", "pid ", "PID ", "port ", "port=", "pid:", ") x "]
         .iter()
         .any(|label| before.ends_with(label));
     if port_colon || labelled {
