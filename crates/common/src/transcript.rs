@@ -16,7 +16,7 @@
 //!   `serve` or `hello` subcommand, or a `^C` in its output) is a server. It is started on port
 //!   0 (`--port N` becomes `--port 0`; without `--port`, `--port 0` is added after the
 //!   subcommand) and waited on by its `listening on` line. The next console block on the page,
-//!   if it runs one of our binaries, is its second terminal: its commands run against the port the server really bound
+//!   if it runs one of our binaries or curl, is its second terminal: its commands run against the port the server really bound
 //!   (`--port N` and `:N` in URLs are replaced; a `client` without `--port` gets one). Then the
 //!   server gets SIGINT if the page shows `^C`, else it is stopped once it has printed as many
 //!   lines as the page shows.
@@ -27,7 +27,11 @@
 //! and rate (`243.9 MB/s`) becomes a placeholder, and runs of spaces become one, so only what
 //! changes from run to run is ignored. Where a block shows several sources (`[server] …`,
 //! `[client A] …`), which are threads racing each other, each source's lines are compared in
-//! their own order and the lines with no source in theirs, rather than the global order.
+//! their own order, rather than the global order; the lines with no source, which several threads
+//! print too, are compared as a set.
+//!
+//! A line `...` stands for lines the page leaves out; in such a transcript, each line the page
+//! shows must be printed, in the page's order (per source), with any lines between them.
 //!
 //! A block of client commands shown without their server says ` ```console,with-server `: the
 //! checker starts `BINARY server --port 0` for it (its output is not compared) and points the
@@ -72,6 +76,9 @@ pub const NOTE_PREFIX: &str = "*Not replayed:";
 /// How long a server gets, after its clients are done, to print the lines the page shows: the
 /// lines come from threads that may log a moment after the client saw its answer.
 const SETTLE: Duration = Duration::from_secs(5);
+
+/// A page line that stands for lines left out of a long transcript.
+const ELISION: &str = "...";
 
 /// How long a command that should end by itself may run: every checked transcript is a short
 /// run, so one still going after this is stale (a server where the page shows an error).
@@ -284,7 +291,7 @@ fn serves(block: &Block) -> bool {
 fn is_server(step: &Step) -> bool {
     let command = rewrite_cargo_run(&step.command);
     let listens = step.output.iter().any(|(_, l)| l.starts_with("listening on "));
-    let interrupted = step.output.iter().any(|(_, l)| l.trim() == "^C");
+    let interrupted = step.output.iter().any(|(_, l)| l.starts_with("^C"));
     let words = words(&command);
     let subcommand = ["server", "serve", "hello"].iter().any(|s| words.contains(s));
     listens && (interrupted || subcommand)
@@ -303,7 +310,8 @@ fn is_client_of_previous(blocks: &[Block], index: usize) -> bool {
         && serves(previous)
         && previous.steps.len() == 1
         && !block.steps.iter().any(is_server)
-        && block.binary().is_some()
+        && !block.is_recipe()
+        && (block.binary().is_some() || block.steps.iter().all(|s| s.command.starts_with("curl ")))
 }
 
 /// Where and how commands run.
@@ -473,7 +481,7 @@ fn replay(shell: &Shell<'_>, block: &Block, client: Option<&Block>) -> Vec<Strin
             }
         }
         let shown: Vec<&String> = step.output.iter().map(|(_, l)| l).collect();
-        let interrupt_at = shown.iter().position(|l| l.trim() == "^C");
+        let interrupt_at = shown.iter().position(|l| l.starts_with("^C"));
         let wait_for = interrupt_at.unwrap_or(shown.len());
         let settle = Instant::now() + SETTLE;
         while seen.len() < wait_for {
@@ -503,7 +511,11 @@ fn server_command(command: &str) -> String {
 /// The client command against `port`: `--port N` and `:PAGE_PORT` in URLs become the real
 /// port; a `client` subcommand without `--port` gets one.
 fn client_command(command: &str, port: &str, page_port: Option<&str>) -> String {
-    let mut out = set_port(command, port, &["client"]);
+    // A terminal shows curl no progress meter, and neither does this replay.
+    let mut out = match command.strip_prefix("curl ") {
+        Some(args) => format!("curl --no-progress-meter {args}"),
+        None => set_port(command, port, &["client"]),
+    };
     if let Some(page) = page_port {
         out = out.replace(&format!(":{page}/"), &format!(":{port}/"));
     }
@@ -547,7 +559,12 @@ fn compare(
 ) {
     let expected: Vec<(usize, String)> = {
         let mut lines: Vec<(usize, String)> =
-            step.output.iter().filter(|(_, l)| l.trim() != "^C").cloned().collect();
+            // `^C` is the terminal echoing Ctrl-C, sometimes with the next line right after it.
+            step.output
+                .iter()
+                .filter(|(_, l)| l.trim() != "^C")
+                .map(|(n, l)| (*n, l.strip_prefix("^C").unwrap_or(l).to_owned()))
+                .collect();
         while lines.last().is_some_and(|(_, l)| l.trim().is_empty()) {
             lines.pop();
         }
@@ -561,11 +578,37 @@ fn compare(
     let per_source = sources.iter().filter(|s| s.is_some()).count() >= 2;
     let groups: Vec<Option<String>> =
         if per_source { sources.into_iter().collect() } else { vec![None] };
+    let elided = expected.iter().any(|(_, l)| l.trim() == ELISION);
     let mut differences = Vec::new();
     for group in &groups {
         let keep = |line: &str| !per_source || source(line) == *group;
-        let want: Vec<&(usize, String)> = expected.iter().filter(|(_, l)| keep(l)).collect();
-        let got: Vec<&str> = actual.iter().copied().filter(|l| keep(l)).collect();
+        let mut want: Vec<&(usize, String)> =
+            expected.iter().filter(|(_, l)| keep(l) && l.trim() != ELISION).collect();
+        let mut got: Vec<&str> = actual.iter().copied().filter(|l| keep(l)).collect();
+        if per_source && group.is_none() {
+            // The lines with no source come from several threads too (a server's access log, a
+            // client's result): compared as a set, each page line printed once.
+            want.sort_by_key(|(_, l)| normalise(l));
+            got.sort_by_key(|l| normalise(l));
+        }
+        if elided {
+            let mut from = 0;
+            for (n, line) in &want {
+                let wanted = normalise(line);
+                match got[from..].iter().position(|g| normalise(g) == wanted) {
+                    Some(k) => from += k + 1,
+                    None => {
+                        differences.push(format!(
+                            "docs/src/{}:{n}: `{}`: this line is not printed (or not in this \
+                             order)\n    page:   {line}",
+                            block.page, step.command
+                        ));
+                        break;
+                    }
+                }
+            }
+            continue;
+        }
         for k in 0..want.len().max(got.len()) {
             let w = want.get(k).map(|(_, l)| normalise(l));
             let g = got.get(k).map(|l| normalise(l));
@@ -595,8 +638,11 @@ fn compare(
         shown = shown.replace(&format!(":{real}"), &format!(":{page}"));
     }
     problems.push(format!(
-        "{}\n  today's binary printed (ports as on the page):\n{}",
+        "{}\n  today's binary, for the command at docs/src/{}:{}, printed (ports as on the \
+         page):\n{}",
         differences.join("\n"),
+        block.page,
+        step.line,
         shown.lines().map(|l| format!("    {l}\n")).collect::<String>().trim_end()
     ));
 }
@@ -644,8 +690,17 @@ pub fn normalise(line: &str) -> String {
         }
         i = end;
     }
-    out.split_whitespace().collect::<Vec<_>>().join(" ")
+    // HTTP's dates (`Tue, 24 Nov 2026`) and the access log's (`[24/Nov/2026:…]`): the day's
+    // name is the one word that changes from run to run.
+    const DAYS: [&str; 7] = ["Mon,", "Tue,", "Wed,", "Thu,", "Fri,", "Sat,", "Sun,"];
+    out.split_whitespace()
+        .map(|word| if DAYS.contains(&word) { "<day>," } else { word })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
+
+const MONTHS: [&str; 12] =
+    ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 
 /// What the number between `before` and `rest` stands for, if it changes from run to run, and
 /// how many characters of `rest` go with it (a time's unit: `950 ms` and `1.02 s` are alike).
@@ -653,12 +708,19 @@ fn placeholder(before: &str, rest: &str) -> Option<(&'static str, usize)> {
     let port_colon = before
         .strip_suffix(':')
         .and_then(|b| b.chars().last())
-        .is_some_and(|c| c.is_alphanumeric() || c == ']');
+        .is_some_and(|c| c.is_alphanumeric() || c == ']' || c == '>');
     // `recv(…) x 3151`: how many calls a bulk transfer took depends on the scheduler.
     let labelled = ["fd ", "fd=", "pid=", "pid ", "PID ", "port ", "port=", "pid:", ") x "]
         .iter()
         .any(|label| before.ends_with(label));
-    if port_colon || labelled {
+    let clock = rest.starts_with(':') && rest[1..].starts_with(|c: char| c.is_ascii_digit());
+    let day_of_month =
+        MONTHS.iter().any(|m| rest.strip_prefix([' ', '/']).is_some_and(|r| r.starts_with(m)));
+    if day_of_month {
+        return Some(("<date>", 4));
+    }
+    let year = before.strip_suffix([' ', '/']).is_some_and(|b| b.ends_with("<date>"));
+    if port_colon || labelled || year || (clock && before.ends_with([' ', ':'])) {
         return Some(("<n>", 0));
     }
     let unit = rest.strip_prefix(' ').unwrap_or(rest);
@@ -696,6 +758,10 @@ mod tests {
             "served 2 connections, echoed 20 B"
         );
         assert_eq!(normalise("listening on [::1]:65432"), "listening on [::1]:<n>");
+        assert_eq!(
+            normalise("Date: Tue, 24 Nov 2026 08:35:04 GMT [24/Nov/2026:08:35:04 +0000]"),
+            "Date: <day>, <date> <n> <n>:<n>:<n> GMT [<date>/<n>:<n>:<n>:<n> +0000]"
+        );
     }
 
     #[test]
