@@ -30,6 +30,9 @@
 //! their own order, rather than the global order; the lines with no source, which several threads
 //! print too, are compared as a set.
 //!
+//! Where connections race within one source (chapter 02's clients), ` ```console,unordered `
+//! compares each command's lines as a set: a changed line still fails, a new order does not.
+//!
 //! A line `...` stands for lines the page leaves out; in such a transcript, each line the page
 //! shows must be printed, in the page's order (per source), with any lines between them.
 //!
@@ -69,6 +72,10 @@ pub const NOT_REPLAYED: &str = "not-replayed";
 /// The info-string word of a client session shown without its server (the server's terminal
 /// would show nothing the reader needs): the checker starts `BINARY server --port 0` for it.
 pub const WITH_SERVER: &str = "with-server";
+
+/// The info-string word of a session whose connections race each other (chapter 02's many
+/// connections): each command's lines are compared as a set, every page line printed once.
+pub const UNORDERED: &str = "unordered";
 
 /// The visible note a marked block carries right above it.
 pub const NOTE_PREFIX: &str = "*Not replayed:";
@@ -112,6 +119,9 @@ pub struct Block {
     pub noted: bool,
     /// Whether the info string says `with-server`: the page shows only the client side.
     pub with_server: bool,
+    /// Whether the info string says `unordered`: several connections race, so the lines are
+    /// compared as a set.
+    pub unordered: bool,
     /// The commands, in order.
     pub steps: Vec<Step>,
 }
@@ -144,6 +154,7 @@ pub fn console_blocks(page: &str, text: &str) -> Vec<Block> {
         let fence = i;
         let marked = info.split(',').any(|word| word.trim() == NOT_REPLAYED);
         let with_server = info.split(',').any(|word| word.trim() == WITH_SERVER);
+        let unordered = info.split(',').any(|word| word.trim() == UNORDERED);
         let above = lines[..fence].iter().rev().find(|l| !l.trim().is_empty());
         let noted = above.is_some_and(|l| l.trim_start().starts_with(NOTE_PREFIX));
         let mut steps: Vec<Step> = Vec::new();
@@ -163,6 +174,7 @@ pub fn console_blocks(page: &str, text: &str) -> Vec<Block> {
             marked,
             noted,
             with_server,
+            unordered,
             steps,
         });
     }
@@ -323,10 +335,14 @@ struct Shell<'a> {
 impl Shell<'_> {
     /// Starts `command` with stderr joined to stdout, as a terminal shows them; `exec` makes
     /// the PID the program's own, so SIGINT reaches it, not a shell.
+    ///
+    /// `setsid` gives the command a process group of its own (its id is the PID), so that
+    /// [`end_group`] also ends what it started (a pipeline, `strace`'s child).
     fn spawn(&self, command: &str, exec: bool) -> Proc {
         let script = format!("exec 2>&1; {}{command}", if exec { "exec " } else { "" });
         Proc::spawn(
-            Command::new("sh")
+            Command::new("setsid")
+                .arg("sh")
                 .arg("-c")
                 .arg(script)
                 .current_dir(self.dir)
@@ -346,6 +362,7 @@ impl Shell<'_> {
         let deadline = Instant::now() + ONE_SHOT_LIMIT;
         while proc.next_line(deadline.saturating_duration_since(Instant::now())).is_some() {}
         if Instant::now() >= deadline {
+            end_group(&proc);
             return Err(format!(
                 "`{command}` still ran after {ONE_SHOT_LIMIT:?}: the page shows it ending"
             ));
@@ -383,6 +400,13 @@ fn lone_command(command: &str, shown: &[(usize, String)], closed_port: &str) -> 
         out = rebuilt;
     }
     out
+}
+
+/// Ends every process of `proc`'s group (the `Proc` itself is then killed and reaped when
+/// dropped).
+fn end_group(proc: &Proc) {
+    let group = format!("-{}", proc.pid());
+    let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
 }
 
 /// Replays one block (and its second terminal) and returns what is stale.
@@ -456,6 +480,7 @@ fn replay(shell: &Shell<'_>, block: &Block, client: Option<&Block>) -> Vec<Strin
             }
         };
         let Some(port) = port else {
+            end_group(&server);
             let done = server.finish();
             compare(block, step, &done.stdout, None, &mut problems);
             return problems;
@@ -585,7 +610,7 @@ fn compare(
         let mut want: Vec<&(usize, String)> =
             expected.iter().filter(|(_, l)| keep(l) && l.trim() != ELISION).collect();
         let mut got: Vec<&str> = actual.iter().copied().filter(|l| keep(l)).collect();
-        if per_source && group.is_none() {
+        if block.unordered || (per_source && group.is_none()) {
             // The lines with no source come from several threads too (a server's access log, a
             // client's result): compared as a set, each page line printed once.
             want.sort_by_key(|(_, l)| normalise(l));
