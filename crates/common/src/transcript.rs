@@ -33,7 +33,7 @@
 //! Where connections race within one source (chapter 02's clients), ` ```console,unordered `
 //! compares each command's lines as a set: a changed line still fails, a new order does not.
 //!
-//! A line `...` stands for lines the page leaves out; in such a transcript, each line the page
+//! A line `...` (or `…`) stands for lines the page leaves out; in such a transcript, each line the page
 //! shows must be printed, in the page's order (per source), with any lines between them.
 //!
 //! A block of client commands shown without their server says ` ```console,with-server `: the
@@ -84,8 +84,10 @@ pub const NOTE_PREFIX: &str = "*Not replayed:";
 /// lines come from threads that may log a moment after the client saw its answer.
 const SETTLE: Duration = Duration::from_secs(5);
 
-/// A page line that stands for lines left out of a long transcript.
-const ELISION: &str = "...";
+/// Whether a page line stands for lines left out of a long transcript (`...` or `…`).
+fn is_elision(line: &str) -> bool {
+    matches!(line.trim(), "..." | "…")
+}
 
 /// How long a command that should end by itself may run: every checked transcript is a short
 /// run, so one still going after this is stale (a server where the page shows an error).
@@ -603,12 +605,12 @@ fn compare(
     let per_source = sources.iter().filter(|s| s.is_some()).count() >= 2;
     let groups: Vec<Option<String>> =
         if per_source { sources.into_iter().collect() } else { vec![None] };
-    let elided = expected.iter().any(|(_, l)| l.trim() == ELISION);
+    let elided = expected.iter().any(|(_, l)| is_elision(l));
     let mut differences = Vec::new();
     for group in &groups {
         let keep = |line: &str| !per_source || source(line) == *group;
         let mut want: Vec<&(usize, String)> =
-            expected.iter().filter(|(_, l)| keep(l) && l.trim() != ELISION).collect();
+            expected.iter().filter(|(_, l)| keep(l) && !is_elision(l)).collect();
         let mut got: Vec<&str> = actual.iter().copied().filter(|l| keep(l)).collect();
         if block.unordered || (per_source && group.is_none()) {
             // The lines with no source come from several threads too (a server's access log, a
@@ -738,6 +740,10 @@ fn placeholder(before: &str, rest: &str) -> Option<(&'static str, usize)> {
     let labelled = ["fd ", "fd=", "pid=", "pid ", "PID ", "port ", "port=", "pid:", ") x "]
         .iter()
         .any(|label| before.ends_with(label));
+    // `rtt min/avg/max/mdev = 0.095/0.095/0.095/0.000 ms`: all four are times.
+    if rest.starts_with('/') && rest[1..].starts_with(|c: char| c.is_ascii_digit()) {
+        return Some(("<time>", 0));
+    }
     let clock = rest.starts_with(':') && rest[1..].starts_with(|c: char| c.is_ascii_digit());
     let day_of_month =
         MONTHS.iter().any(|m| rest.strip_prefix([' ', '/']).is_some_and(|r| r.starts_with(m)));
