@@ -30,9 +30,6 @@
 //! their own order, rather than the global order; the lines with no source, which several threads
 //! print too, are compared as a set.
 //!
-//! Where connections race within one source (chapter 02's clients), ` ```console,unordered `
-//! compares each command's lines as a set: a changed line still fails, a new order does not.
-//!
 //! A line `...` (or `…`) stands for lines the page leaves out; in such a transcript, each line the page
 //! shows must be printed, in the page's order (per source), with any lines between them.
 //!
@@ -72,10 +69,6 @@ pub const NOT_REPLAYED: &str = "not-replayed";
 /// The info-string word of a client session shown without its server (the server's terminal
 /// would show nothing the reader needs): the checker starts `BINARY server --port 0` for it.
 pub const WITH_SERVER: &str = "with-server";
-
-/// The info-string word of a session whose connections race each other (chapter 02's many
-/// connections): each command's lines are compared as a set, every page line printed once.
-pub const UNORDERED: &str = "unordered";
 
 /// The visible note a marked block carries right above it.
 pub const NOTE_PREFIX: &str = "*Not replayed:";
@@ -121,9 +114,6 @@ pub struct Block {
     pub noted: bool,
     /// Whether the info string says `with-server`: the page shows only the client side.
     pub with_server: bool,
-    /// Whether the info string says `unordered`: several connections race, so the lines are
-    /// compared as a set.
-    pub unordered: bool,
     /// The commands, in order.
     pub steps: Vec<Step>,
 }
@@ -156,7 +146,6 @@ pub fn console_blocks(page: &str, text: &str) -> Vec<Block> {
         let fence = i;
         let marked = info.split(',').any(|word| word.trim() == NOT_REPLAYED);
         let with_server = info.split(',').any(|word| word.trim() == WITH_SERVER);
-        let unordered = info.split(',').any(|word| word.trim() == UNORDERED);
         let above = lines[..fence].iter().rev().find(|l| !l.trim().is_empty());
         let noted = above.is_some_and(|l| l.trim_start().starts_with(NOTE_PREFIX));
         let mut steps: Vec<Step> = Vec::new();
@@ -176,7 +165,6 @@ pub fn console_blocks(page: &str, text: &str) -> Vec<Block> {
             marked,
             noted,
             with_server,
-            unordered,
             steps,
         });
     }
@@ -612,7 +600,7 @@ fn compare(
         let mut want: Vec<&(usize, String)> =
             expected.iter().filter(|(_, l)| keep(l) && !is_elision(l)).collect();
         let mut got: Vec<&str> = actual.iter().copied().filter(|l| keep(l)).collect();
-        if block.unordered || (per_source && group.is_none()) {
+        if per_source && group.is_none() {
             // The lines with no source come from several threads too (a server's access log, a
             // client's result): compared as a set, each page line printed once.
             want.sort_by_key(|(_, l)| normalise(l));
