@@ -35,7 +35,8 @@
 //!
 //! A block of client commands shown without their server says ` ```console,with-server `: the
 //! checker starts `BINARY server --port 0` for it (its output is not compared) and points the
-//! clients at it.
+//! clients at it. Where the text names a server with flags, a comment right above the block
+//! says which: `<!-- with server: 04-udp server --drop 0.3 --seed 7 --quiet -->`.
 //!
 //! A block that cannot be replayed verbatim (a person typing, a browser, `strace`, a network lab
 //! that needs root) says so on the page: a visible line `*Not replayed: REASON.*` right above
@@ -69,6 +70,10 @@ pub const NOT_REPLAYED: &str = "not-replayed";
 /// The info-string word of a client session shown without its server (the server's terminal
 /// would show nothing the reader needs): the checker starts `BINARY server --port 0` for it.
 pub const WITH_SERVER: &str = "with-server";
+
+/// The start of an HTML comment, right above a client block, naming the server to replay it
+/// against: `<!-- with server: 04-udp server --drop 0.3 --seed 7 --quiet -->`.
+pub const WITH_SERVER_COMMENT: &str = "<!-- with server:";
 
 /// The visible note a marked block carries right above it.
 pub const NOTE_PREFIX: &str = "*Not replayed:";
@@ -112,8 +117,10 @@ pub struct Block {
     pub marked: bool,
     /// Whether the visible `*Not replayed: …*` note stands right above the block.
     pub noted: bool,
-    /// Whether the info string says `with-server`: the page shows only the client side.
-    pub with_server: bool,
+    /// The server to start for a block that shows only the client side: `BINARY server` for
+    /// the info string `with-server`, or the command of a `<!-- with server: … -->` line right
+    /// above the block (a server with flags, which the page's text names).
+    pub with_server: Option<String>,
     /// The commands, in order.
     pub steps: Vec<Step>,
 }
@@ -145,9 +152,13 @@ pub fn console_blocks(page: &str, text: &str) -> Vec<Block> {
         };
         let fence = i;
         let marked = info.split(',').any(|word| word.trim() == NOT_REPLAYED);
-        let with_server = info.split(',').any(|word| word.trim() == WITH_SERVER);
         let above = lines[..fence].iter().rev().find(|l| !l.trim().is_empty());
         let noted = above.is_some_and(|l| l.trim_start().starts_with(NOTE_PREFIX));
+        let named_server = above
+            .and_then(|l| l.trim().strip_prefix(WITH_SERVER_COMMENT))
+            .and_then(|l| l.strip_suffix("-->"))
+            .map(|command| command.trim().to_owned());
+        let plain_server = info.split(',').any(|word| word.trim() == WITH_SERVER);
         let mut steps: Vec<Step> = Vec::new();
         i += 1;
         while i < lines.len() && !lines[i].starts_with("```") {
@@ -159,14 +170,18 @@ pub fn console_blocks(page: &str, text: &str) -> Vec<Block> {
             i += 1;
         }
         i += 1;
-        blocks.push(Block {
+        let mut block = Block {
             page: page.to_owned(),
             line: fence + 1,
             marked,
             noted,
-            with_server,
+            with_server: named_server,
             steps,
-        });
+        };
+        if plain_server && block.with_server.is_none() {
+            block.with_server = block.binary().map(|binary| format!("{binary} server"));
+        }
+        blocks.push(block);
     }
     blocks
 }
@@ -402,9 +417,8 @@ fn end_group(proc: &Proc) {
 /// Replays one block (and its second terminal) and returns what is stale.
 fn replay(shell: &Shell<'_>, block: &Block, client: Option<&Block>) -> Vec<String> {
     let mut problems = Vec::new();
-    let helper = block.with_server.then(|| {
-        let binary = block.binary().unwrap_or_default();
-        let server = shell.spawn(&format!("{binary} server --port 0"), true);
+    let helper = block.with_server.as_deref().map(|command| {
+        let server = shell.spawn(&server_command(command), true);
         let port = std::iter::from_fn(|| server.next_line(PATIENCE)).find_map(|line| {
             line.strip_prefix("listening on ")
                 .and_then(|addr| addr.trim().rsplit(':').next())
