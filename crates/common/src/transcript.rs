@@ -806,6 +806,14 @@ mod tests {
         assert_eq!(blocks[1].binary(), Some("01-echo"));
         assert!(serves(&blocks[1]));
         assert_eq!(rewrite_cargo_run(&blocks[1].steps[0].command), "01-echo server");
+        let named = "<!-- with server: 04-udp server --drop 0.3 --seed 7 -->\n```console\n$ 04-udp client\nx\n```\n\n```console,with-server\n$ 04-udp client\nx\n```\n";
+        let blocks = console_blocks("p.md", named);
+        assert_eq!(blocks[0].with_server.as_deref(), Some("04-udp server --drop 0.3 --seed 7"));
+        assert_eq!(blocks[1].with_server.as_deref(), Some("04-udp server"));
+        assert_eq!(
+            server_command("04-udp server --drop 0.3 --seed 7"),
+            "04-udp server --port 0 --drop 0.3 --seed 7"
+        );
         assert_eq!(server_command("01-echo server --trace"), "01-echo server --port 0 --trace");
         assert_eq!(
             client_command("printf 'x' | 01-echo client --stdin", "4242", Some("65432")),
