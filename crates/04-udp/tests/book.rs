@@ -1,6 +1,6 @@
-//! The book's console transcripts of `04-udp`, on every page, replayed against today's binary:
-//! changing what the program prints without updating the page fails here, naming the page line.
-//! How blocks are replayed and compared: `common::transcript`.
+//! The book's console transcripts of `04-udp`, on every page, replayed against today's
+//! binary: changing what the program prints without updating the page fails here, naming the
+//! page line. How blocks are replayed and compared: `common::transcript`.
 
 use std::path::Path;
 

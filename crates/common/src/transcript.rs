@@ -15,23 +15,26 @@
 //! - A command whose output has a `listening on` line and which keeps running (a `server`,
 //!   `serve` or `hello` subcommand, or a `^C` in its output) is a server. It is started on port
 //!   0 (`--port N` becomes `--port 0`; without `--port`, `--port 0` is added after the
-//!   subcommand) and waited on by its `listening on` line. The next console block on the page,
-//!   if it runs one of our binaries or curl, is its second terminal: its commands run against the port the server really bound
-//!   (`--port N` and `:N` in URLs are replaced; a `client` without `--port` gets one). Then the
-//!   server gets SIGINT if the page shows `^C`, else it is stopped once it has printed as many
-//!   lines as the page shows.
-//! - Any other command runs to its end; `echo $?` prints the status of the command before it.
+//!   subcommand) and waited on by its `listening on` line. The next console block on the
+//!   page, if it runs one of our binaries or curl, is its second terminal: its commands run
+//!   against the port the server really bound (`--port N` and `:N` in URLs are replaced; a
+//!   `client` without `--port` gets one). Then the server gets SIGINT if the page shows `^C`,
+//!   else it is stopped once it has printed as many lines as the page shows.
+//! - Any other command runs to its end (within `ONE_SHOT_LIMIT`); `echo $?` prints the status
+//!   of the command before it. A client with no server of the page's gets a port nobody
+//!   listens on, never the chapter's fixed default; a port that is the lesson (`--port 80`,
+//!   `--port 70000`) is kept.
 //!
 //! How it compares, line by line after normalising both sides: every port (`:N` after an
 //! address, `port N`), descriptor (`fd N`), PID (`pid=N`), time or duration (`12 ms`, `0.41 s`)
 //! and rate (`243.9 MB/s`) becomes a placeholder, and runs of spaces become one, so only what
 //! changes from run to run is ignored. Where a block shows several sources (`[server] …`,
 //! `[client A] …`), which are threads racing each other, each source's lines are compared in
-//! their own order, rather than the global order; the lines with no source, which several threads
-//! print too, are compared as a set.
+//! their own order, rather than the global order; the lines with no source, which several
+//! threads print too, are compared as a set.
 //!
-//! A line `...` (or `…`) stands for lines the page leaves out; in such a transcript, each line the page
-//! shows must be printed, in the page's order (per source), with any lines between them.
+//! A line `...` (or `…`) stands for lines the page leaves out; in such a transcript, each line
+//! the page shows must be printed, in the page's order (per source), with any lines between.
 //!
 //! A block of client commands shown without their server says ` ```console,with-server `: the
 //! checker starts `BINARY server --port 0` for it (its output is not compared) and points the
@@ -799,14 +802,22 @@ mod tests {
 
     #[test]
     fn blocks_commands_outputs_and_marks_are_read() {
-        let page = "text\n\n*Not replayed: a person typing.*\n\n```console,not-replayed\n$ 03-long-chat client\n> hi\n```\n\n```console\n$ cargo run -p ch01-echo -- server\nlistening on 127.0.0.1:65432\n^C\n```\n";
+        let page = concat!(
+            "text\n\n*Not replayed: a person typing.*\n\n",
+            "```console,not-replayed\n$ 03-long-chat client\n> hi\n```\n\n",
+            "```console\n$ cargo run -p ch01-echo -- server\nlistening on 127.0.0.1:65432\n^C\n```\n",
+        );
         let blocks = console_blocks("p.md", page);
         assert_eq!(blocks.len(), 2);
         assert!(blocks[0].marked && blocks[0].noted);
         assert_eq!(blocks[1].binary(), Some("01-echo"));
         assert!(serves(&blocks[1]));
         assert_eq!(rewrite_cargo_run(&blocks[1].steps[0].command), "01-echo server");
-        let named = "<!-- with server: 04-udp server --drop 0.3 --seed 7 -->\n```console\n$ 04-udp client\nx\n```\n\n```console,with-server\n$ 04-udp client\nx\n```\n";
+        let named = concat!(
+            "<!-- with server: 04-udp server --drop 0.3 --seed 7 -->\n",
+            "```console\n$ 04-udp client\nx\n```\n\n",
+            "```console,with-server\n$ 04-udp client\nx\n```\n",
+        );
         let blocks = console_blocks("p.md", named);
         assert_eq!(blocks[0].with_server.as_deref(), Some("04-udp server --drop 0.3 --seed 7"));
         assert_eq!(blocks[1].with_server.as_deref(), Some("04-udp server"));
