@@ -12,7 +12,8 @@
 //! - [`text`]: byte-size parsing (`10M`, `1G`), Python-style `b'…'` rendering, readable sizes;
 //! - [`host`]: turning `--host`/`--port` into socket addresses the same way in every chapter;
 //! - [`testkit`]: what the integration tests use to start a real binary and wait for its
-//!   `listening on ADDR` line, and to record a test skipped for lack of IPv6 or privileges.
+//!   `listening on ADDR` line, and to record a test skipped for lack of IPv6 or privileges;
+//! - [`transcript`]: the book's console transcripts, replayed against today's binaries.
 
 pub mod accept;
 pub mod host;
@@ -21,3 +22,4 @@ pub mod report;
 pub mod stop;
 pub mod testkit;
 pub mod text;
+pub mod transcript;

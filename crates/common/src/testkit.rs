@@ -115,6 +115,12 @@ impl Proc {
         }
     }
 
+    /// Waits up to `patience` for the next stdout line and returns it; `None` when no line came
+    /// in time or the process closed its stdout. Unlike [`Proc::expect_line`], never fails.
+    pub fn next_line(&self, patience: Duration) -> Option<String> {
+        self.lines.recv_timeout(patience).ok()
+    }
+
     /// Waits for the `listening on ADDR` readiness line and returns `ADDR`.
     pub fn listening_addr(&self) -> String {
         let line = self.expect_line("listening on ");
