@@ -166,9 +166,11 @@ fn accept_loop(
         match welcome(stream, peer, live, me, n) {
             Ok((conn, writer, name)) => {
                 counts.clients.fetch_add(1, Ordering::Relaxed);
-                printer.line(&format!("* {name} joined from {peer}"));
+                // The client is current before the operator is told: a line typed the moment
+                // "joined" shows must reach it, not meet "nobody is connected yet".
                 *current.lock().unwrap_or_else(PoisonError::into_inner) =
                     Some(Peer { writer: Arc::clone(&writer), name: name.clone() });
+                printer.line(&format!("* {name} joined from {peer}"));
                 let reader = thread::Builder::new().name("network".into()).spawn({
                     let (current, counts, printer) =
                         (Arc::clone(current), Arc::clone(counts), printer.clone());
