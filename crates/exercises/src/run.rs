@@ -172,11 +172,16 @@ impl Child {
     /// What the program has printed on stderr so far, up to [`MAX_KEPT_OUTPUT`]. When it has
     /// exited, this waits (briefly) until its last words have been read from the pipe.
     pub fn stderr(&mut self) -> String {
-        if !self.is_running() {
-            let deadline = Instant::now() + Duration::from_millis(500);
-            while Arc::strong_count(&self.output) > 1 && Instant::now() < deadline {
-                thread::sleep(Duration::from_millis(5));
+        // A program that has just closed its output may not be reapable for a moment yet, so
+        // "still running" is believed only after a short grace; an exited program's readers
+        // are then given the rest of the wait to read its last bytes.
+        let started = Instant::now();
+        let deadline = started + Duration::from_millis(500);
+        while Arc::strong_count(&self.output) > 1 && Instant::now() < deadline {
+            if started.elapsed() >= Duration::from_millis(100) && self.is_running() {
+                break;
             }
+            thread::sleep(Duration::from_millis(5));
         }
         lock(&self.output).stderr.clone()
     }
