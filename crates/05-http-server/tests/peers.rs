@@ -169,25 +169,11 @@ fn python_urllib_follows_every_link_of_a_listing() {
     }
 }
 
-/// Headless Chromium, with the flags a closed network and a container need.
+/// Headless Chromium in a small window.
 fn chromium(profile: &std::path::Path, args: &[&str]) -> Finished {
-    let out = run(Command::new("chromium")
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-dev-shm-usage",
-            "--no-first-run",
-            "--window-size=400,300",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .args(args));
-    assert!(
-        out.status.success(),
-        "chromium failed (is it installed? .ci/run installs it): {out:?}"
-    );
-    out
+    let mut all = vec!["--window-size=400,300"];
+    all.extend_from_slice(args);
+    common::testkit::chromium(profile, &all)
 }
 
 /// Decodes an 8-bit RGB or RGBA PNG (what Chromium writes) with Python's zlib, and prints

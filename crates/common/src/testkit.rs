@@ -197,6 +197,32 @@ pub fn run(cmd: &mut Command) -> Finished {
     Proc::spawn(cmd).finish()
 }
 
+/// Runs headless Chromium once, with a fresh profile in `profile` and `args` after the flags
+/// every test needs: no sandbox or GPU (a container as root), and none of Chromium's own
+/// background traffic (updates, sync, QUIC), which a machine with no network but loopback
+/// refuses over and over. Fails the test, with its output, if Chromium does.
+pub fn chromium(profile: &std::path::Path, args: &[&str]) -> Finished {
+    let out = run(Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-dev-shm-usage",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(args));
+    assert!(
+        out.status.success(),
+        "chromium failed (is it installed? .ci/run installs it): {out:?}"
+    );
+    out
+}
+
 fn signal(pid: u32, which: &str) {
     // `kill(1)` keeps the test kit free of unsafe code and of a libc dependency.
     let _ = Command::new("kill").args([which, &pid.to_string()]).status();

@@ -8,7 +8,7 @@
 // Test helpers may unwrap: a panic in a test is a failure with a message, which is the point.
 #![allow(clippy::unwrap_used)]
 
-use common::testkit::{Finished, run};
+use common::testkit::{self, Finished, run};
 use std::collections::BTreeSet;
 use std::fs;
 use std::io::{BufRead, BufReader, Write};
@@ -193,30 +193,13 @@ fn answer(stream: TcpStream, root: &Path) {
 /// The window pages are laid out in: wide enough for mdBook's sidebar and a 720-pixel figure.
 const WINDOW: &str = "--window-size=1000,800";
 
-/// Headless Chromium with a fresh profile and no network but the loopback server.
+/// Headless Chromium laid out for screenshots: no scrollbars, one pixel per CSS pixel, and up
+/// to 5 s of virtual time for the page's scripts and images.
 fn chromium(profile: &Path, args: &[&str]) -> Finished {
-    let out = run(Command::new("chromium")
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--disable-dev-shm-usage",
-            "--hide-scrollbars",
-            "--force-device-scale-factor=1",
-            "--virtual-time-budget=5000",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .args(args));
-    assert!(
-        out.status.success(),
-        "chromium failed (is it installed? .ci/run installs it): {out:?}"
-    );
-    out
+    let mut all =
+        vec!["--hide-scrollbars", "--force-device-scale-factor=1", "--virtual-time-budget=5000"];
+    all.extend_from_slice(args);
+    testkit::chromium(profile, &all)
 }
 
 /// A script appended to a copy of a page: once everything has loaded, it switches the page to
