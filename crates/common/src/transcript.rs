@@ -42,8 +42,8 @@
 //! says which: `<!-- with server: 04-udp server --drop 0.3 --seed 7 --quiet -->`.
 //!
 //! A block that cannot be replayed verbatim (a person typing, a browser, `strace`, a network lab
-//! that needs root) says so on the page: a visible line `*Not replayed: REASON.*` right above
-//! it, and the info string ` ```console,not-replayed `, which is what this checker reads. Each
+//! that needs root) says so on the page: a visible paragraph `*Not replayed: REASON.*` right
+//! above it, and the info string ` ```console,not-replayed `, which is what this checker reads. Each
 //! needs the other, so the mark is never invisible to the reader.
 
 use std::collections::BTreeSet;
@@ -156,7 +156,15 @@ pub fn console_blocks(page: &str, text: &str) -> Vec<Block> {
         let fence = i;
         let marked = info.split(',').any(|word| word.trim() == NOT_REPLAYED);
         let above = lines[..fence].iter().rev().find(|l| !l.trim().is_empty());
-        let noted = above.is_some_and(|l| l.trim_start().starts_with(NOTE_PREFIX));
+        // The note may wrap: it is the paragraph right above, so look at that paragraph's
+        // first line.
+        let paragraph_start = lines[..fence]
+            .iter()
+            .rev()
+            .skip_while(|l| l.trim().is_empty())
+            .take_while(|l| !l.trim().is_empty())
+            .last();
+        let noted = paragraph_start.is_some_and(|l| l.trim_start().starts_with(NOTE_PREFIX));
         let named_server = above
             .and_then(|l| l.trim().strip_prefix(WITH_SERVER_COMMENT))
             .and_then(|l| l.strip_suffix("-->"))
@@ -813,6 +821,12 @@ mod tests {
         assert_eq!(blocks[1].binary(), Some("01-echo"));
         assert!(serves(&blocks[1]));
         assert_eq!(rewrite_cargo_run(&blocks[1].steps[0].command), "01-echo server");
+        let wrapped =
+            "*Not replayed: a note\nthat wraps.*\n\n```console,not-replayed\n$ 01-echo x\n```\n";
+        assert!(console_blocks("p.md", wrapped)[0].noted);
+        let unnoted =
+            "Some text\n*Not replayed: not the first line.*\n\n```console\n$ 01-echo x\n```\n";
+        assert!(!console_blocks("p.md", unnoted)[0].noted);
         let named = concat!(
             "<!-- with server: 04-udp server --drop 0.3 --seed 7 -->\n",
             "```console\n$ 04-udp client\nx\n```\n\n",
