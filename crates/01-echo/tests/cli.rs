@@ -9,7 +9,7 @@ use std::net::TcpStream;
 use std::process::Command;
 use std::time::Duration;
 
-use common::testkit::{Proc, run};
+use testkit::{Proc, run};
 
 fn echo() -> Command {
     Command::new(env!("CARGO_BIN_EXE_01-echo"))
@@ -81,7 +81,7 @@ fn round_trips_report_latency() {
 #[test]
 fn ipv6_loopback_works_like_ipv4() {
     if std::net::TcpListener::bind("[::1]:0").is_err() {
-        return common::testkit::skip("this machine has no IPv6 loopback (::1)");
+        return testkit::skip("this machine has no IPv6 loopback (::1)");
     }
     let (_srv, addr) = server(&["--host", "::1", "--port", "0"]);
     assert!(addr.starts_with("[::1]:"), "{addr}");
@@ -491,19 +491,14 @@ fn a_privileged_port_explains_itself() {
             .unwrap_or(1024);
     let root = run(Command::new("id").arg("-u")).stdout.trim() == "0";
     if !root || unprivileged_start <= 80 {
-        return common::testkit::skip(
-            "needs root (to drop to nobody) and port 80 to be privileged",
-        );
+        return testkit::skip("needs root (to drop to nobody) and port 80 to be privileged");
     }
     let out = run(Command::new("setpriv")
         .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
         .arg(env!("CARGO_BIN_EXE_01-echo"))
         .args(["server", "--port", "80"]));
     if !out.stderr.starts_with("error: could not bind") {
-        return common::testkit::skip(&format!(
-            "could not run the binary as nobody: {}",
-            out.stderr
-        ));
+        return testkit::skip(&format!("could not run the binary as nobody: {}", out.stderr));
     }
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     assert!(
@@ -525,11 +520,11 @@ fn a_privileged_port_explains_itself() {
 #[test]
 fn out_of_descriptors_the_server_pauses_quietly_and_serves_again() {
     let (proc, addr) = server(&["--port", "0"]);
-    let limit = common::testkit::limit_open_files(proc.pid(), 0);
-    let clients = common::testkit::assert_idle_while_out_of_descriptors(&proc, &addr, 1);
-    common::testkit::set_open_files_limit(proc.pid(), limit + 16);
+    let limit = testkit::limit_open_files(proc.pid(), 0);
+    let clients = testkit::assert_idle_while_out_of_descriptors(&proc, &addr, 1);
+    testkit::set_open_files_limit(proc.pid(), limit + 16);
     let mut client = &clients[0];
-    client.set_read_timeout(Some(common::testkit::PATIENCE)).unwrap();
+    client.set_read_timeout(Some(testkit::PATIENCE)).unwrap();
     client.write_all(b"ping").unwrap();
     let mut echo = [0u8; 4];
     client.read_exact(&mut echo).unwrap();

@@ -14,8 +14,8 @@ use std::process::Command;
 use std::thread;
 use std::time::Duration;
 
-use common::testkit::Proc;
 use socket2::{Domain, Socket, Type};
+use testkit::Proc;
 
 fn server(args: &[&str]) -> (Proc, SocketAddr) {
     let proc = Proc::spawn(Command::new(env!("CARGO_BIN_EXE_01-echo")).arg("server").args(args));
@@ -26,7 +26,7 @@ fn server(args: &[&str]) -> (Proc, SocketAddr) {
 /// A well-behaved client gets its echo: the server is alive and free.
 fn assert_still_serves(addr: SocketAddr) {
     let mut client = TcpStream::connect(addr).unwrap();
-    client.set_read_timeout(Some(common::testkit::PATIENCE)).unwrap();
+    client.set_read_timeout(Some(testkit::PATIENCE)).unwrap();
     client.write_all(b"still there?").unwrap();
     let mut reply = [0u8; 12];
     client.read_exact(&mut reply).unwrap();
@@ -63,7 +63,7 @@ fn a_client_that_resets_mid_stream() {
 fn a_client_that_sends_but_never_reads_is_dropped_after_the_timeout() {
     let (srv, addr) = server(&["--port", "0", "--timeout", "1"]);
     let mut flooder = TcpStream::connect(addr).unwrap();
-    flooder.set_write_timeout(Some(common::testkit::PATIENCE)).unwrap();
+    flooder.set_write_timeout(Some(testkit::PATIENCE)).unwrap();
     let flood = thread::spawn(move || {
         // Both directions' buffers fill, the server blocks in sendall, and after --timeout it
         // gives up on us; our next write then fails. Bounded at 1 GiB in any case.

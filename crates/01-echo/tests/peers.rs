@@ -6,7 +6,7 @@
 
 use std::process::Command;
 
-use common::testkit::{Proc, run};
+use testkit::{Proc, run};
 
 fn echo() -> Command {
     Command::new(env!("CARGO_BIN_EXE_01-echo"))
@@ -61,7 +61,7 @@ fn python_tutorial_client_talks_to_our_server() {
 #[test]
 fn python_tutorial_client_over_ipv6() {
     if std::net::TcpListener::bind("[::1]:0").is_err() {
-        return common::testkit::skip("this machine has no IPv6 loopback (::1)");
+        return testkit::skip("this machine has no IPv6 loopback (::1)");
     }
     let (_srv, addr) = our_server(&["--host", "::1", "--port", "0"]);
     let port = addr.rsplit(':').next().unwrap();

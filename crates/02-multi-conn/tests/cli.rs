@@ -9,7 +9,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::Command;
 
-use common::testkit::{Finished, Proc, run};
+use testkit::{Finished, Proc, run};
 
 const MODES: [&str; 2] = ["poll", "threads"];
 
@@ -255,7 +255,7 @@ fn a_client_that_sends_and_half_closes_at_once_gets_its_echo_and_the_end() {
         let (_srv, addr) = server(&["--mode", mode]);
         for round in 0..50 {
             let mut stream = TcpStream::connect(&addr).unwrap();
-            stream.set_read_timeout(Some(common::testkit::PATIENCE)).unwrap();
+            stream.set_read_timeout(Some(testkit::PATIENCE)).unwrap();
             let message = format!("round {round}: all I have to say");
             stream.write_all(message.as_bytes()).unwrap();
             stream.shutdown(std::net::Shutdown::Write).unwrap();
@@ -304,8 +304,8 @@ fn help_examples_run_and_print_a_readable_result() {
 fn out_of_file_descriptors_the_server_uses_next_to_no_cpu() {
     for mode in MODES {
         let (proc, addr) = server(&["--mode", mode]);
-        common::testkit::limit_open_files(proc.pid(), 4);
-        let clients = common::testkit::assert_idle_while_out_of_descriptors(&proc, &addr, 12);
+        testkit::limit_open_files(proc.pid(), 4);
+        let clients = testkit::assert_idle_while_out_of_descriptors(&proc, &addr, 12);
         drop(clients);
         let out = client(&addr, &["--connections", "2", "-q"]);
         assert!(out.status.success(), "{mode}: {out:?}");

@@ -11,8 +11,8 @@ use std::process::Command;
 use std::thread;
 use std::time::Duration;
 
-use common::testkit::{PATIENCE, Proc};
 use socket2::{Domain, Socket, Type};
+use testkit::{PATIENCE, Proc};
 
 fn server(mode: &str) -> (Proc, String) {
     let proc = Proc::spawn(

@@ -10,7 +10,7 @@ use std::net::TcpStream;
 use std::process::{Command, Stdio};
 
 use ch03_long_chat::frame::{Connection, Frame, Kind};
-use common::testkit::{self, PATIENCE, Proc};
+use testkit::{PATIENCE, Proc};
 
 fn chat() -> Command {
     Command::new(env!("CARGO_BIN_EXE_03-long-chat"))

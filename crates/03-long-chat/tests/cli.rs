@@ -8,7 +8,7 @@
 use std::io::Write;
 use std::process::{ChildStdin, Command, Stdio};
 
-use common::testkit::{Proc, run};
+use testkit::{Proc, run};
 
 fn chat() -> Command {
     Command::new(env!("CARGO_BIN_EXE_03-long-chat"))

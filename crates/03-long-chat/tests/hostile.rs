@@ -11,8 +11,8 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use ch03_long_chat::frame::{Connection, Frame, Kind};
-use common::testkit::{PATIENCE, Proc};
 use socket2::{Domain, Socket, Type};
+use testkit::{PATIENCE, Proc};
 
 fn chat() -> Command {
     Command::new(env!("CARGO_BIN_EXE_03-long-chat"))

@@ -8,7 +8,7 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use common::testkit::Proc;
+use testkit::Proc;
 
 fn chat() -> Command {
     Command::new(env!("CARGO_BIN_EXE_03-long-chat"))

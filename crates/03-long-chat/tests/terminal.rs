@@ -16,7 +16,7 @@ use std::process::{Command, Output};
 use std::time::Instant;
 
 use ch03_long_chat::frame::{Connection, Frame, Kind};
-use common::testkit::{PATIENCE, Proc};
+use testkit::{PATIENCE, Proc};
 
 /// A tmux server of our own; killed on drop.
 struct Tmux {

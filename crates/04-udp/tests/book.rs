@@ -1,13 +1,13 @@
 //! The book's console transcripts of `04-udp`, on every page, replayed against today's
 //! binary: changing what the program prints without updating the page fails here, naming the
-//! page line. How blocks are replayed and compared: `common::transcript`.
+//! page line. How blocks are replayed and compared: `testkit::transcript`.
 
 use std::path::Path;
 
 #[test]
 fn book_transcripts_match_todays_binary() {
     let binary = Path::new(env!("CARGO_BIN_EXE_04-udp"));
-    common::transcript::check_chapter(
+    testkit::transcript::check_chapter(
         "04-udp",
         &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/src"),
         binary.parent().expect("a binary lives in a folder"),

@@ -9,7 +9,7 @@ use std::net::UdpSocket;
 use std::process::Command;
 
 use ch04_udp::netsim::{Impairments, Rng};
-use common::testkit::{Finished, Proc, run};
+use testkit::{Finished, Proc, run};
 
 fn udp() -> Command {
     Command::new(env!("CARGO_BIN_EXE_04-udp"))
@@ -219,7 +219,7 @@ fn blast_and_rtt_report_their_figures() {
 #[test]
 fn ipv6_works_like_ipv4() {
     if UdpSocket::bind("[::1]:0").is_err() {
-        return common::testkit::skip("this machine has no IPv6 loopback (::1)");
+        return testkit::skip("this machine has no IPv6 loopback (::1)");
     }
     let (srv, port) = server(&["--host", "::1"]);
     let out = client(&port, &["--host", "::1", "messages", "--count", "3"]);
@@ -335,7 +335,7 @@ fn piping_the_client_into_head_ends_quietly() {
 fn the_server_sums_up_probes_and_binary_datagrams() {
     let (srv, port) = server(&[]);
     let peer = UdpSocket::bind("127.0.0.1:0").unwrap();
-    peer.set_read_timeout(Some(common::testkit::PATIENCE)).unwrap();
+    peer.set_read_timeout(Some(testkit::PATIENCE)).unwrap();
     let mut probe = vec![0u8; 64];
     ch04_udp::probe::Probe { seq: 12, sent_ns: 5 }.write(&mut probe);
     let mut buf = [0u8; 100];

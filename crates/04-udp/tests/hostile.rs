@@ -10,7 +10,7 @@ use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::testkit::{PATIENCE, Proc, run};
+use testkit::{PATIENCE, Proc, run};
 
 fn udp() -> Command {
     Command::new(env!("CARGO_BIN_EXE_04-udp"))
@@ -134,7 +134,7 @@ fn a_flood_of_large_datagrams_into_the_delay_queue_stays_within_its_byte_budget(
     // server without a byte budget shows itself by passing the limit first.
     let deadline = Instant::now() + PATIENCE;
     loop {
-        let peak = common::testkit::peak_memory(srv.pid());
+        let peak = testkit::peak_memory(srv.pid());
         assert!(peak < PEAK_LIMIT, "peak memory {} MiB under the flood", peak >> 20);
         if srv.stderr().contains("the delay queue is full (32.0 MiB") {
             break;

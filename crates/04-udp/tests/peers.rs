@@ -6,7 +6,7 @@
 
 use std::process::Command;
 
-use common::testkit::{Proc, run};
+use testkit::{Proc, run};
 
 fn udp() -> Command {
     Command::new(env!("CARGO_BIN_EXE_04-udp"))

@@ -9,7 +9,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::Command;
 
-use common::testkit::{self, PATIENCE, Proc};
+use testkit::{PATIENCE, Proc};
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_05-http-server"))

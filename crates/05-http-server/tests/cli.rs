@@ -7,8 +7,8 @@ mod support;
 
 use std::net::TcpListener;
 
-use common::testkit::run;
 use support::*;
+use testkit::run;
 
 #[test]
 fn help_names_the_modes_and_says_there_is_no_client() {
@@ -58,7 +58,7 @@ fn the_demo_finishes_by_itself_and_narrates() {
 fn python_spellings_of_the_flags_work() {
     let site = site();
     let root = site.root();
-    let srv = common::testkit::Proc::spawn(
+    let srv = testkit::Proc::spawn(
         bin().args(["serve", "--bind", "127.0.0.1", "-p", "0", "-d"]).arg(&root),
     );
     let addr = srv.listening_addr();
@@ -160,9 +160,8 @@ fn a_port_given_as_the_folder_is_a_usage_error_with_a_hint() {
     // A folder that is really called 8000 is served.
     std::fs::create_dir(empty.path().join("8000")).unwrap();
     std::fs::write(empty.path().join("8000/hello.txt"), "hello world\n").unwrap();
-    let srv = common::testkit::Proc::spawn(
-        bin().current_dir(empty.path()).args(["serve", "8000", "-p", "0"]),
-    );
+    let srv =
+        testkit::Proc::spawn(bin().current_dir(empty.path()).args(["serve", "8000", "-p", "0"]));
     let addr = srv.listening_addr();
     assert_eq!(exchange(&addr, &get("/hello.txt")).body, b"hello world\n");
     srv.stop();

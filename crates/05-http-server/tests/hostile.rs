@@ -12,9 +12,9 @@ use std::net::TcpStream;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::testkit::PATIENCE;
 use socket2::{Domain, Socket, Type};
 use support::*;
+use testkit::PATIENCE;
 
 /// What a case expects: a status, after which the server closes (`true`) or keeps the
 /// connection (`false`).

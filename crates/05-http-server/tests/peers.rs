@@ -9,8 +9,8 @@ mod support;
 
 use std::process::Command;
 
-use common::testkit::{Finished, Proc, run};
 use support::*;
+use testkit::{Finished, Proc, run};
 
 /// Runs curl. (The test kit collects stdout line by line, so `\r\n` arrives as `\n`, and the
 /// last line gets a `\n`.)
@@ -173,7 +173,7 @@ fn python_urllib_follows_every_link_of_a_listing() {
 fn chromium(profile: &std::path::Path, args: &[&str]) -> Finished {
     let mut all = vec!["--window-size=400,300"];
     all.extend_from_slice(args);
-    common::testkit::chromium(profile, &all)
+    testkit::chromium(profile, &all)
 }
 
 /// Decodes an 8-bit RGB or RGBA PNG (what Chromium writes) with Python's zlib, and prints

@@ -9,8 +9,8 @@ mod support;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 
-use common::testkit::{PATIENCE, Proc};
 use support::*;
+use testkit::{PATIENCE, Proc};
 
 const SERVER: &str = concat!("Server: 05-http-server/", env!("CARGO_PKG_VERSION"));
 

@@ -195,7 +195,7 @@ fn write_into_a_closed_stdout() -> (Option<i32>, String) {
     let (closed_tx, closed_rx) = mpsc::channel::<()>();
     let srv = support::scripted(1, move |_, mut stream| {
         support::read_request(&mut stream);
-        let _ = closed_rx.recv_timeout(common::testkit::PATIENCE);
+        let _ = closed_rx.recv_timeout(testkit::PATIENCE);
         let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello");
     });
     let mut child = support::client()
@@ -221,7 +221,7 @@ fn on_a_terminal(args: &[&str]) -> (i32, String) {
         .map(|a| format!("'{}'", a.replace('\'', r"'\''")))
         .collect();
     // -q: no "Script started" lines; -e: script exits with the client's own code.
-    let done = common::testkit::run(std::process::Command::new("script").args([
+    let done = testkit::run(std::process::Command::new("script").args([
         "-qec",
         &quoted.join(" "),
         "/dev/null",
@@ -269,6 +269,6 @@ fn a_url_without_scheme_may_carry_a_url_in_its_query() {
     });
     let done = fetch(&[&format!("{}/go?to=http://x", srv.addr)]);
     assert_eq!(code(&done), 0, "{done:?}");
-    let line = rx.recv_timeout(common::testkit::PATIENCE).unwrap();
+    let line = rx.recv_timeout(testkit::PATIENCE).unwrap();
     assert_eq!(line, "GET /go?to=http://x HTTP/1.1");
 }

@@ -15,7 +15,7 @@ use support::{answer_once, code, fetch, hold_until_client_closes, read_request, 
 /// Every failure here must come well before the test kit's own patience runs out.
 const QUICK: Duration = Duration::from_secs(5);
 
-fn assert_fails(done: &common::testkit::Finished, exit: i32, words: &str) {
+fn assert_fails(done: &testkit::Finished, exit: i32, words: &str) {
     assert_eq!(code(done), exit, "{done:?}");
     assert!(done.stderr.contains("error: ") && done.stderr.contains(words), "{}", done.stderr);
     assert!(
@@ -291,11 +291,10 @@ fn a_64_mib_body_streams_through_bounded_memory() {
             }
         }
         let _ = sent_tx.send(());
-        let _ = close_rx.recv_timeout(common::testkit::PATIENCE);
+        let _ = close_rx.recv_timeout(testkit::PATIENCE);
     });
-    let client =
-        common::testkit::Proc::spawn(support::client().args(["-o", "/dev/null", &srv.url("/")]));
-    sent_rx.recv_timeout(common::testkit::PATIENCE).expect("the server sent the body");
+    let client = testkit::Proc::spawn(support::client().args(["-o", "/dev/null", &srv.url("/")]));
+    sent_rx.recv_timeout(testkit::PATIENCE).expect("the server sent the body");
     // The client has read all but what the kernel buffers hold (a few MiB) of 64 MiB.
     let peak = peak_rss_kib(client.pid());
     close_tx.send(()).unwrap();
@@ -409,6 +408,6 @@ fn a_non_ascii_location_is_percent_encoded_once() {
     });
     let done = fetch(&["-L", &srv.url("/")]);
     assert_eq!(code(&done), 0, "{done:?}");
-    let line = rx.recv_timeout(common::testkit::PATIENCE).unwrap();
+    let line = rx.recv_timeout(testkit::PATIENCE).unwrap();
     assert_eq!(line, "GET /caf%C3%A9%20au%20lait/%E9t%C3%A9 HTTP/1.1");
 }

@@ -18,7 +18,7 @@ fn json(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}):\n{text}"))
 }
 
-fn ok(args: &[&str]) -> common::testkit::Finished {
+fn ok(args: &[&str]) -> testkit::Finished {
     let done = fetch(args);
     assert_eq!(code(&done), 0, "{done:?}");
     done
@@ -285,7 +285,7 @@ fn chapter_05_server() -> std::path::PathBuf {
 #[test]
 fn chapter_05_server_files_keep_alive_head_and_404() {
     let dir = site();
-    let server = common::testkit::Proc::spawn(
+    let server = testkit::Proc::spawn(
         std::process::Command::new(chapter_05_server())
             .arg("serve")
             .arg(dir.path())

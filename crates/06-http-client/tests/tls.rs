@@ -30,7 +30,7 @@ fn openssl_s_server_is_verified_and_its_read_to_close_body_arrives() {
     // OpenSSL's test server, an implementation nobody here wrote. `-www` answers a GET with an
     // HTTP/1.0 status page and no Content-Length: the body ends when the connection does.
     let pki = test_pki();
-    let server = common::testkit::Proc::spawn(
+    let server = testkit::Proc::spawn(
         std::process::Command::new("openssl")
             .args(["s_server", "-accept", "127.0.0.1:0", "-www", "-cert"])
             .arg(pki.server_cert_file.path())

@@ -7,8 +7,8 @@
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::Command;
 
-use common::testkit::{Finished, run};
 use serde_json::Value;
+use testkit::{Finished, run};
 
 fn notes() -> Command {
     Command::new(env!("CARGO_BIN_EXE_07-ip-notes"))
@@ -155,7 +155,7 @@ fn bind_matrix_shows_the_bind_rule_on_ipv4_loopback() {
 #[test]
 fn bind_matrix_shows_ipv6_v6only() {
     if !has_ipv6_loopback() {
-        return common::testkit::skip("this machine has no IPv6 loopback (::1)");
+        return testkit::skip("this machine has no IPv6 loopback (::1)");
     }
     let rows = matrix("::1,::,::+v6only,0.0.0.0", "127.0.0.1,::1");
     assert_eq!(rows[0].1, ["refused", "ok"], "::1 is IPv6 only");
@@ -239,7 +239,7 @@ fn backlog_queues_backlog_plus_one_then_drops_syns() {
 /// the kernel finishes just after the call that causes it returns).
 #[cfg(target_os = "linux")]
 fn wait_for_state(addr: SocketAddr, state: &str) {
-    let deadline = std::time::Instant::now() + common::testkit::PATIENCE;
+    let deadline = std::time::Instant::now() + testkit::PATIENCE;
     let code = match state {
         "TIME-WAIT" => "06",
         _ => unreachable!("only TIME-WAIT is waited for"),
@@ -425,9 +425,9 @@ fn lab_namespaces_of(pid: u32) -> Vec<String> {
 #[test]
 fn lab_gives_the_notes_results_in_real_namespaces() {
     if let Some(reason) = netns_skip_reason() {
-        return common::testkit::skip(&format!("the lab needs root and `ip netns` ({reason})"));
+        return testkit::skip(&format!("the lab needs root and `ip netns` ({reason})"));
     }
-    let proc = common::testkit::Proc::spawn(notes().args(["lab", "--json"]));
+    let proc = testkit::Proc::spawn(notes().args(["lab", "--json"]));
     let pid = proc.pid();
     let out = proc.finish();
     assert!(out.status.success(), "{out:?}");
@@ -466,11 +466,10 @@ fn lab_gives_the_notes_results_in_real_namespaces() {
 #[test]
 fn lab_tears_down_on_ctrl_c() {
     if let Some(reason) = netns_skip_reason() {
-        return common::testkit::skip(&format!("the lab needs root and `ip netns` ({reason})"));
+        return testkit::skip(&format!("the lab needs root and `ip netns` ({reason})"));
     }
-    let mut proc = common::testkit::Proc::spawn(
-        notes().args(["lab", "--hold"]).stdin(std::process::Stdio::piped()),
-    );
+    let mut proc =
+        testkit::Proc::spawn(notes().args(["lab", "--hold"]).stdin(std::process::Stdio::piped()));
     let stdin = proc.take_stdin(); // Held open: only Ctrl-C may end the hold.
     let pid = proc.pid();
     proc.expect_line("press Enter or Ctrl-C");

@@ -10,16 +10,13 @@
 //!   code;
 //! - [`stop`]: Ctrl-C handling, so a server stops cleanly and prints its summary;
 //! - [`text`]: byte-size parsing (`10M`, `1G`), Python-style `b'…'` rendering, readable sizes;
-//! - [`host`]: turning `--host`/`--port` into socket addresses the same way in every chapter;
-//! - [`testkit`]: what the integration tests use to start a real binary and wait for its
-//!   `listening on ADDR` line, and to record a test skipped for lack of IPv6 or privileges;
-//! - [`transcript`]: the book's console transcripts, replayed against today's binaries.
+//! - [`host`]: turning `--host`/`--port` into socket addresses the same way in every chapter.
+//!
+//! The integration tests' helpers live in the dev-only `testkit` crate, so no binary links them.
 
 pub mod accept;
 pub mod host;
 pub mod narrate;
 pub mod report;
 pub mod stop;
-pub mod testkit;
 pub mod text;
-pub mod transcript;

@@ -5,7 +5,7 @@ use std::net::TcpStream;
 use std::path::Path;
 use std::process::Command;
 
-use common::testkit::{Proc, run};
+use testkit::{Proc, run};
 
 /// The grader, keeping its progress in `state`, not in the student's file under target/.
 fn exercise(state: &tempfile::NamedTempFile) -> Command {

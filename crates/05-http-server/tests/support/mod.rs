@@ -9,7 +9,7 @@ use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::testkit::{PATIENCE, Proc};
+use testkit::{PATIENCE, Proc};
 
 /// What `outside/secret.txt`, beside the served folder, holds. No response may ever contain it.
 pub const SECRET: &str = "TOP SECRET: outside the served folder";

@@ -12,7 +12,7 @@ use std::process::Command;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::thread;
 
-use common::testkit::{Finished, Proc, run};
+use testkit::{Finished, Proc, run};
 
 /// The chapter's binary.
 pub fn client() -> Command {

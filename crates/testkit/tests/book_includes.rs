@@ -8,10 +8,6 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 fn markdown_files(dir: &Path, found: &mut Vec<PathBuf>) {
     for entry in fs::read_dir(dir).unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
     {
@@ -53,7 +49,7 @@ fn includes(text: &str) -> Vec<(String, Option<String>)> {
 
 #[test]
 fn every_book_include_and_anchor_resolves() {
-    let src = workspace_root().join("docs/src");
+    let src = testkit::workspace_root().join("docs/src");
     let mut pages = Vec::new();
     markdown_files(&src, &mut pages);
     assert!(!pages.is_empty(), "the book has no pages in {}", src.display());

@@ -5,6 +5,11 @@
 //! every process it starts is killed and reaped when the [`Proc`] is dropped, even when the test
 //! fails halfway.
 
+//!
+//! [`transcript`] replays the book's console transcripts against today's binaries.
+
+pub mod transcript;
+
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
@@ -351,4 +356,10 @@ pub fn peak_memory(pid: u32) -> u64 {
         .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
         .expect("VmHWM: N kB");
     kib * 1024
+}
+
+/// The workspace's top folder (where `Cargo.toml`, `docs/` and `scripts/` are), for the tests
+/// that read the book or run a script.
+pub fn workspace_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }

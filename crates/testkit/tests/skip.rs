@@ -6,7 +6,7 @@
 
 use std::process::Command;
 
-use common::testkit::{self, SKIP_LOG_VAR};
+use testkit::SKIP_LOG_VAR;
 
 /// Set only when the test below runs this binary again; without it the child does nothing.
 const CHILD_VAR: &str = "TESTKIT_SKIP_SELFTEST";

@@ -54,7 +54,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::testkit::{PATIENCE, Proc};
+use crate::{PATIENCE, Proc};
 
 /// This repository's binaries, with the package `cargo run -p` knows each one by.
 pub const BINARIES: [(&str, &str); 7] = [

@@ -8,7 +8,6 @@
 // Test helpers may unwrap: a panic in a test is a failure with a message, which is the point.
 #![allow(clippy::unwrap_used)]
 
-use common::testkit::{self, Finished, run};
 use std::collections::BTreeSet;
 use std::fs;
 use std::io::{BufRead, BufReader, Write};
@@ -16,10 +15,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::thread;
-
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use testkit::{Finished, run};
 
 /// Every `![alt](target)` in a page: (alt, target). A `!` that merely ends a sentence before a
 /// `[link](…)` is not an image: the alt text is one line, closed by `](`.
@@ -56,7 +52,7 @@ fn the_image_scanner_reads_alt_and_target() {
 /// `docs/src/img` is shown by some page (a picture nobody references is a stale one).
 #[test]
 fn every_picture_is_referenced_exists_and_has_alt_text() {
-    let src = workspace_root().join("docs/src");
+    let src = testkit::workspace_root().join("docs/src");
     let mut referenced = BTreeSet::new();
     let mut problems = Vec::new();
     for entry in fs::read_dir(&src).unwrap() {
@@ -101,7 +97,7 @@ fn every_picture_is_referenced_exists_and_has_alt_text() {
 #[test]
 fn the_benchmark_charts_match_the_benchmarks_page() {
     let out = run(Command::new("python3")
-        .arg(workspace_root().join("scripts/book-pictures.py"))
+        .arg(testkit::workspace_root().join("scripts/book-pictures.py"))
         .arg("--check"));
     assert!(
         out.status.success(),
@@ -111,7 +107,7 @@ fn the_benchmark_charts_match_the_benchmarks_page() {
 
 /// The mdbook version `.ci/run` installs, read from there so the two cannot disagree.
 fn pinned_mdbook() -> String {
-    let ci = fs::read_to_string(workspace_root().join(".ci/run")).unwrap();
+    let ci = fs::read_to_string(testkit::workspace_root().join(".ci/run")).unwrap();
     ci.lines()
         .find_map(|line| line.strip_prefix("MDBOOK_VERSION="))
         .expect(".ci/run pins MDBOOK_VERSION")
@@ -129,7 +125,7 @@ fn build_book(out: &Path) {
     );
     let built = run(Command::new("mdbook")
         .arg("build")
-        .arg(workspace_root().join("docs"))
+        .arg(testkit::workspace_root().join("docs"))
         .arg("--dest-dir")
         .arg(out));
     assert!(built.status.success(), "mdbook build failed: {built:?}");

@@ -6,15 +6,10 @@
 #![allow(clippy::unwrap_used)]
 
 use std::fs;
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 fn read(relative: &str) -> String {
-    let path = workspace_root().join(relative);
+    let path = testkit::workspace_root().join(relative);
     fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
 }
 
@@ -41,7 +36,7 @@ fn the_readme_says_chapter_07_is_a_set_of_experiments() {
 #[test]
 fn the_tour_refuses_an_unknown_chapter_before_building() {
     let out = Command::new("bash")
-        .arg(workspace_root().join("scripts/tour.sh"))
+        .arg(testkit::workspace_root().join("scripts/tour.sh"))
         .arg("99")
         .output()
         .unwrap();
@@ -65,7 +60,7 @@ fn the_tour_shows_its_build_progress() {
     fs::set_permissions(&fake, perms).unwrap();
     let path = format!("{}:{}", dir.path().display(), std::env::var("PATH").unwrap_or_default());
     let out = Command::new("bash")
-        .arg(workspace_root().join("scripts/tour.sh"))
+        .arg(testkit::workspace_root().join("scripts/tour.sh"))
         .arg("01")
         .env("PATH", path)
         .output()
