@@ -4,19 +4,24 @@
 //! them. What lives here is the plumbing around them, written once so that every chapter behaves
 //! the same way:
 //!
+//! - [`cli`]: the value parsers for counts, seconds, sizes and probabilities, with bounds;
 //! - [`accept`]: what an accept loop does when `accept()` fails, one policy for every server;
 //! - [`narrate`]: the `--trace` narration, one line per socket call, free when it is off;
 //! - [`report`]: how `main` turns an error into `error: …` plus a teaching `hint:` and an exit
 //!   code;
 //! - [`stop`]: Ctrl-C handling, so a server stops cleanly and prints its summary;
-//! - [`text`]: byte-size parsing (`10M`, `1G`), Python-style `b'…'` rendering, readable sizes;
+//! - [`text`]: byte-size parsing (`10M`, `1G`), Python-style `b'…'` rendering, readable sizes,
+//!   plurals;
+//! - [`timeout`]: whether an I/O error is a socket timeout, on every platform;
 //! - [`host`]: turning `--host`/`--port` into socket addresses the same way in every chapter.
 //!
 //! The integration tests' helpers live in the dev-only `testkit` crate, so no binary links them.
 
 pub mod accept;
+pub mod cli;
 pub mod host;
 pub mod narrate;
 pub mod report;
 pub mod stop;
 pub mod text;
+pub mod timeout;

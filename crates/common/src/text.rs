@@ -28,6 +28,22 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
     number.checked_mul(multiplier).ok_or_else(|| format!("`{text}` is too large"))
 }
 
+/// An exact byte count in words, for limits in messages: `1 byte`, `65535 bytes`, `64 KiB`,
+/// `16 MiB` (a binary unit only where it is exact, so no limit is misquoted by rounding).
+pub fn exact_bytes(bytes: u64) -> String {
+    const UNITS: [(u64, &str); 3] = [(1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")];
+    match UNITS.iter().find(|(unit, _)| bytes >= *unit && bytes % unit == 0) {
+        Some((unit, name)) => format!("{} {name}", bytes / unit),
+        None => plural(bytes, "byte"),
+    }
+}
+
+/// `1 connection`, `2 connections`: a count and its noun, with the noun's `s` where English
+/// wants it (regular nouns only, which is all our summaries use).
+pub fn plural(n: u64, noun: &str) -> String {
+    if n == 1 { format!("{n} {noun}") } else { format!("{n} {noun}s") }
+}
+
 /// A byte count for people: `512 B`, `1.5 KiB`, `100.0 MiB`, `1.0 GiB`.
 pub fn human_bytes(bytes: u64) -> String {
     const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
