@@ -312,6 +312,90 @@ pub static EXERCISES: &[Exercise] = &[
         check: checks::ch02::pool_lock,
     },
     Exercise {
+        id: "03-frames",
+        page: "03-long-chat.md",
+        kind: Kind::WriteIt,
+        title: "the frame decoder: length prefix, kind, text",
+        task: "Write Decoder::next_frame(): a 4-byte big-endian length (of kind + text), a kind \
+               byte, the text. Return the next whole frame and drain only its bytes, None until \
+               it has all arrived, and an error for a length of 0 or above MAX_FRAME_LEN before \
+               waiting for that many bytes.",
+        book: "docs/src/03-long-chat.md#framing-the-wire-format",
+        hints: &[
+            "TCP delivers bytes, not messages: the buffer may hold half a length prefix, or two \
+             frames and the start of a third. See docs/src/03-long-chat.md#decoding-decoder",
+            "self.buf.first_chunk::<4>() gives the prefix once 4 bytes are there; \
+             u32::from_be_bytes reads it in network byte order (most significant byte first). \
+             Check the length against MAX_FRAME_LEN and 0 right away.",
+            "When self.buf.len() >= 4 + len, the frame is buf[4] (kind) and buf[5..4 + len] \
+             (text); then self.buf.drain(..4 + len), not clear(): the next frame may already be \
+             behind it.",
+        ],
+        reference: include_str!("../solutions/03-frames/reference.rs"),
+        wrong: &["little-endian", "clears-buffer", "no-limit"],
+        peers: &["python3 socket + struct"],
+        modes: &[Mode::HalfClose, Mode::OneBytePerWrite, Mode::Coalesced, Mode::SlowDrip],
+        port_by_hand: 7878,
+        untouched_says: "a `todo!()` is still there",
+        check: checks::ch03::frames,
+    },
+    Exercise {
+        id: "03-slow-reader",
+        page: "03-long-chat.md",
+        kind: Kind::FixIt,
+        title: "a broadcast that blocks on a member that never reads",
+        task: "This room relays each line to every other member with a blocking write_all, \
+               under the room's lock. One member that never reads stops the whole room. Make the \
+               room keep serving the others, and disconnect a member that falls too far behind, \
+               so its backlog stays bounded.",
+        book: "docs/src/03-long-chat.md#fan-out-slow-readers-stuck-readers-and-floods",
+        hints: &[
+            "write_all blocks once the member's socket buffers are full, and broadcast() holds \
+             the room's lock while it waits. See \
+             docs/src/03-long-chat.md#fan-out-slow-readers-stuck-readers-and-floods",
+            "Give each member an outbox, std::sync::mpsc::sync_channel(N), and a writer thread \
+             that takes lines from it and write_all's them. broadcast() then only try_send's, \
+             which never waits.",
+            "When try_send says Full, the member is too slow: remove it, and call \
+             stream.shutdown(Shutdown::Both), because its writer and reader threads each hold a \
+             copy of the socket; without shutdown it stays connected for ever.",
+        ],
+        reference: include_str!("../solutions/03-slow-reader/reference.rs"),
+        wrong: &["no-shutdown", "unbounded"],
+        peers: &["three grader clients (one with a small receive window)", "nc / python3 (repro)"],
+        modes: &[Mode::NeverReads, Mode::Flood, Mode::Whole],
+        port_by_hand: 7878,
+        untouched_says: "the room waits for the member that never reads",
+        check: checks::ch03::slow_reader,
+    },
+    Exercise {
+        id: "03-who",
+        page: "03-long-chat.md",
+        kind: Kind::ExtendIt,
+        title: "a /who command for a minimal room",
+        task: "In this room a member's first line is its name, and each later line is relayed as \
+               `NAME: line`. Add /who: the asker alone gets `here: ` and every name in the room, \
+               sorted. It is not relayed; a member that left is not listed; /whoami is an \
+               ordinary line.",
+        book: "docs/src/03-long-chat.md#the-room-one-event-loop",
+        hints: &[
+            "In member(), look at each line before broadcasting it: `if line == \"/who\"`. See \
+             docs/src/03-long-chat.md#the-room-one-event-loop",
+            "The names are in the room: lock(room).iter().map(|m| m.name.clone()).collect() \
+             into a Vec, then sort() it and join(\" \").",
+            "Answer on `own` (the asker's socket), after the lock is released: the others must \
+             not get it, and a slow asker must not hold the room. Compare the whole line: \
+             starts_with(\"/who\") would eat `/whoami`.",
+        ],
+        reference: include_str!("../solutions/03-who/reference.rs"),
+        wrong: &["prefix", "tells-everyone"],
+        peers: &["three grader clients", "python3 socket (repro)"],
+        modes: &[Mode::Whole, Mode::OneBytePerWrite, Mode::Coalesced],
+        port_by_hand: 7878,
+        untouched_says: "failed: `/who` answered to the asker",
+        check: checks::ch03::who,
+    },
+    Exercise {
         id: "04-ping",
         page: "04-udp.md",
         kind: Kind::WriteIt,
@@ -394,6 +478,176 @@ pub static EXERCISES: &[Exercise] = &[
         port_by_hand: 5005,
         untouched_says: "failed: a datagram of 2000 bytes",
         check: checks::ch04::udp_echo,
+    },
+    Exercise {
+        id: "05-safe-path",
+        page: "05-http-server.md",
+        kind: Kind::WriteIt,
+        title: "URL path to file, never outside the root",
+        task: "Write resolve() and percent_decode(): a request target such as \
+               /sub/a%20b.txt?x=1 becomes ROOT/sub/a b.txt, and a target that would lead \
+               outside ROOT (.., %2e%2e, ..%2f, // before an absolute path, NUL) gets None, a 404.",
+        book: "docs/src/05-http-server.md#how-a-path-becomes-a-file-safely",
+        hints: &[
+            "Decode first, check after: %2e%2e is .. once decoded, so a check on the raw text \
+             misses it. See docs/src/05-http-server.md#how-a-path-becomes-a-file-safely",
+            "Split the decoded path on '/', and push the segments onto the root one by one: \
+             skip empty ones (from //) and '.', refuse '..' and any segment with NUL or '\\\\'. \
+             Drop the query (after '?') before decoding.",
+            "Never root.join(the whole decoded path): Path::join with an absolute path (one \
+             that starts with '/', such as what //etc/passwd leaves after one '/' is cut) \
+             replaces the root instead of extending it.",
+        ],
+        reference: include_str!("../solutions/05-safe-path/reference.rs"),
+        wrong: &["check-before-decode", "join-absolute"],
+        peers: &["curl --path-as-is (repro)", "raw requests of the grader"],
+        modes: &[Mode::Whole],
+        port_by_hand: 8080,
+        untouched_says: "a `todo!()` is still there",
+        check: checks::ch05::safe_path,
+    },
+    Exercise {
+        id: "05-fix-response",
+        page: "05-http-server.md",
+        kind: Kind::FixIt,
+        title: "the tutorial's response: no status line, no Content-Length",
+        task: "This server answers with the tutorial's response: headers and a body, no status \
+               line, no Content-Length, then it closes. Make it HTTP/1.1: a status line, a \
+               Content-Length that counts the body's 13 bytes, and the connection kept for the \
+               next request unless the client asks for Connection: close.",
+        book: "docs/src/05-http-server.md#why-the-broken-version-fails",
+        hints: &[
+            "A response starts with its status line, `HTTP/1.1 200 OK\\r\\n`; without it, curl \
+             says `Received HTTP/0.9 when not allowed`. See \
+             docs/src/05-http-server.md#why-the-broken-version-fails",
+            "On a connection that stays open, the client knows where the body ends only from \
+             Content-Length: count the bytes of the body you send (b\"hello world\\r\\n\" is 13), \
+             not the words.",
+            "Loop in serve(): `while let Some(head) = read_head(...)` answers request after \
+             request, and read_head returns None when recv returns 0, the client's close: that \
+             is when the thread ends and the socket is closed. See \
+             docs/src/05-http-server.md#reading-requests-off-a-stream",
+        ],
+        reference: include_str!("../solutions/05-fix-response/reference.rs"),
+        wrong: &["length-11", "close-delimited", "zero-means-wait"],
+        peers: &["curl", "a keep-alive client of the grader"],
+        modes: &[Mode::Whole, Mode::Coalesced, Mode::OneBytePerWrite],
+        port_by_hand: 8080,
+        untouched_says: "HTTP/0.9",
+        check: checks::ch05::fix_response,
+    },
+    Exercise {
+        id: "05-range",
+        page: "05-http-server.md",
+        kind: Kind::ExtendIt,
+        title: "HEAD and Range for a small server",
+        task: "This server answers GET / with a 1000-byte body. Add HEAD (the same head, no \
+               body) and Range: bytes=FIRST-LAST, FIRST- and -COUNT with 206 and Content-Range, \
+               416 for a start past the end, and any other Range ignored (200).",
+        book: "docs/src/05-http-server.md#sending-a-file-304-206-and-zero-copy",
+        hints: &[
+            "HEAD is GET without the body: build the same head (Content-Length: 1000 included), \
+             then send no body bytes. See \
+             docs/src/05-http-server.md#sending-a-file-304-206-and-zero-copy",
+            "Parse `bytes=FIRST-LAST` with strip_prefix and split_once('-'). An empty FIRST \
+             means the last LAST bytes; an empty LAST means to the end; a LAST past the end \
+             means the last byte.",
+            "HTTP's LAST is included: bytes=0-99 is 100 bytes, body[0..=99] in Rust, with \
+             Content-Range: bytes 0-99/1000. A FIRST at or past 1000 is 416 with \
+             Content-Range: bytes */1000.",
+        ],
+        reference: include_str!("../solutions/05-range/reference.rs"),
+        wrong: &["head-with-body", "end-exclusive"],
+        peers: &["curl -r / -I (repro)", "raw requests of the grader"],
+        modes: &[Mode::Whole],
+        port_by_hand: 8080,
+        untouched_says: "405",
+        check: checks::ch05::range,
+    },
+    Exercise {
+        id: "06-chunked",
+        page: "06-http-client.md",
+        kind: Kind::WriteIt,
+        title: "a chunked body decoder",
+        task: "Write decode_chunked(): read each chunk's size line (hex, extensions after ';'), \
+               copy that many bytes to the output, expect \\r\\n; at the chunk of size 0, read \
+               the trailers up to a blank line and stop, without waiting for the close. Memory \
+               must not grow with the body.",
+        book: "docs/src/06-http-client.md#where-a-response-ends",
+        hints: &[
+            "read_line() gives you a line without its \\r\\n. A size line is `1a` or \
+             `1a;name=value`: take what is before the ';', trim it, and \
+             u64::from_str_radix(hex, 16). See docs/src/06-http-client.md#where-a-response-ends",
+            "io::copy(&mut reader.take(size), out) copies exactly `size` bytes however the \
+             reads cut them, through a small buffer; check it copied all of them (fewer means \
+             the connection closed mid-chunk), then read the empty line after the bytes.",
+            "At size 0, loop on read_line() until it returns an empty line (the trailers end \
+             there), and return: the server keeps the connection open, so reading on would \
+             wait for ever. A bad size is an io::Error (InvalidData), not a panic.",
+        ],
+        reference: include_str!("../solutions/06-chunked/reference.rs"),
+        wrong: &["collects-body", "no-extensions"],
+        peers: &["the grader's HTTP server (keeps the connection open)", "python3 server (repro)"],
+        modes: &[Mode::OneBytePerWrite, Mode::SlowDrip, Mode::Flood],
+        port_by_hand: 8080,
+        untouched_says: "a `todo!()` is still there",
+        check: checks::ch06::chunked,
+    },
+    Exercise {
+        id: "06-short-read",
+        page: "06-http-client.md",
+        kind: Kind::FixIt,
+        title: "the tutorial client that reads until a short read",
+        task: "This client reads with recv(4096) until a read returns fewer bytes, and takes \
+               that for the end of the response. Make it print the whole body however it \
+               arrives: read the head to its blank line, then exactly Content-Length bytes; \
+               the server keeps the connection open.",
+        book: "docs/src/06-http-client.md#why-recv-until-short-is-wrong",
+        hints: &[
+            "A short read means only that nothing more had arrived yet. See \
+             docs/src/06-http-client.md#why-recv-until-short-is-wrong",
+            "Read until the bytes hold `\\r\\n\\r\\n`: that is the end of the head. Find the \
+             Content-Length header in it; what came after the blank line is the start of the \
+             body.",
+            "Read the rest of the body with read_exact, not until read() returns 0: an \
+             HTTP/1.1 server keeps the connection open for the next request, and the close \
+             never comes.",
+        ],
+        reference: include_str!("../solutions/06-short-read/reference.rs"),
+        wrong: &["until-close"],
+        peers: &["the grader's HTTP server (keeps the connection open)", "python3 server (repro)"],
+        modes: &[Mode::SlowDrip],
+        port_by_hand: 8080,
+        untouched_says: "it printed nothing (0 bytes)",
+        check: checks::ch06::short_read,
+    },
+    Exercise {
+        id: "06-redirect",
+        page: "06-http-client.md",
+        kind: Kind::ExtendIt,
+        title: "follow a redirect, only on the same host",
+        task: "This client prints the body of a 200 and fails on anything else. Make it follow \
+               301/302/303/307/308 to a Location on the same host and port (a path, or a full \
+               URL), at most 5 times; a redirect to another host or port is refused with exit \
+               1, without connecting to it.",
+        book: "docs/src/06-http-client.md#redirects",
+        hints: &[
+            "Loop: get(url); on a redirect status, read the Location header and make the next \
+             Url from it. See docs/src/06-http-client.md#redirects",
+            "A Location that starts with '/' is a path on the same host and port \
+             (Url { path, ..url.clone() }); otherwise parse_url() it and compare host AND port \
+             with the current URL before connecting. See \
+             docs/src/06-http-client.md#urls-strict-about-the-authority",
+            "Count the redirects: a server that redirects to itself would keep the loop going \
+             for ever. After 5, return an error.",
+        ],
+        reference: include_str!("../solutions/06-redirect/reference.rs"),
+        wrong: &["any-host", "host-only"],
+        peers: &["three grader HTTP servers: the site, 127.0.0.2, another port"],
+        modes: &[],
+        port_by_hand: 8080,
+        untouched_says: "status 302",
+        check: checks::ch06::redirect,
     },
     Exercise {
         id: "07-classify",

@@ -6,6 +6,7 @@
 //!
 //! - [`catalog`]: every exercise, its hints, its reference and wrong answers, its check;
 //! - [`checks`]: the checks, one function per exercise, built from shared steps;
+//! - [`origin`]: an HTTP server for client exercises, replies paced byte by byte or in pieces;
 //! - [`peer`]: the adversarial peer (one byte per write, coalesced, silent, drip, half-close,
 //!   reset, flood) and a server that answers in pieces, for client exercises;
 //! - [`run`]: the program under test as a supervised process (deadlines, output caps, kill and
@@ -22,6 +23,7 @@
 pub mod build;
 pub mod catalog;
 pub mod checks;
+pub mod origin;
 pub mod peer;
 pub mod progress;
 pub mod run;

@@ -178,6 +178,30 @@ impl Peer {
         (got, Ending::Done)
     }
 
+    /// Waits up to `limit` for whatever arrives next (one `recv`), for readers that look for
+    /// an end themselves, such as an HTTP head's blank line.
+    ///
+    /// # Errors
+    /// How the wait ended instead: the program closed, the deadline passed, or an error.
+    pub fn read_some(&mut self, limit: Duration) -> Result<Vec<u8>, Ending> {
+        let mut buf = vec![0u8; 64 * 1024];
+        let deadline = Instant::now() + limit;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(Ending::TimedOut);
+            }
+            let _ = self.stream.set_read_timeout(Some(left));
+            match self.stream.read(&mut buf) {
+                Ok(0) => return Err(Ending::Closed),
+                Ok(n) => return Ok(buf[..n].to_vec()),
+                Err(e) if is_timeout(&e) => return Err(Ending::TimedOut),
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Err(Ending::Error(e.to_string())),
+            }
+        }
+    }
+
     /// Reads until the program closes the connection (within `limit`, at most `max` bytes).
     pub fn read_to_close(&mut self, max: usize, limit: Duration) -> (Vec<u8>, Ending) {
         let (got, ending) = self.read_len(max + 1, limit);

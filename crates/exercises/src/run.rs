@@ -5,6 +5,10 @@
 //! for, output is kept only up to a cap, and every process the grader starts is killed and
 //! reaped: when its [`Child`] is dropped (also while a panic unwinds), and on Ctrl-C through
 //! [`kill_all_started`], which the CLI's handler calls.
+//!
+//! A program that leaks is stopped too: its resident memory is watched ([`MAX_RSS`]), and
+//! [`open_fds`] counts its descriptors, so a check can see a server that never closes the
+//! sockets it accepted.
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Read};
@@ -24,6 +28,13 @@ pub const MAX_OUTPUT: usize = 4 * 1024 * 1024;
 /// How long a program may take to print `listening on ADDR`: a debug build starts in
 /// milliseconds, so this only matters for a program that never gets there.
 pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Resident memory (VmRSS) beyond which a program counts as leaking, and is stopped. No exercise
+/// needs more than a few MiB; a buffer that grows with everything a peer sends gets here fast.
+pub const MAX_RSS: u64 = 128 << 20;
+
+/// How often the memory watcher looks at `/proc/PID/status`.
+const RSS_EVERY: Duration = Duration::from_millis(20);
 
 /// The PIDs of every child still running, so Ctrl-C can end them all (each by its own PID).
 static STARTED: Mutex<BTreeSet<u32>> = Mutex::new(BTreeSet::new());
@@ -101,6 +112,8 @@ impl Child {
                 keep(&err, n, pid, |o| &mut o.stderr, &text);
             }
         });
+        let watched = Arc::clone(&output);
+        thread::spawn(move || watch_memory(pid, &watched));
         Ok(Self { child: Some(child), pid, shown_as, lines, output })
     }
 
@@ -250,6 +263,46 @@ fn keep(
     true
 }
 
+/// Stops the program once its resident memory passes [`MAX_RSS`], and says so on its stderr,
+/// where every report looks for its last words. Ends when the grader has reaped it.
+fn watch_memory(pid: u32, output: &Mutex<Output>) {
+    while lock(&STARTED).contains(&pid) {
+        if let Some(rss) = resident_bytes(pid).filter(|&rss| rss > MAX_RSS) {
+            lock(output).stderr.push_str(&format!(
+                "\n[stopped by the grader: {} MiB resident (VmRSS in /proc/{pid}/status), over \
+                 the {} MiB cap: memory that grows with what the peers send]\n",
+                rss.div_ceil(1 << 20),
+                MAX_RSS >> 20
+            ));
+            if lock(&STARTED).contains(&pid) {
+                kill(pid);
+            }
+            return;
+        }
+        thread::sleep(RSS_EVERY);
+    }
+}
+
+/// The process's resident memory in bytes, from `/proc/PID/status` (Linux); `None` when it is
+/// gone, a zombie, or this is not Linux.
+pub fn resident_bytes(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// How many descriptors the process has open: the entries of `/proc/PID/fd` (Linux). Every
+/// accepted socket is one until the server closes it.
+///
+/// # Errors
+/// When the directory cannot be read (the process is gone, or this is not Linux).
+pub fn open_fds(pid: u32) -> Result<usize, String> {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(Iterator::count)
+        .map_err(|e| format!("could not read /proc/{pid}/fd: {e}"))
+}
+
 /// Reads one line of at most [`MAX_KEPT_OUTPUT`] bytes into `line`; returns bytes consumed.
 fn read_line_capped(reader: &mut impl BufRead, line: &mut Vec<u8>) -> std::io::Result<usize> {
     line.clear();
@@ -359,6 +412,35 @@ mod tests {
         let why = child.expect_line("listening on ", Duration::from_secs(10)).unwrap_err();
         assert!(why.contains("exited"), "{why}");
         assert!(child.stderr().contains("not yet implemented"));
+    }
+
+    #[test]
+    fn a_program_whose_memory_grows_without_end_is_stopped_and_said_so() {
+        // Python's bytearray touches every page, so resident memory really grows.
+        let mut child = sh("exec python3 -c \"import time; a=bytearray(300<<20); time.sleep(20)\"");
+        let started = Instant::now();
+        while child.is_running() && started.elapsed() < Duration::from_secs(10) {
+            thread::sleep(Duration::from_millis(20));
+        }
+        assert!(!child.is_running(), "stopped by the memory cap, not left to sleep");
+        let stderr = child.stderr();
+        assert!(stderr.contains("stopped by the grader") && stderr.contains("MiB cap"), "{stderr}");
+    }
+
+    #[test]
+    fn descriptors_are_counted_from_proc() {
+        // Three more than stdin, stdout and stderr, kept open by the program that sleeps.
+        let child = sh("exec 7</dev/null 8</dev/null 9</dev/null; exec sleep 5");
+        let pid = child.pid();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut fds = 0;
+        while fds < 6 && Instant::now() < deadline {
+            fds = open_fds(pid).expect("readable");
+            thread::sleep(Duration::from_millis(10));
+        }
+        assert!(fds >= 6, "0, 1, 2, 7, 8 and 9 at least: {fds}");
+        drop(child);
+        assert!(open_fds(pid).is_err(), "gone, so nothing to count");
     }
 
     #[test]

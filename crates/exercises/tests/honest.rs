@@ -102,12 +102,34 @@ honest! {
     "02-pool-lock" => pool_lock_reference_passes, pool_lock_unfixed_fails,
         [pool_lock_lock_outside_loop_fails = "lock-outside-loop",
          pool_lock_try_recv_spin_fails = "try-recv-spin"];
+    "03-frames" => frames_reference_passes, frames_skeleton_fails,
+        [frames_little_endian_fails = "little-endian", frames_clears_buffer_fails = "clears-buffer",
+         frames_no_limit_fails = "no-limit"];
+    "03-slow-reader" => slow_reader_reference_passes, slow_reader_unfixed_fails,
+        [slow_reader_no_shutdown_fails = "no-shutdown", slow_reader_unbounded_fails = "unbounded"];
+    "03-who" => who_reference_passes, who_unextended_fails,
+        [who_prefix_fails = "prefix", who_tells_everyone_fails = "tells-everyone"];
     "04-ping" => ping_reference_passes, ping_skeleton_fails,
         [ping_counts_replies_fails = "counts-replies", ping_believes_anyone_fails = "believes-anyone"];
     "04-retry" => retry_reference_passes, retry_unfixed_fails,
         [retry_no_retry_fails = "no-retry", retry_any_sender_fails = "any-sender"];
     "04-udp-echo" => udp_echo_reference_passes, udp_echo_unfixed_fails,
         [udp_echo_zero_means_closed_fails = "zero-means-closed"];
+    "05-safe-path" => safe_path_reference_passes, safe_path_skeleton_fails,
+        [safe_path_check_before_decode_fails = "check-before-decode",
+         safe_path_join_absolute_fails = "join-absolute"];
+    "05-fix-response" => fix_response_reference_passes, fix_response_unfixed_fails,
+        [fix_response_length_11_fails = "length-11",
+         fix_response_close_delimited_fails = "close-delimited",
+         fix_response_zero_means_wait_fails = "zero-means-wait"];
+    "05-range" => range_reference_passes, range_unextended_fails,
+        [range_head_with_body_fails = "head-with-body", range_end_exclusive_fails = "end-exclusive"];
+    "06-chunked" => chunked_reference_passes, chunked_skeleton_fails,
+        [chunked_collects_body_fails = "collects-body", chunked_no_extensions_fails = "no-extensions"];
+    "06-short-read" => short_read_reference_passes, short_read_unfixed_fails,
+        [short_read_until_close_fails = "until-close"];
+    "06-redirect" => redirect_reference_passes, redirect_unextended_fails,
+        [redirect_any_host_fails = "any-host", redirect_host_only_fails = "host-only"];
     "07-classify" => classify_reference_passes, classify_skeleton_fails,
         [classify_private_slash16_fails = "private-slash16", classify_text_prefix_fails = "text-prefix"];
     "07-reuseaddr" => reuseaddr_reference_passes, reuseaddr_unfixed_fails,

@@ -7,8 +7,12 @@
 
 pub mod ch01;
 pub mod ch02;
+pub mod ch03;
 pub mod ch04;
+pub mod ch05;
+pub mod ch06;
 pub mod ch07;
+pub mod http;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -17,7 +21,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::peer::{Ending, Mode, Peer, show};
-use crate::run::{Child, STARTUP_TIMEOUT, cpu_time};
+use crate::run::{Child, Ended, STARTUP_TIMEOUT, cpu_time, open_fds};
 use crate::verdict::Failure;
 
 /// How long one echo may take to come back on loopback before a step gives up.
@@ -55,8 +59,16 @@ impl Program {
     /// # Errors
     /// When it does not start, exits, or never says where it listens.
     pub fn start_server(&self) -> Result<Server, Failure> {
+        self.start_server_with(&[])
+    }
+
+    /// [`Program::start_server`] with more arguments after the address (a folder to serve).
+    ///
+    /// # Errors
+    /// As for [`Program::start_server`].
+    pub fn start_server_with(&self, more: &[&std::ffi::OsStr]) -> Result<Server, Failure> {
         let mut cmd = Command::new(&self.path);
-        cmd.arg("127.0.0.1:0");
+        cmd.arg("127.0.0.1:0").args(more);
         let shown = format!("{} 127.0.0.1:0", self.run_by_hand);
         let child = Child::spawn(cmd, shown.clone()).map_err(|e| Failure::new("start").got(e))?;
         let step = "start: print `listening on ADDR` once the socket listens";
@@ -82,6 +94,26 @@ impl Program {
         self.passed(&format!("started, listening on {addr}"));
         let (run_by_hand, port_by_hand) = (self.run_by_hand.clone(), self.port_by_hand);
         Ok(Server { child, addr, run_by_hand, port_by_hand })
+    }
+}
+
+impl Program {
+    /// Runs the program as a client with `args` and waits up to `limit` for it to exit; after
+    /// that the grader stops it ([`Ended::status`] is then `None`).
+    ///
+    /// # Errors
+    /// When it cannot be started.
+    pub fn run_client(
+        &self,
+        step: &str,
+        args: &[String],
+        limit: Duration,
+    ) -> Result<Ended, Failure> {
+        let mut cmd = Command::new(&self.path);
+        cmd.args(args);
+        let shown = format!("{} {}", self.run_by_hand, args.join(" "));
+        let child = Child::spawn(cmd, shown).map_err(|e| Failure::new(step).got(e))?;
+        Ok(child.wait(limit))
     }
 }
 
@@ -130,7 +162,20 @@ impl Server {
 
     /// `failure`, said more precisely when the reason is that the server is gone.
     pub fn died_or(&mut self, failure: Failure) -> Failure {
+        // A panicking server closes its sockets a moment before it can be reaped: a connection
+        // that just closed may mean it is on its way out, so give it that moment.
+        let deadline = Instant::now() + Duration::from_millis(200);
+        while self.child.is_running() && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(10));
+        }
         if self.child.is_running() {
+            // A server with a thread per connection survives a panic in one of them: the
+            // panic's message is still the reason.
+            let stderr = self.child.stderr();
+            if stderr.contains("panicked") {
+                let got = format!("{}{}", failure.got, tail("stderr (a thread panicked)", &stderr));
+                return Failure { got, ..failure };
+            }
             return failure;
         }
         let stderr = self.child.stderr();
@@ -215,6 +260,61 @@ impl Server {
         Ok(())
     }
 
+    /// Opens `count` connections one after another, each sending `request`, waiting for the
+    /// start of the answer and closing; then expects the server's open descriptors
+    /// (`/proc/PID/fd`) back near where they were. A server that never closes the sockets it
+    /// accepted keeps one descriptor per connection, until it hits its limit (EMFILE) and
+    /// accept() fails for everyone.
+    ///
+    /// # Errors
+    /// How many descriptors stayed open, with a command that counts them.
+    pub fn closes_its_sockets(
+        &mut self,
+        step: &str,
+        count: usize,
+        request: &[u8],
+        repro: &str,
+    ) -> Result<(), Failure> {
+        let pid = self.child.pid();
+        let before = open_fds(pid).map_err(|e| self.died_or(Failure::new(step).got(e)))?;
+        for _ in 0..count {
+            let mut peer = self.connect(step)?;
+            let _ = peer.send(request, Mode::Whole);
+            let _ = peer.read_some(ECHO_TIMEOUT);
+        }
+        // The server closes a socket after it notices the client's close, a moment later.
+        let deadline = Instant::now() + Duration::from_secs(3);
+        let slack = 2;
+        let mut after = before;
+        while Instant::now() < deadline {
+            after = open_fds(pid).map_err(|e| self.died_or(Failure::new(step).got(e)))?;
+            if after <= before + slack {
+                return Ok(());
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+        let repro = format!(
+            "{} & pid=$!; sleep 1; {repro}; sleep 1; ls /proc/$pid/fd | wc -l",
+            self.run_by_hand
+        )
+        .replace("PORT", &self.default_port().to_string());
+        Err(self.died_or(
+            Failure::new(step)
+                .sent(format!("{count} connections, one after another, each closed by the client"))
+                .expected(format!(
+                    "the server closes each socket once its client has gone: about {before} open \
+                     descriptors, as before"
+                ))
+                .got(format!(
+                    "{after} open descriptors in /proc/{pid}/fd, {} more: the server never \
+                     closes the sockets it accepted (a descriptor leak; at the open-files limit \
+                     accept() fails with EMFILE)",
+                    after - before
+                ))
+                .repro(repro),
+        ))
+    }
+
     /// CPU the server uses over `window` while nothing happens; fails above `max_share` of a
     /// core. The wait is the thing under test: an idle server should sleep in poll/accept.
     ///
@@ -276,6 +376,18 @@ pub fn python(script: &str, port: u16, limit: Duration) -> Result<String, String
             tail("its output so far", &ended.stdout)
         )),
     }
+}
+
+/// Runs an outside tool (curl, nc) with `args`, stopped after `limit`; returns how it ended.
+///
+/// # Errors
+/// When the tool is not installed.
+pub fn outside_tool(tool: &str, args: &[&str], limit: Duration) -> Result<Ended, String> {
+    let mut cmd = Command::new(tool);
+    cmd.args(args);
+    let child = Child::spawn(cmd, format!("{tool} {}", args.join(" ")))
+        .map_err(|e| format!("{e} (is {tool} installed?)"))?;
+    Ok(child.wait(limit))
 }
 
 /// The python3 client most steps start from: send, half-close, read until the server closes.

@@ -1,0 +1,128 @@
+//! Exercise 03-frames (write it): the frame decoder of chapter 03's chat.
+//!
+//! TCP delivers a stream of bytes, not messages; every message travels in a frame that says how
+//! long it is: a 4-byte length in network byte order (big-endian), then a kind byte, then the
+//! text. The length counts the kind byte and the text: `hi` as kind 1 is `00 00 00 03 01 68 69`.
+//!
+//! Write `Decoder::next_frame`: the next whole frame in the buffer, `None` when it is not all
+//! there yet (it may come one byte at a time, or two frames in one read), and an error for a
+//! length of 0 or above MAX_FRAME_LEN, *before* waiting for (or keeping) that many bytes. Then:
+//! `cargo exercise check 03-frames`.
+//!
+//! Try it by hand: `cargo run -q -p ex03-frames`, then
+//! `python3 -c "import socket,struct; s=socket.create_connection(('127.0.0.1',7878)); s.sendall(struct.pack('!IB',3,1)+b'hi'); print(s.recv(100))"`.
+//! The book: docs/src/03-long-chat.md, "Framing: the wire format".
+
+// Until next_frame is written, the limits and the errors it returns are unused.
+#![allow(dead_code)]
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::thread;
+use std::time::Duration;
+
+/// The address used when none is given: chapter 03's port.
+const DEFAULT_ADDR: &str = "127.0.0.1:7878";
+
+/// The largest frame accepted: the length field's value (kind byte + text). A peer that
+/// announces more gets an error before we keep any of it.
+const MAX_FRAME_LEN: usize = 64 * 1024;
+
+/// The size of the length prefix: a big-endian `u32`.
+const LEN_PREFIX: usize = 4;
+
+/// One decoded message.
+#[derive(Debug, PartialEq, Eq)]
+struct Frame {
+    kind: u8,
+    text: String,
+}
+
+/// What can be wrong with a frame; after either, the stream cannot go on.
+#[derive(Debug, PartialEq, Eq)]
+enum FrameError {
+    /// The length prefix is above MAX_FRAME_LEN.
+    TooLong(u32),
+    /// A length of 0: there must be at least the kind byte.
+    Empty,
+}
+
+/// Bytes in, frames out, whatever pieces the bytes arrive in.
+#[derive(Default)]
+struct Decoder {
+    buf: Vec<u8>,
+}
+
+impl Decoder {
+    /// Adds what one `recv` returned.
+    fn push(&mut self, bytes: &[u8]) {
+        self.buf.extend_from_slice(bytes);
+    }
+
+    /// The next whole frame, taken out of the buffer; `None` until one is complete.
+    fn next_frame(&mut self) -> Result<Option<Frame>, FrameError> {
+        todo!("4 bytes of length (big-endian), check it, then wait for that many; drain them")
+    }
+}
+
+fn main() -> io::Result<()> {
+    let addr = std::env::args().nth(1).unwrap_or_else(|| DEFAULT_ADDR.to_owned());
+    let listener = TcpListener::bind(&addr)?;
+    println!("listening on {}", listener.local_addr()?);
+    for conn in listener.incoming() {
+        let conn = match conn {
+            Ok(conn) => conn,
+            Err(e) => {
+                eprintln!("accept failed: {e}");
+                continue;
+            }
+        };
+        thread::spawn(move || {
+            if let Err(e) = serve(conn) {
+                eprintln!("connection ended with an error: {e}");
+            }
+        });
+    }
+    Ok(())
+}
+
+/// Answers each frame with a line, `KIND TEXT\n` (`1 hi\n`), until the client closes; a bad
+/// frame gets `error: ...\n` and the connection ends.
+fn serve(mut conn: TcpStream) -> io::Result<()> {
+    let mut decoder = Decoder::default();
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        let n = conn.read(&mut buf)?;
+        if n == 0 {
+            return Ok(());
+        }
+        decoder.push(&buf[..n]);
+        loop {
+            match decoder.next_frame() {
+                Ok(Some(frame)) => {
+                    conn.write_all(format!("{} {}\n", frame.kind, frame.text).as_bytes())?
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    let line = match e {
+                        FrameError::TooLong(_) => "error: frame too long\n",
+                        FrameError::Empty => "error: empty frame\n",
+                    };
+                    conn.write_all(line.as_bytes())?;
+                    return close_without_reset(conn);
+                }
+            }
+        }
+    }
+}
+
+/// Closes after an error so that the client reads the error line: closing with unread input
+/// would send a reset, which may destroy the line in the client's buffer. So: FIN first, then
+/// read and drop what the client still sends (for a second at most), then close.
+fn close_without_reset(mut conn: TcpStream) -> io::Result<()> {
+    conn.shutdown(Shutdown::Write)?;
+    conn.set_read_timeout(Some(Duration::from_secs(1)))?;
+    let mut sink = [0u8; 16 * 1024];
+    while matches!(conn.read(&mut sink), Ok(1..)) {}
+    Ok(())
+}
