@@ -9,7 +9,7 @@
 //!
 //! Try it by hand: `cargo run -q -p ex03-slow-reader`, a reader `nc 127.0.0.1 7878`, a client
 //! that never reads (`python3 -c "import socket,time; s=socket.create_connection(('127.0.0.1',7878)); time.sleep(60)"`),
-//! and a sender: `python3 -c "import socket; s=socket.create_connection(('127.0.0.1',7878)); s.sendall((b'x'*1023+b'\\n')*8192)"`.
+//! and a sender: `python3 -c "import socket; s=socket.create_connection(('127.0.0.1',7878)); s.sendall((b'x'*1023+b'\n')*8192)"`.
 //! The book: docs/src/03-long-chat.md, "Fan-out: slow readers, stuck readers and floods".
 
 use std::io::{self, BufRead, BufReader, Read, Write};

@@ -292,7 +292,7 @@ pub fn who(program: &Program) -> Result<(), Failure> {
     program.passed(step);
 
     let step = "`/who` is not relayed to the others";
-    quiet(&mut server, step, &mut bob, "alice sent `/who`", repro)?;
+    quiet(&mut server, step, (&mut bob, "bob"), "alice sent `/who`", repro)?;
     program.passed(step);
 
     let step = "carol joins and sends `/who` one byte per write";
@@ -340,7 +340,7 @@ pub fn who(program: &Program) -> Result<(), Failure> {
                 .repro(server.repro(repro)),
         ));
     }
-    quiet(&mut server, step, &mut alice, "alice sent `/whoami`", repro)?;
+    quiet(&mut server, step, (&mut alice, "alice"), "alice sent `/whoami`", repro)?;
     program.passed(step);
 
     let step = "bob leaves: `/who` no longer lists him";
@@ -411,7 +411,7 @@ fn ask(
 fn quiet(
     server: &mut Server,
     step: &str,
-    peer: &mut Peer,
+    (peer, who): (&mut Peer, &str),
     after: &str,
     repro: &str,
 ) -> Result<(), Failure> {
@@ -423,8 +423,8 @@ fn quiet(
     Err(server.died_or(
         Failure::new(step)
             .sent(after.to_owned())
-            .expected(format!("nothing for the others for {window:?}"))
-            .got(format!("another member got {}", show(&got)))
+            .expected(format!("nothing for {who} for {window:?}"))
+            .got(format!("{who} got {}", show(&got)))
             .repro(server.repro(repro)),
     ))
 }

@@ -308,8 +308,10 @@ pub fn range(program: &Program) -> Result<(), Failure> {
         expect_status(&mut server, step, "GET", None, 200, "curl -v http://127.0.0.1:PORT/")?;
     if full.body != body {
         return Err(Failure::new(step)
+            .sent("GET / HTTP/1.1")
             .expected(format!("the 1000-byte body {}", show(&body)))
-            .got(show(&full.body)));
+            .got(show(&full.body))
+            .repro(server.repro("curl -v http://127.0.0.1:PORT/")));
     }
     program.passed(step);
 
