@@ -20,7 +20,8 @@ use common::accept::AcceptPolicy;
 use common::narrate;
 use common::narrate::Narrator;
 use common::stop::Stop;
-use common::text::py_bytes;
+use common::text::{plural, py_bytes};
+use common::timeout::is_timeout;
 
 // ANCHOR: response
 /// The tutorial's response: status line, two headers, blank line, body. Every line ends in
@@ -98,7 +99,7 @@ pub fn run(config: &Config) -> Result<()> {
         narrate!(n, "close({})", common::narrate::fd(&stream));
         served += 1;
     }
-    eprintln!("server stopped: answered {served} connection{}", if served == 1 { "" } else { "s" });
+    eprintln!("server stopped: answered {}", plural(served, "connection"));
     Ok(())
 }
 
@@ -111,7 +112,7 @@ fn answer(mut stream: &TcpStream, broken: bool, n: Narrator) -> io::Result<()> {
     while !request.windows(4).any(|w| w == b"\r\n\r\n") && request.len() < MAX_REQUEST {
         let got = match stream.read(&mut chunk) {
             Ok(got) => got,
-            Err(e) if crate::request::is_timeout(&e) => break,
+            Err(e) if is_timeout(&e) => break,
             Err(e) => return Err(e),
         };
         narrate!(n, "recv(1024) -> {got} bytes: {}", py_bytes(&chunk[..got]));

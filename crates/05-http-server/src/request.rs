@@ -20,6 +20,8 @@ use std::io::{self, Read};
 use std::net::TcpStream;
 use std::time::{Duration, Instant, SystemTime};
 
+use common::timeout::is_timeout;
+
 use crate::response::Status;
 
 /// The limits a reader enforces (from `Limits`, the command line).
@@ -355,11 +357,6 @@ fn names_another_http(buf: &[u8]) -> bool {
 
 fn timed_out() -> Next {
     Next::Reject(Status::REQUEST_TIMEOUT, "The request head did not arrive in time.")
-}
-
-/// A read that hit `SO_RCVTIMEO`: `WouldBlock` (EAGAIN) on Unix, `TimedOut` on Windows.
-pub fn is_timeout(err: &io::Error) -> bool {
-    matches!(err.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)
 }
 
 #[cfg(test)]
