@@ -76,8 +76,7 @@ pub fn serve_connection(stream: &TcpStream, peer: SocketAddr, shared: &Shared) -
 // ANCHOR_END: serve_connection
 
 // ANCHOR: answer
-/// Answers the request whose head is in `reader`, and logs it. Returns whether the connection
-/// stays open, and the status sent.
+/// Answers the request in `reader` and logs it: whether the connection stays open, and the status.
 fn answer(
     stream: &TcpStream,
     reader: &mut RequestReader,
@@ -104,6 +103,7 @@ fn answer(
 }
 // ANCHOR_END: answer
 
+// ANCHOR: reset
 /// A response cut off at its send deadline: close with a reset (`SO_LINGER` 0), as nginx's
 /// `reset_timedout_connection` does. A normal close would leave the kernel trickling the
 /// megabytes still queued to the same slow client.
@@ -112,6 +112,7 @@ fn reset_if_too_slow(stream: &TcpStream, err: &io::Error) {
         let _ = socket2::SockRef::from(stream).set_linger(Some(Duration::ZERO));
     }
 }
+// ANCHOR_END: reset
 
 // ANCHOR: linger
 /// After an error that ends the connection, the client may still be sending (the rest of a

@@ -41,9 +41,8 @@ impl SendDeadline {
     // ANCHOR_END: send_deadline
 
     // ANCHOR: deadline_write
-    /// Runs one blocking write (`write` or `sendfile`) under the deadline. `SO_SNDTIMEO` is
-    /// lowered to the time left only when that is less than `--send-timeout`, so a response
-    /// that goes out at a normal pace costs no extra system call.
+    /// Runs one blocking write under the deadline. `SO_SNDTIMEO` is lowered to the time left
+    /// only when that is less than `--send-timeout`: a normal pace costs no extra system call.
     ///
     /// # Errors
     /// `TimedOut` once the deadline has passed, or when the write waited for it in vain.

@@ -75,7 +75,6 @@ impl Exchange<'_> {
     }
     // ANCHOR_END: not_modified
 
-    // ANCHOR: file_head
     /// The head of a `200` or `206`: what the body is, how long, which version, and that
     /// ranges may be asked for.
     fn start_file_head(
@@ -106,7 +105,6 @@ impl Exchange<'_> {
         }
         end_head(self.out, self.keep_alive, self.http10);
     }
-    // ANCHOR_END: file_head
 
     // ANCHOR: small_body
     /// Head and body in one buffer, one write. A file that shrank since `fstat` is our
@@ -207,7 +205,7 @@ impl FileVersion {
     }
 }
 
-// ANCHOR: validators
+// ANCHOR: etag
 /// The file's strong entity-tag: its modification time, to the nanosecond, and its size, in
 /// hex: `"187b3a9c1d2e4f00-c"`. nginx builds its ETag the same way, from the mtime in seconds;
 /// nanoseconds tell apart two versions written within one second.
@@ -215,6 +213,7 @@ fn entity_tag(modified: std::time::SystemTime, len: u64) -> String {
     let nanos = modified.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
     format!("\"{nanos:x}-{len:x}\"")
 }
+// ANCHOR_END: etag
 
 /// The entity-tags in an `If-None-Match` or `If-Range` value: `"a", W/"b"` gives `"a"` and
 /// `W/"b"`. A quoted tag may hold a comma, so the list is not simply split at commas. Anything
@@ -237,6 +236,7 @@ fn entity_tags(list: &str) -> impl Iterator<Item = &str> {
     })
 }
 
+// ANCHOR: none_match
 /// `If-None-Match`: does the client already hold this version? The weak comparison (RFC 9110,
 /// 8.8.3.2): two tags match if their quoted parts are equal, `W/` or not. `*` matches any file
 /// that exists.
@@ -248,7 +248,9 @@ fn none_match(list: &str, etag: Option<&str>) -> bool {
     let ours = etag.trim_start_matches("W/");
     entity_tags(list).any(|tag| tag.trim_start_matches("W/") == ours)
 }
+// ANCHOR_END: none_match
 
+// ANCHOR: if_range
 /// `If-Range`: is the part the client holds from this version of the file? An entity-tag
 /// needs the strong comparison (a weak tag never matches: a range of a merely "equivalent"
 /// file would splice two files together); a date must equal `Last-Modified`.
@@ -260,7 +262,7 @@ fn if_range_holds(value: &str, etag: Option<&str>, last_modified: Option<&impl T
         last_modified.is_some_and(|date| date.to_string() == value)
     }
 }
-// ANCHOR_END: validators
+// ANCHOR_END: if_range
 
 /// Whole seconds since 1970, the precision of an HTTP date.
 fn whole_seconds(time: std::time::SystemTime) -> u64 {

@@ -35,7 +35,7 @@ pub enum PathError {
     Escapes,
 }
 
-// ANCHOR: decode
+// ANCHOR: normalise
 /// Percent-decodes a URL path (without its query) and normalises it into a path relative to
 /// the root: `"/a/./b/../c%20d"` becomes `"a/c d"`; `"/"` becomes `""`.
 ///
@@ -58,6 +58,7 @@ pub fn relative_path(url_path: &str) -> Result<String, PathError> {
     }
     Ok(segments.join("/"))
 }
+// ANCHOR_END: normalise
 
 /// Does `url_path` name a folder: does its last segment, once decoded, end in `/`, `.` or `..`?
 /// `/a.txt/`, `/a.txt/.` and `/a.txt/x/..` all normalise to `a.txt`, but each asks for a
@@ -67,6 +68,7 @@ pub fn names_a_folder(url_path: &str) -> bool {
     matches!(decoded.rsplit('/').next(), None | Some("" | "." | ".."))
 }
 
+// ANCHOR: folder_location
 /// The address of the folder `relative` (as [`relative_path`] returns it), with its slash:
 /// `a/b c` becomes `/a/b%20c/`, built from the normalised segments and never from the request
 /// text. So it always starts with exactly one `/` and names a path on *this* host: a target
@@ -81,7 +83,9 @@ pub fn folder_location(relative: &str) -> String {
     location.push('/');
     location
 }
+// ANCHOR_END: folder_location
 
+// ANCHOR: percent_decode
 /// Decodes `%XX` escapes. An escaped `/` is refused: after decoding it would be a separator
 /// that step 2 never saw as one.
 fn percent_decode(text: &str) -> Result<String, PathError> {
@@ -116,7 +120,7 @@ fn percent_decode(text: &str) -> Result<String, PathError> {
     }
     String::from_utf8(out).map_err(|_| PathError::Malformed("bytes that are not UTF-8"))
 }
-// ANCHOR_END: decode
+// ANCHOR_END: percent_decode
 
 /// Percent-encodes a file name for a link: everything but letters, digits and `-._~` (the
 /// characters a URL never needs to escape).

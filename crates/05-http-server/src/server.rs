@@ -81,7 +81,6 @@ pub fn prepare(config: &Config, stop: Arc<Stop>) -> Result<(TcpListener, Arc<Sha
     Ok((listener, shared))
 }
 
-// ANCHOR: listen
 /// The listening socket, built call by call as in chapter 01.
 ///
 /// # Errors
@@ -110,7 +109,6 @@ pub fn listen(host: &str, port: u16, backlog: i32, n: Narrator) -> Result<TcpLis
     narrate!(n, "listen(backlog={backlog})");
     Ok(socket.into())
 }
-// ANCHOR_END: listen
 
 // ANCHOR: accept_loop
 /// Accepts connections and starts a thread for each, until the stop triggers; then drains.
@@ -191,6 +189,7 @@ fn start_connection(
 }
 // ANCHOR_END: start_connection
 
+// ANCHOR: refuse
 /// Every slot is taken: say so with a 503 and close. Written without reading the request (a
 /// thread to read it is exactly what we do not have); `shutdown(Write)` sends our FIN after
 /// the response, so the client reads the whole 503 before end-of-stream.
@@ -208,6 +207,7 @@ fn refuse(stream: TcpStream, shared: &Shared) {
     let _ = std::io::Write::write_all(&mut &stream, &out);
     let _ = stream.shutdown(Shutdown::Write);
 }
+// ANCHOR_END: refuse
 
 // ANCHOR: drain
 /// Ctrl-C: let requests in flight finish, then close. `shutdown(Read)` wakes every thread
