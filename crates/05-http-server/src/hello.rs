@@ -16,6 +16,7 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use ch01_echo::listen::ListenOptions;
 use common::accept::AcceptPolicy;
 use common::narrate;
 use common::narrate::Narrator;
@@ -45,6 +46,11 @@ const MAX_REQUEST: usize = 8 << 10;
 /// request waits in the accept queue.
 const READ_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// `listen()` backlog: `hello` serves one client at a time, like the tutorial's server, and
+/// the kernel queues the next ones meanwhile (Python's default, when `listen()` is given none,
+/// is this or `SOMAXCONN`, whichever is smaller).
+const BACKLOG: i32 = 128;
+
 /// Options of `hello`.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -66,7 +72,10 @@ pub fn run(config: &Config) -> Result<()> {
     let stop = Stop::new();
     stop.trigger_on_ctrl_c()?;
     let n = config.narrator;
-    let listener = crate::server::listen(&config.host, config.port, 128, n)?;
+    // The listening socket: chapter 01's recipe, with the backlog of the tutorial's program.
+    let addr = common::host::resolve(&config.host, config.port)?[0];
+    let options = ListenOptions { backlog: BACKLOG, reuse_address: true };
+    let listener = ch01_echo::listen::listen(addr, &options, n)?;
     let bound = listener.local_addr().context("could not read the bound address")?;
     println!("listening on {bound}");
     eprintln!(

@@ -20,12 +20,11 @@ use std::thread;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use ch01_echo::listen::ListenOptions;
 use common::accept::AcceptPolicy;
 use common::narrate;
-use common::narrate::Narrator;
 use common::stop::Stop;
 use common::text::plural;
-use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::config::{Config, DRAIN_TIMEOUT, THREAD_STACK};
 use crate::files::Root;
@@ -68,7 +67,11 @@ pub fn prepare(config: &Config, stop: Arc<Stop>) -> Result<(TcpListener, Arc<Sha
     if let Ok(raised) = rlimit::increase_nofile_limit(u64::MAX) {
         narrate!(config.narrator, "setrlimit(RLIMIT_NOFILE, {raised})");
     }
-    let listener = listen(&config.host, config.port, config.backlog, config.narrator)?;
+    // The listening socket: chapter 01's recipe (socket, SO_REUSEADDR, IPV6_V6ONLY off for
+    // `::`, so that `-b ::` takes IPv4 clients too, as Python's http.server does, bind, listen).
+    let addr = common::host::resolve(&config.host, config.port)?[0];
+    let options = ListenOptions { backlog: config.backlog, reuse_address: true };
+    let listener = ch01_echo::listen::listen(addr, &options, config.narrator)?;
     let shared = Arc::new(Shared {
         root,
         limits: config.limits,
@@ -79,35 +82,6 @@ pub fn prepare(config: &Config, stop: Arc<Stop>) -> Result<(TcpListener, Arc<Sha
         open: OpenConnections::default(),
     });
     Ok((listener, shared))
-}
-
-/// The listening socket, built call by call as in chapter 01.
-///
-/// # Errors
-/// When the host does not resolve, or `bind`/`listen` fail.
-pub fn listen(host: &str, port: u16, backlog: i32, n: Narrator) -> Result<TcpListener> {
-    let addr: SocketAddr = common::host::resolve(host, port)?[0];
-    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))
-        .context("could not create a socket")?;
-    narrate!(
-        n,
-        "socket({}, SOCK_STREAM) -> {}",
-        common::narrate::family(addr.ip()),
-        common::narrate::fd(&socket)
-    );
-    socket.set_reuse_address(true).context("could not set SO_REUSEADDR")?;
-    narrate!(n, "setsockopt(SOL_SOCKET, SO_REUSEADDR, 1)");
-    if addr.is_ipv6() && addr.ip().is_unspecified() {
-        // `::` then takes IPv4 clients too (as ::ffff:a.b.c.d), like Python's http.server
-        // with `--bind ::`.
-        socket.set_only_v6(false).context("could not clear IPV6_V6ONLY")?;
-        narrate!(n, "setsockopt(IPPROTO_IPV6, IPV6_V6ONLY, 0)");
-    }
-    socket.bind(&addr.into()).with_context(|| format!("could not bind {addr}"))?;
-    narrate!(n, "bind({addr})");
-    socket.listen(backlog).with_context(|| format!("could not listen on {addr}"))?;
-    narrate!(n, "listen(backlog={backlog})");
-    Ok(socket.into())
 }
 
 // ANCHOR: accept_loop
