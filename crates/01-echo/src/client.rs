@@ -111,7 +111,7 @@ pub fn send_and_receive<S: Read + Write>(
 }
 // ANCHOR_END: send_and_receive
 
-// ANCHOR: bulk
+// ANCHOR: bulk_send
 /// Streams `total` bytes through the echo server and checks every byte that comes back.
 ///
 /// Sending and receiving run at the same time, on two threads. Sending everything first would
@@ -144,7 +144,9 @@ pub fn bulk<S: Stream>(conn: S, total: u64, n: Narrator) -> Result<BulkReport> {
             Ok(())
         }
     });
+    // ANCHOR_END: bulk_send
 
+    // ANCHOR: bulk_receive
     let mut receiver = conn;
     let mut buf = vec![0u8; BULK_CHUNK];
     let (mut received, mut calls) = (0u64, 0u64);
@@ -175,7 +177,7 @@ pub fn bulk<S: Stream>(conn: S, total: u64, n: Narrator) -> Result<BulkReport> {
     narrate!(n, "close({})", receiver.fd());
     Ok(BulkReport { bytes: total, elapsed })
 }
-// ANCHOR_END: bulk
+// ANCHOR_END: bulk_receive
 
 // ANCHOR: round_trips
 /// Sends `count` messages of `size` bytes, one at a time, and times each round trip.

@@ -109,7 +109,6 @@ fn remove_stale_socket_file(path: &Path) -> Result<()> {
 }
 // ANCHOR_END: stale
 
-// ANCHOR: accept_loop
 /// The TCP server's loop over a Unix listener: accept one client, serve it, close, repeat.
 fn accept_loop(listener: &UnixListener, config: &Config, stop: &Arc<Stop>) -> Summary {
     let n = config.narrator;
@@ -141,7 +140,6 @@ fn accept_loop(listener: &UnixListener, config: &Config, stop: &Arc<Stop>) -> Su
     }
     summary
 }
-// ANCHOR_END: accept_loop
 
 // ANCHOR: connect_unix
 /// The client side: `socket(AF_UNIX)` and `connect(path)`, which std does in one call.
