@@ -7,9 +7,8 @@
 //! task, and a server that can only refuse when it has as many as it will run (`--max-conns`).
 
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::thread::{self, JoinHandle};
 
 use anyhow::{Context, Result};
@@ -18,7 +17,7 @@ use common::narrate;
 use common::narrate::Narrator;
 use common::stop::Stop;
 
-use crate::server::{Config, Stats};
+use crate::shared::{Config, Stats};
 
 /// Each thread's stack. Rust's default is 2 MiB of address space; an echo loop needs a few
 /// KiB (its buffer is on the heap), so 64 KiB is plenty and keeps 10,000 threads affordable.
@@ -60,28 +59,7 @@ pub fn serve(
             break;
         }
         workers.retain(|worker| !worker.is_finished());
-        if stats.live.load(Ordering::Relaxed) >= config.max_conns {
-            stats.refused.fetch_add(1, Ordering::Relaxed);
-            narrate!(
-                n,
-                "accept() -> peer {peer}: refused, {} threads busy (--max-conns)",
-                config.max_conns
-            );
-            continue; // Dropping the stream closes it: the client reads end-of-stream.
-        }
-        narrate!(n, "accept() -> {}, peer {peer}", common::narrate::fd(&stream));
-        stats.opened();
-        // Small echoes should go out at once, not wait for Nagle's algorithm (as in poll mode).
-        let _ = stream.set_nodelay(true);
-        match spawn_worker(stream, stop, stats, n) {
-            Ok(worker) => workers.push(worker),
-            Err(e) => {
-                // The system will not give us another thread (EAGAIN): refuse this client.
-                eprintln!("could not start a thread for {peer}: {e}");
-                stats.closed();
-                stats.refused.fetch_add(1, Ordering::Relaxed);
-            }
-        }
+        workers.extend(admit(stream, peer, config, stop, stats));
     }
     narrate!(n, "stopping: waiting for {} thread(s)", workers.len());
     for worker in workers {
@@ -90,6 +68,43 @@ pub fn serve(
     Ok(())
 }
 // ANCHOR_END: accept_loop
+
+// ANCHOR: admit
+/// Gives a newly accepted client its thread, or refuses it when `--max-conns` threads are
+/// busy or the system will not start another.
+fn admit(
+    stream: TcpStream,
+    peer: SocketAddr,
+    config: &Config,
+    stop: &Arc<Stop>,
+    stats: &Arc<Stats>,
+) -> Option<JoinHandle<()>> {
+    let n = config.narrator;
+    if stats.full(config.max_conns) {
+        stats.refused_one();
+        narrate!(
+            n,
+            "accept() -> peer {peer}: refused, {} threads busy (--max-conns)",
+            config.max_conns
+        );
+        return None; // Dropping the stream closes it: the client reads end-of-stream.
+    }
+    narrate!(n, "accept() -> {}, peer {peer}", common::narrate::fd(&stream));
+    stats.opened();
+    // Small echoes should go out at once, not wait for Nagle's algorithm (as in poll mode).
+    let _ = stream.set_nodelay(true);
+    match spawn_worker(stream, stop, stats, n) {
+        Ok(worker) => Some(worker),
+        Err(e) => {
+            // The system will not give us another thread (EAGAIN): refuse this client.
+            eprintln!("could not start a thread for {peer}: {e}");
+            stats.closed();
+            stats.refused_one();
+            None
+        }
+    }
+}
+// ANCHOR_END: admit
 
 // ANCHOR: worker
 /// Starts the thread that serves one client with chapter 01's blocking echo loop.
@@ -119,7 +134,9 @@ fn spawn_worker(
         stats.closed();
     })
 }
+// ANCHOR_END: worker
 
+// ANCHOR: echo
 /// Chapter 01's loop: `recv`, `sendall`, until the client closes. (`Read` and `Write` are
 /// implemented for `&TcpStream`: a socket needs no exclusive access to be used.)
 fn echo_until_closed(mut stream: &TcpStream, stats: &Stats, n: Narrator) -> io::Result<()> {
@@ -134,7 +151,7 @@ fn echo_until_closed(mut stream: &TcpStream, stats: &Stats, n: Narrator) -> io::
         narrate!(n, "recv({}) -> {received} bytes", common::narrate::fd(stream));
         stream.write_all(&buf[..received])?;
         narrate!(n, "sendall({}, {received} bytes)", common::narrate::fd(stream));
-        stats.bytes.fetch_add(received as u64, Ordering::Relaxed);
+        stats.echoed(received as u64);
     }
 }
-// ANCHOR_END: worker
+// ANCHOR_END: echo
