@@ -99,6 +99,8 @@ pub fn run(server: SocketAddr, job: &Job, n: Narrator) -> Result<()> {
     });
     let started = Instant::now();
     let conns = connect_all(server, job, poll.registry(), started, n)?;
+    // ANCHOR_END: run
+    // ANCHOR: run_plan
     let deadline = match job {
         Job::PingPong { duration, .. } => Some(started + *duration),
         Job::Hold { duration, .. } => duration.map(|d| started + d),
@@ -117,7 +119,7 @@ pub fn run(server: SocketAddr, job: &Job, n: Narrator) -> Result<()> {
     let outcome = Outcome { open, connected, verified_bytes, elapsed: started.elapsed() };
     report(job, &outcome, &clients.latency)
 }
-// ANCHOR_END: run
+// ANCHOR_END: run_plan
 
 // ANCHOR: connect_all
 /// Starts every connection's handshake, without waiting for any of them.
@@ -234,6 +236,8 @@ impl Clients {
                 println!("Starting connection {} to {server}", id + 1);
             }
         }
+        // ANCHOR_END: ready
+        // ANCHOR: ready_step
         step(conn, &self.plan, &mut self.scratch, &mut self.latency, self.poll.registry())
             .with_context(|| format!("connection {} to {server}", id + 1))?;
         if conn.done {
@@ -247,5 +251,5 @@ impl Clients {
         }
         Ok(())
     }
-    // ANCHOR_END: ready
+    // ANCHOR_END: ready_step
 }

@@ -71,6 +71,8 @@ pub fn serve(
     let _wake = stop.watch(move || {
         let _ = waker.wake();
     });
+    // ANCHOR_END: serve
+    // ANCHOR: serve_run
     let mut event_loop = EventLoop {
         listener,
         poll,
@@ -85,7 +87,7 @@ pub fn serve(
     event_loop.close_all();
     Ok(())
 }
-// ANCHOR_END: serve
+// ANCHOR_END: serve_run
 
 // ANCHOR: event_loop_state
 /// The event loop's state: what a thread-per-connection server keeps on its threads' stacks.
@@ -162,6 +164,8 @@ impl EventLoop<'_> {
                     AcceptStep::GiveUp => return Err(e),
                 },
             };
+            // ANCHOR_END: accept_all
+            // ANCHOR: refuse
             self.accept_errors.accepted();
             if self.stats.full(self.config.max_conns) {
                 // Refuse politely: accept and close at once, so the client hears a clean FIN.
@@ -177,7 +181,7 @@ impl EventLoop<'_> {
             self.admit(stream, peer);
         }
     }
-    // ANCHOR_END: accept_all
+    // ANCHOR_END: refuse
 
     // ANCHOR: admit
     /// Keeps a new connection in a slot and registers it for reading: nothing is pending yet,

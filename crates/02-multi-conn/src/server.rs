@@ -18,14 +18,12 @@
 //! nothing per client unless `--trace` is on: with thousands of clients, a line each would be
 //! most of the server's work and bury the summary. `--trace` shows every accept and close.
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::TcpListener;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use common::narrate;
-use common::report::{Doing, Transport, doing};
+use ch01_echo::listen::ListenOptions;
 use common::stop::Stop;
-use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::limits::raise_open_files_limit;
 use crate::shared::{Config, Mode, Stats};
@@ -56,36 +54,16 @@ pub fn run(config: Config) -> Result<()> {
 // ANCHOR_END: run
 
 // ANCHOR: listen
-/// The listening socket, as in chapter 01, with a backlog sized for many clients at once.
+/// The listening socket: chapter 01's recipe, with a backlog sized for many clients at once.
 ///
 /// # Errors
 /// When the host does not resolve, or `bind`/`listen` fail.
 pub fn listen(config: &Config) -> Result<TcpListener> {
-    let n = config.narrator;
-    let addr: SocketAddr = common::host::resolve(&config.host, config.port)?[0];
-    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))
-        .context("could not create a socket")?;
-    narrate!(
-        n,
-        "socket({}, SOCK_STREAM) -> {}",
-        common::narrate::family(addr.ip()),
-        common::narrate::fd(&socket)
-    );
-    socket.set_reuse_address(true).context("could not set SO_REUSEADDR")?;
-    narrate!(n, "setsockopt(SOL_SOCKET, SO_REUSEADDR, 1)");
-    if addr.is_ipv6() && addr.ip().is_unspecified() {
-        socket.set_only_v6(false).context("could not clear IPV6_V6ONLY")?;
-        narrate!(n, "setsockopt(IPPROTO_IPV6, IPV6_V6ONLY, 0)");
-    }
-    socket
-        .bind(&addr.into())
-        .with_context(|| doing(Doing::Bind(Transport::Tcp), format!("could not bind {addr}")))?;
-    narrate!(n, "bind({addr})");
+    let addr = common::host::resolve(&config.host, config.port)?[0];
     // The backlog matters here: 10,000 clients connecting at once all finish their handshakes
     // before we accept them. A queue that is too short makes the kernel drop SYNs, and those
     // clients retry after a second, then after three: a slow start for no reason.
-    socket.listen(config.backlog).with_context(|| format!("could not listen on {addr}"))?;
-    narrate!(n, "listen(backlog={})", config.backlog);
-    Ok(socket.into())
+    let options = ListenOptions { backlog: config.backlog, reuse_address: true };
+    ch01_echo::listen::listen(addr, &options, config.narrator)
 }
 // ANCHOR_END: listen

@@ -6,12 +6,13 @@
 //! stays simple and sequential. The price: a thread per client, each with a stack and a kernel
 //! task, and a server that can only refuse when it has as many as it will run (`--max-conns`).
 
-use std::io::{self, Read, Write};
+use std::io;
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 
 use anyhow::{Context, Result};
+use ch01_echo::echo::{Tally, echo_until_closed};
 use common::accept::AcceptPolicy;
 use common::narrate;
 use common::narrate::Narrator;
@@ -53,6 +54,8 @@ pub fn serve(
                 Err(e) => return Err(e).context("accept failed"),
             },
         };
+        // ANCHOR_END: accept_loop
+        // ANCHOR: after_accept
         accept_errors.accepted();
         if stop.is_stopping() {
             common::stop::discard_woken(&stream); // The wake-up connection: no TIME_WAIT.
@@ -67,7 +70,7 @@ pub fn serve(
     }
     Ok(())
 }
-// ANCHOR_END: accept_loop
+// ANCHOR_END: after_accept
 
 // ANCHOR: admit
 /// Gives a newly accepted client its thread, or refuses it when `--max-conns` threads are
@@ -89,6 +92,8 @@ fn admit(
         );
         return None; // Dropping the stream closes it: the client reads end-of-stream.
     }
+    // ANCHOR_END: admit
+    // ANCHOR: admit_serve
     narrate!(n, "accept() -> {}, peer {peer}", common::narrate::fd(&stream));
     stats.opened();
     // Small echoes should go out at once, not wait for Nagle's algorithm (as in poll mode).
@@ -104,10 +109,11 @@ fn admit(
         }
     }
 }
-// ANCHOR_END: admit
+// ANCHOR_END: admit_serve
 
 // ANCHOR: worker
-/// Starts the thread that serves one client with chapter 01's blocking echo loop.
+/// Starts the thread that serves one client with chapter 01's blocking echo loop,
+/// [`echo_until_closed`].
 fn spawn_worker(
     stream: TcpStream,
     stop: &Arc<Stop>,
@@ -123,35 +129,23 @@ fn spawn_worker(
             let _ = stream.shutdown(Shutdown::Both);
         }
     });
+    // ANCHOR_END: worker
+    // ANCHOR: worker_thread
     let stats = Arc::clone(stats);
     thread::Builder::new().name("echo".into()).stack_size(THREAD_STACK).spawn(move || {
         let fd = common::narrate::fd(&*stream);
-        if let Err(e) = echo_until_closed(&stream, &stats, n) {
+        // Chapter 01's loop: recv, sendall, until the client closes. The tally counts what
+        // was echoed even when the connection ends in an error. (`Read` and `Write` are
+        // implemented for `&TcpStream`: a socket needs no exclusive access to be used.)
+        let mut conn = Tally::new(&*stream);
+        let mut buf = vec![0u8; READ_CHUNK];
+        if let Err(e) = echo_until_closed(&mut conn, &mut buf, n) {
             narrate!(n, "connection on {fd}: {e}");
         }
+        stats.echoed(conn.sent());
         drop(watch);
         narrate!(n, "close({fd})");
         stats.closed();
     })
 }
-// ANCHOR_END: worker
-
-// ANCHOR: echo
-/// Chapter 01's loop: `recv`, `sendall`, until the client closes. (`Read` and `Write` are
-/// implemented for `&TcpStream`: a socket needs no exclusive access to be used.)
-fn echo_until_closed(mut stream: &TcpStream, stats: &Stats, n: Narrator) -> io::Result<()> {
-    let mut buf = vec![0u8; READ_CHUNK];
-    loop {
-        let received = match stream.read(&mut buf) {
-            Ok(0) => return Ok(()),
-            Ok(received) => received,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        narrate!(n, "recv({}) -> {received} bytes", common::narrate::fd(stream));
-        stream.write_all(&buf[..received])?;
-        narrate!(n, "sendall({}, {received} bytes)", common::narrate::fd(stream));
-        stats.echoed(received as u64);
-    }
-}
-// ANCHOR_END: echo
+// ANCHOR_END: worker_thread

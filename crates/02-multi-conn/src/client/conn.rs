@@ -46,6 +46,22 @@ pub(super) struct Conn {
 }
 
 impl Conn {
+    // ANCHOR: client_reregister
+    /// Keeps write interest only while there is something left to send.
+    fn reregister(&mut self, registry: &Registry) -> io::Result<()> {
+        let wanted = if self.sent < self.outbox.len() {
+            Interest::READABLE | Interest::WRITABLE
+        } else {
+            Interest::READABLE
+        };
+        if wanted != self.interest {
+            registry.reregister(&mut self.stream, Token(self.id), wanted)?;
+            self.interest = wanted;
+        }
+        Ok(())
+    }
+    // ANCHOR_END: client_reregister
+
     /// A connection `id` whose non-blocking `connect` has started, registered with `interest`.
     pub(super) fn new(
         stream: TcpStream,
@@ -117,6 +133,8 @@ pub(super) fn step(
         if conn.received < conn.outbox.len() {
             break; // The rest of the echo comes with a later event.
         }
+        // ANCHOR_END: step
+        // ANCHOR: step_next
         match plan.deadline {
             // Ping-pong: the echo is complete; send the next message if there is time.
             Some(deadline) if plan.ping_pong => {
@@ -133,18 +151,12 @@ pub(super) fn step(
             }
         }
     }
-    let wanted = if conn.sent < conn.outbox.len() {
-        Interest::READABLE | Interest::WRITABLE
-    } else {
-        Interest::READABLE
-    };
-    if !conn.done && wanted != conn.interest {
-        registry.reregister(&mut conn.stream, Token(conn.id), wanted)?;
-        conn.interest = wanted;
+    if !conn.done {
+        conn.reregister(registry)?;
     }
     Ok(())
 }
-// ANCHOR_END: step
+// ANCHOR_END: step_next
 
 // ANCHOR: send_due
 /// Sends as much of the outbox as the socket takes (a partial send is normal on a

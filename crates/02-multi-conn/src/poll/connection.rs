@@ -34,8 +34,10 @@ pub(super) struct Connection {
     /// The client closed its sending side (`recv` returned 0): send what is left, then close.
     pub(super) peer_closed: bool,
 }
+// ANCHOR_END: connection
 
 impl Connection {
+    // ANCHOR: wanted_interest
     /// Bytes of echo waiting to be sent.
     pub(super) fn pending(&self) -> usize {
         self.out.len() - self.sent
@@ -53,8 +55,28 @@ impl Connection {
             (false, false) => None, // Nothing left to do: close.
         }
     }
+    // ANCHOR_END: wanted_interest
+
+    // ANCHOR: reregister
+    /// Tells the kernel the interest that now fits, if it changed (`epoll_ctl(MOD)`).
+    fn reregister(&mut self, token: Token, registry: &Registry, n: Narrator) -> io::Result<()> {
+        match self.wanted_interest() {
+            Some(wanted) if wanted != self.interest => {
+                registry.reregister(&mut self.stream, token, wanted)?;
+                narrate!(
+                    n,
+                    "reregister({}, {wanted:?}) ({} bytes pending)",
+                    common::narrate::fd(&self.stream),
+                    self.pending()
+                );
+                self.interest = wanted;
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+    // ANCHOR_END: reregister
 }
-// ANCHOR_END: connection
 
 /// The connections, in slots reused as clients come and go (a token names a slot).
 #[derive(Default)]
@@ -112,6 +134,8 @@ pub(super) fn pump(
     n: Narrator,
 ) -> io::Result<()> {
     flush(conn, n)?;
+    // ANCHOR_END: pump
+    // ANCHOR: pump_read
     while !conn.peer_closed && conn.pending() < MAX_PENDING_OUTPUT {
         match conn.stream.read(scratch) {
             Ok(0) => {
@@ -137,22 +161,10 @@ pub(super) fn pump(
             Err(e) => return Err(e),
         }
     }
-    if let Some(wanted) = conn.wanted_interest() {
-        if wanted != conn.interest {
-            registry.reregister(&mut conn.stream, token, wanted)?;
-            narrate!(
-                n,
-                "reregister({}, {wanted:?}) ({} bytes pending)",
-                common::narrate::fd(&conn.stream),
-                conn.pending()
-            );
-            conn.interest = wanted;
-        }
-    }
-    Ok(())
+    conn.reregister(token, registry, n)
 }
 
-// ANCHOR_END: pump
+// ANCHOR_END: pump_read
 
 // ANCHOR: flush
 /// Sends pending output until it is all gone or the socket's send buffer is full. A `send`
@@ -180,6 +192,8 @@ pub(super) fn flush(conn: &mut Connection, n: Narrator) -> io::Result<()> {
             Err(e) => return Err(e),
         }
     }
+    // ANCHOR_END: flush
+    // ANCHOR: flush_tidy
     if conn.pending() == 0 {
         conn.sent = 0;
         // An idle connection should not keep the buffer a burst made it grow: free it.
@@ -195,4 +209,4 @@ pub(super) fn flush(conn: &mut Connection, n: Narrator) -> io::Result<()> {
     }
     Ok(())
 }
-// ANCHOR_END: flush
+// ANCHOR_END: flush_tidy
