@@ -72,12 +72,14 @@ pub fn run(config: &Config) -> Result<()> {
     let stop = Stop::new();
     stop.trigger_on_ctrl_c()?;
     let n = config.narrator;
+    // ANCHOR: run_listen
     // The listening socket: chapter 01's recipe, with the backlog of the tutorial's program.
     let addr = common::host::resolve(&config.host, config.port)?[0];
     let options = ListenOptions { backlog: BACKLOG, reuse_address: true };
     let listener = ch01_echo::listen::listen(addr, &options, n)?;
     let bound = listener.local_addr().context("could not read the bound address")?;
     println!("listening on {bound}");
+    // ANCHOR_END: run_listen
     eprintln!(
         "open http://{}/ in a browser, or run: curl -v http://{}/",
         common::host::reachable(bound),
@@ -86,6 +88,7 @@ pub fn run(config: &Config) -> Result<()> {
     let _wake = stop.watch(move || common::stop::wake_accept(bound));
     let mut served = 0u64;
     let mut accept_errors = AcceptPolicy::new(n);
+    // ANCHOR: run_loop
     while !stop.is_stopping() {
         let (stream, peer) = match listener.accept() {
             Ok(accepted) => accepted,
@@ -108,6 +111,7 @@ pub fn run(config: &Config) -> Result<()> {
         narrate!(n, "close({})", common::narrate::fd(&stream));
         served += 1;
     }
+    // ANCHOR_END: run_loop
     eprintln!("server stopped: answered {}", plural(served, "connection"));
     Ok(())
 }
