@@ -21,7 +21,8 @@ use common::narrate;
 use common::narrate::Narrator;
 use socket2::{Domain, Socket, Type};
 
-use crate::client::{self, Options};
+use crate::client;
+use crate::options::Options;
 use crate::seed::{self, SeedOutcome};
 use crate::target::Target;
 use crate::wire::Wire;
@@ -116,12 +117,12 @@ fn serve(listener: &TcpListener, n: Narrator) {
         // One thread per connection, as in chapter 02: the seed's hung loop keeps its
         // connection open while the next one is served.
         thread::spawn(move || {
-            let _ = serve_connection(stream, n);
+            let _ = serve_client(stream, n);
         });
     }
 }
 
-fn serve_connection(mut stream: TcpStream, n: Narrator) -> std::io::Result<()> {
+fn serve_client(mut stream: TcpStream, n: Narrator) -> std::io::Result<()> {
     stream.set_read_timeout(Some(SERVER_IDLE))?;
     let mut buf = Vec::new();
     loop {

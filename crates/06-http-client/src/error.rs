@@ -134,8 +134,10 @@ pub fn kind_of_io(err: &io::Error) -> Kind {
     if let Some(tls) = err.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
         return kind_of_tls(tls);
     }
+    if common::timeout::is_timeout(err) {
+        return Kind::Timeout;
+    }
     match err.kind() {
-        TimedOut | WouldBlock => Kind::Timeout,
         UnexpectedEof => Kind::Partial,
         // The peer's kernel sent a RST: the connection is gone, whatever we were doing.
         ConnectionReset | ConnectionAborted => Kind::Recv,
