@@ -10,6 +10,7 @@ use std::sync::{Arc, mpsc};
 use std::thread;
 
 use anyhow::Context;
+use ch01_echo::connect::connect_addrs;
 use common::narrate;
 use rustls::pki_types::ServerName;
 
@@ -112,8 +113,13 @@ fn resolve_in_time(target: &Target, timeouts: &Timeouts) -> anyhow::Result<Vec<S
 }
 
 // ANCHOR: connect_first
-/// Connects to each address in turn until one answers, as chapter 01's client does; each try
-/// waits at most `--connect-timeout`, and never past `--max-time`.
+/// Connects to each address in turn until one answers, as chapter 01's client does.
+///
+/// Each try is chapter 01's recipe (`socket()`, then `connect()`, narrated), given one address
+/// at a time rather than the whole list, for what this chapter adds around it: `-v` says
+/// `Trying` and why each address failed, as curl does; each try waits at most
+/// `--connect-timeout`, and never past what is left of `--max-time`; and the error names the
+/// address that failed last.
 fn connect_first(
     target: &Target,
     addrs: &[SocketAddr],
@@ -124,11 +130,9 @@ fn connect_first(
     let mut last_err = None;
     for &addr in addrs {
         wire.info(&format!("  Trying {addr}..."));
-        narrate!(wire.narrator, "socket({}, SOCK_STREAM)", common::narrate::family(addr.ip()));
         let wait = timeouts.next_wait(timeouts.connect)?;
-        match TcpStream::connect_timeout(&addr, wait) {
+        match connect_addrs(&[addr], Some(wait), wire.narrator) {
             Ok(tcp) => {
-                narrate!(wire.narrator, "connect({addr}) -> {}", common::narrate::fd(&tcp));
                 // The request head goes out in one write, but a body may follow in a second:
                 // without TCP_NODELAY, Nagle's algorithm would hold it back until the first
                 // is acknowledged, and the server's delayed ACK can make that 40 ms.
