@@ -282,6 +282,8 @@ impl Connection {
                 other => other,
             },
         };
+        // ANCHOR_END: fill
+        // ANCHOR: fill_result
         match result {
             Ok(n) => {
                 let call =
@@ -305,7 +307,7 @@ impl Connection {
             }
         }
     }
-    // ANCHOR_END: fill
+    // ANCHOR_END: fill_result
 
     /// Closes the connection; for TLS, says goodbye with a close_notify alert first.
     pub fn close(mut self) {

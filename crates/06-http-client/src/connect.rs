@@ -196,6 +196,8 @@ fn handshake(
             ));
         }
     }
+    // ANCHOR_END: handshake
+    // ANCHOR: handshake_done
     let version = session.protocol_version().map_or("?".into(), |v| format!("{v:?}"));
     let suite =
         session.negotiated_cipher_suite().map_or("?".into(), |s| format!("{:?}", s.suite()));
@@ -204,4 +206,4 @@ fn handshake(
     wire.info(&format!("ALPN: server accepted {}", alpn.as_deref().unwrap_or("(none)")));
     Ok(Stream::Tls(Box::new(rustls::StreamOwned::new(session, tcp))))
 }
-// ANCHOR_END: handshake
+// ANCHOR_END: handshake_done

@@ -21,7 +21,6 @@ fn is_redirect(status: u16) -> bool {
     matches!(status, 301 | 302 | 303 | 307 | 308)
 }
 
-// ANCHOR: hops
 /// The redirects followed so far for one URL, as (method, URL) pairs.
 pub struct Hops {
     visited: Vec<(String, String)>,
@@ -34,6 +33,7 @@ impl Hops {
         Hops { visited: vec![(request.method.clone(), target.to_string())], max }
     }
 
+    // ANCHOR: follow
     /// The request and target after a `status` redirect to `location`, or an error when it
     /// is one too many (`--max-redirs`) or leads back to a request already made: the same
     /// method and URL twice is a loop, since without cookies the server answers alike.
@@ -61,8 +61,8 @@ impl Hops {
         self.visited.push(step);
         Ok((request, next))
     }
+    // ANCHOR_END: follow
 }
-// ANCHOR_END: hops
 
 // ANCHOR: redirect_rules
 /// The request to send to a redirect's target (RFC 9110 §15.4):

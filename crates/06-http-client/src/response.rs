@@ -135,6 +135,8 @@ pub fn read_head(conn: &mut Connection) -> anyhow::Result<Head> {
                 return Err(protocol(format!("not an HTTP/1.x response ({e}): {start}")));
             }
         }
+        // ANCHOR_END: read_head
+        // ANCHOR: read_more
         if conn.buffered().len() >= MAX_HEAD_BYTES {
             return Err(protocol(format!(
                 "response head larger than {} KiB",
@@ -150,7 +152,7 @@ pub fn read_head(conn: &mut Connection) -> anyhow::Result<Head> {
         }
     }
 }
-// ANCHOR_END: read_head
+// ANCHOR_END: read_more
 
 // ANCHOR: framing
 /// Decides where the body ends (RFC 9112 §6.3), given the request's method and the head.
@@ -177,6 +179,8 @@ pub fn framing(head: &Head, request_was_head: bool) -> anyhow::Result<Framing> {
             Err(protocol(format!("unsupported Transfer-Encoding: {}", codings.join(", "))))
         };
     }
+    // ANCHOR_END: framing
+    // ANCHOR: framing_length
     if let Some(first) = lengths.first() {
         // `Content-Length: 5, 5` and two equal lines are allowed; different values are not.
         if lengths.iter().any(|l| l != first) {
@@ -190,7 +194,7 @@ pub fn framing(head: &Head, request_was_head: bool) -> anyhow::Result<Framing> {
     }
     Ok(Framing::UntilClose)
 }
-// ANCHOR_END: framing
+// ANCHOR_END: framing_length
 
 #[cfg(test)]
 mod tests {
