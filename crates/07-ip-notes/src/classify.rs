@@ -207,12 +207,15 @@ pub fn v4_ranges(addr: Ipv4Addr) -> Vec<RangeHit> {
     hits
 }
 
+// ANCHOR_END: membership
+
+// ANCHOR: in_block
 /// Is `addr` inside `net/len`? Compare the first `len` bits: mask off the host part.
 pub fn in_v4_block(addr: Ipv4Addr, net: Ipv4Addr, len: u8) -> bool {
     let mask = v4_mask(len);
     u32::from(addr) & mask == u32::from(net) & mask
 }
-// ANCHOR_END: membership
+// ANCHOR_END: in_block
 
 /// The special IPv6 ranges `addr` is in.
 pub fn v6_ranges(addr: Ipv6Addr) -> Vec<RangeHit> {

@@ -37,7 +37,6 @@ pub const PC1_TARGETS: [Ipv4Addr; 4] = [Ipv4Addr::LOCALHOST, Ipv4Addr::UNSPECIFI
 /// What pc2's client tries: pc1's two card addresses.
 pub const PC2_TARGETS: [Ipv4Addr; 2] = [PC1_A, PC1_B];
 
-// ANCHOR: cases
 /// One of the notes' four servers and what the notes expect.
 pub struct Case {
     /// The addresses the server binds (one socket each, one port).
@@ -70,7 +69,6 @@ pub fn linux_expects(case: &Case, target: Ipv4Addr, notes: bool) -> bool {
         notes
     }
 }
-// ANCHOR_END: cases
 
 /// One probe result, as the report shows it.
 #[derive(Debug, Clone, Serialize)]

@@ -15,7 +15,6 @@ use super::{CASES, PC1_A, PC1_B, PC1_TARGETS, PC2_A, PC2_B, PC2_TARGETS, Probe, 
 /// Every namespace this command makes starts with this, then `pc1-PID` or `pc2-PID`.
 const PREFIX: &str = "ch07-";
 
-// ANCHOR: run
 /// Builds the lab, runs the four cases, tears the lab down. Returns the probes per case.
 ///
 /// # Errors
@@ -62,7 +61,6 @@ pub fn run(trace: bool, hold: bool) -> Result<Vec<Vec<Probe>>> {
     eprintln!("tore down {pc1} and {pc2}");
     Ok(results)
 }
-// ANCHOR_END: run
 
 // ANCHOR: setup
 /// Creates pc1 and pc2 and wires them as in the diagram at the top of this file.
