@@ -25,14 +25,15 @@ use common::narrate::Narrator;
 use common::stop::Stop;
 use common::text::escape_controls;
 
+use crate::command::{Command, command_frame, parse_line};
+use crate::config::WRITE_TIMEOUT;
+use crate::connection::{Connection, FrameWriter, ReadError};
 use crate::console::{self, History, Input, Printer};
-use crate::frame::{Connection, Frame, FrameWriter, Kind, MAX_TEXT_LEN, ReadError};
+use crate::frame::{Frame, Kind, MAX_TEXT_LEN};
 use crate::liveness::{self, Due, Heartbeat, Liveness};
 
 /// How long to wait for the server's close after our half-close, before closing anyway.
 pub const CLOSE_WAIT: Duration = Duration::from_secs(5);
-/// A blocked `send` gives up after this long: the server is not reading.
-pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What the client needs to know, from the command line.
 #[derive(Debug, Clone)]
@@ -50,56 +51,6 @@ pub struct Options {
     /// Narration (`--trace`).
     pub narrator: Narrator,
 }
-
-// ANCHOR: commands
-/// What a typed line asks for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Command {
-    /// Say this to the room.
-    Say(String),
-    /// `/nick NAME`: change name.
-    Nick(String),
-    /// `/who`: who is here?
-    Who,
-    /// `/quit`, or `exit` alone on a line (the tutorial's word): leave.
-    Quit,
-    /// An empty line: nothing.
-    Nothing,
-    /// A `/word` we do not know.
-    Unknown(String),
-}
-
-/// Reads a typed line as a [`Command`].
-pub fn parse_line(line: &str) -> Command {
-    let trimmed = line.trim();
-    if trimmed.is_empty() {
-        return Command::Nothing;
-    }
-    if trimmed == "exit" || trimmed == "/quit" {
-        return Command::Quit;
-    }
-    if trimmed == "/who" {
-        return Command::Who;
-    }
-    if let Some(name) = trimmed.strip_prefix("/nick ") {
-        return Command::Nick(name.trim().to_owned());
-    }
-    if trimmed.starts_with('/') {
-        return Command::Unknown(trimmed.to_owned());
-    }
-    Command::Say(line.to_owned())
-}
-
-/// The frame a command sends, if any.
-pub fn command_frame(command: &Command) -> Option<Frame> {
-    match command {
-        Command::Say(text) => Some(Frame::new(Kind::Text, text.clone())),
-        Command::Nick(name) => Some(Frame::new(Kind::Nick, name.clone())),
-        Command::Who => Some(Frame::new(Kind::List, "")),
-        Command::Quit | Command::Nothing | Command::Unknown(_) => None,
-    }
-}
-// ANCHOR_END: commands
 
 // ANCHOR: view
 /// Turns frames from the server into the lines a person reads. It remembers our own name: the

@@ -140,17 +140,6 @@ pub fn set_keepalive(socket: SockRef<'_>, idle: Option<Duration>, n: Narrator) {
 }
 // ANCHOR_END: keepalive
 
-/// Parses a duration in seconds, fractions allowed (`0.5`), for clap.
-///
-/// # Errors
-/// A message for clap when the text is not a number from 0.01 to 86400.
-pub fn parse_secs(text: &str) -> Result<Duration, String> {
-    match text.parse::<f64>() {
-        Ok(secs) if (0.01..=86_400.0).contains(&secs) => Ok(Duration::from_secs_f64(secs)),
-        _ => Err(format!("`{text}` is not a number of seconds from 0.01 to 86400")),
-    }
-}
-
 /// Describes a duration for people: `30 s`, `0.5 s`.
 pub fn secs(d: Duration) -> String {
     let s = d.as_secs_f64();

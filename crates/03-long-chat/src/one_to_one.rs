@@ -24,11 +24,12 @@ use common::narrate::Narrator;
 use common::stop::Stop;
 use common::text::escape_controls;
 
-use crate::client::{self, Command};
+use crate::command::{Command, parse_line};
+use crate::config::{Config, WRITE_TIMEOUT};
+use crate::connection::{Connection, FrameWriter, ReadError};
 use crate::console::{self, History, Input, Printer};
-use crate::frame::{self, Connection, Frame, FrameWriter, Kind};
+use crate::frame::{self, Frame, Kind};
 use crate::liveness::{self, Due, Heartbeat, Liveness};
-use crate::server::Config;
 
 /// How long a client turned away as busy may take to close after our half-close, before we
 /// close anyway. A polite client closes as soon as it reads the busy message; one second
@@ -68,8 +69,7 @@ pub fn serve(listener: TcpListener, config: &Config, stop: &Arc<Stop>) -> Result
     });
     let (printer, terminal) =
         console::start(&format!("{}> ", config.name), &history, move |input| {
-            let more =
-                !matches!(&input, Input::Line(line) if client::parse_line(line) == Command::Quit);
+            let more = !matches!(&input, Input::Line(line) if parse_line(line) == Command::Quit);
             events.send(input).is_ok() && more
         })?;
     printer
@@ -88,7 +88,7 @@ pub fn serve(listener: TcpListener, config: &Config, stop: &Arc<Stop>) -> Result
     // The keyboard: each line goes to the client as TEXT, `NAME: line`.
     while let Ok(input) = news.recv() {
         let Input::Line(line) = input else { break };
-        let command = client::parse_line(&line);
+        let command = parse_line(&line);
         let peer = current.lock().unwrap_or_else(PoisonError::into_inner);
         match (&command, peer.as_ref()) {
             (Command::Quit, _) => break,
@@ -230,7 +230,7 @@ fn welcome(
     let accepted = Instant::now();
     let _ = stream.set_nodelay(true);
     liveness::set_keepalive(socket2::SockRef::from(&stream), live.keepalive, n);
-    stream.set_write_timeout(Some(client::WRITE_TIMEOUT))?;
+    stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
     let stream = Arc::new(stream);
     let writer = Arc::new(FrameWriter::new(Arc::clone(&stream), n));
     // A second handle (dup) for reading, so this thread's reads and the keyboard's writes
@@ -336,9 +336,9 @@ fn converse(
                 }
                 Due::Nothing => {}
             },
-            Err(e @ crate::frame::ReadError::Frame(_)) => {
+            Err(e @ ReadError::Frame(_)) => {
                 let _ = writer.send(&Frame::new(Kind::Error, e.to_string()));
-                if let crate::frame::ReadError::Frame(f) = &e {
+                if let ReadError::Frame(f) = &e {
                     if f.is_recoverable() {
                         continue;
                     }

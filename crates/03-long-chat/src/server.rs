@@ -1,5 +1,8 @@
 //! The `server` command: the listening socket, then one of two ways to chat.
 //!
+//! It sits on top of the crate: it reads the shared [`crate::config`] and calls the modes, and
+//! no module calls back up into it.
+//!
 //! - **Room mode** (the default, [`crate::room`]): many clients in one room; each line a client
 //!   sends is relayed to every other client with the sender's name, and the room hears who
 //!   joins, leaves and changes name. One thread runs an event loop over every socket.
@@ -11,48 +14,27 @@ use std::net::{SocketAddr, TcpListener};
 
 use anyhow::{Context, Result};
 use common::narrate;
-use common::narrate::Narrator;
 use common::stop::Stop;
 use socket2::{Domain, Protocol, Socket, Type};
 
-use crate::liveness::Liveness;
+use crate::config::{Config, DEFAULT_BACKLOG, Mode};
 
-/// The tutorial's port for its long-connection chat.
-pub const DEFAULT_PORT: u16 = 9998;
-/// `listen()` backlog: a chat room's clients arrive a few at a time.
-pub const DEFAULT_BACKLOG: i32 = 128;
-/// Clients in the room at once; more are told so and closed. Each costs two descriptors'
-/// worth of kernel buffers and up to [`crate::room::MAX_OUTBOX_BYTES`] of our memory.
-pub const DEFAULT_MAX_CLIENTS: usize = 1000;
-
-/// How the server chats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    /// Many clients, one room.
-    Room,
-    /// The operator and one client.
-    OneToOne,
-}
-
-/// Everything the server needs to know, from the command line.
-#[derive(Debug, Clone)]
-pub struct Config {
-    /// Address to bind (literal or name).
-    pub host: String,
-    /// Port; 0 lets the kernel pick.
-    pub port: u16,
-    /// Room or one-to-one.
-    pub mode: Mode,
-    /// Clients at once (room mode).
-    pub max_clients: usize,
-    /// Heartbeat and keepalive settings.
-    pub liveness: Liveness,
-    /// One-to-one: the operator's name, and whether to keep a history file.
-    pub name: String,
-    /// One-to-one: keep no history file.
-    pub no_history: bool,
-    /// Narration (`--trace`).
-    pub narrator: Narrator,
+/// The `server` command: listen, announce, chat until Ctrl-C, print a summary.
+///
+/// # Errors
+/// When the listening socket cannot be set up or the event loop fails.
+pub fn run(config: Config) -> Result<()> {
+    let stop = Stop::new();
+    stop.trigger_on_ctrl_c()?;
+    let listener = listen(&config)?;
+    let local = listener.local_addr().context("could not read the bound address")?;
+    println!("listening on {local}");
+    let summary = match config.mode {
+        Mode::Room => crate::room::serve(listener, &config, &stop)?.to_string(),
+        Mode::OneToOne => crate::one_to_one::serve(listener, &config, &stop)?,
+    };
+    eprintln!("server stopped: {summary}");
+    Ok(())
 }
 
 // ANCHOR: listen
@@ -84,21 +66,3 @@ pub fn listen(config: &Config) -> Result<TcpListener> {
     Ok(socket.into())
 }
 // ANCHOR_END: listen
-
-/// The `server` command: listen, announce, chat until Ctrl-C, print a summary.
-///
-/// # Errors
-/// When the listening socket cannot be set up or the event loop fails.
-pub fn run(config: Config) -> Result<()> {
-    let stop = Stop::new();
-    stop.trigger_on_ctrl_c()?;
-    let listener = listen(&config)?;
-    let local = listener.local_addr().context("could not read the bound address")?;
-    println!("listening on {local}");
-    let summary = match config.mode {
-        Mode::Room => crate::room::serve(listener, &config, &stop)?.to_string(),
-        Mode::OneToOne => crate::one_to_one::serve(listener, &config, &stop)?,
-    };
-    eprintln!("server stopped: {summary}");
-    Ok(())
-}

@@ -9,7 +9,8 @@ use std::io::Write;
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
 
-use ch03_long_chat::frame::{Connection, Frame, Kind};
+use ch03_long_chat::connection::Connection;
+use ch03_long_chat::frame::{Frame, Kind};
 use testkit::{PATIENCE, Proc};
 
 fn chat() -> Command {

@@ -10,7 +10,8 @@ use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use ch03_long_chat::frame::{Connection, Frame, Kind};
+use ch03_long_chat::connection::Connection;
+use ch03_long_chat::frame::{Frame, Kind};
 use socket2::{Domain, Socket, Type};
 use testkit::{PATIENCE, Proc};
 
