@@ -18,7 +18,6 @@ use anyhow::{Context, Result, bail};
 use common::narrate;
 use common::narrate::Narrator;
 use common::report::{Doing, Transport, doing};
-use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::conn::{Conn, Endpoint};
 
@@ -39,34 +38,7 @@ const PATTERN_PERIOD: usize = 251;
 pub fn connect(endpoint: &Endpoint, n: Narrator) -> Result<Conn> {
     match endpoint {
         Endpoint::Tcp { host, port } => {
-            let mut last_error = None;
-            for addr in common::host::resolve(host, *port)? {
-                let domain = Domain::for_address(addr);
-                let socket = Socket::new(domain, Type::STREAM, Some(Protocol::TCP))
-                    .context("could not create a socket")?;
-                narrate!(
-                    n,
-                    "socket({}, SOCK_STREAM) -> {}",
-                    common::narrate::family(addr.ip()),
-                    common::narrate::fd(&socket)
-                );
-                // connect() runs TCP's three-way handshake: SYN, SYN-ACK, ACK. It returns once
-                // the server's kernel has answered, before the server calls accept().
-                match socket.connect(&addr.into()) {
-                    Ok(()) => {
-                        narrate!(n, "connect({addr})");
-                        return Ok(Conn::Tcp(socket.into()));
-                    }
-                    Err(e) => {
-                        narrate!(n, "connect({addr}) -> {e}");
-                        last_error = Some(e);
-                    }
-                }
-            }
-            let err = last_error.expect("resolve returns at least one address");
-            Err(err).with_context(|| {
-                doing(Doing::Connect(Transport::Tcp), format!("could not connect to {endpoint}"))
-            })
+            Ok(Conn::Tcp(crate::connect::connect(host, *port, None, n)?))
         }
         #[cfg(unix)]
         Endpoint::Unix(path) => {

@@ -9,5 +9,8 @@
 
 pub mod client;
 pub mod conn;
+pub mod connect;
 pub mod demo;
+pub mod echo;
+pub mod listen;
 pub mod server;

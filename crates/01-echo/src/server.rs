@@ -7,7 +7,7 @@
 //! only then `accept()` the next. A second client waits in the kernel's accept queue the whole
 //! time; chapter 02 fixes that.
 
-use std::io::{self, Read, Write};
+use std::io;
 use std::net::{Shutdown, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,9 +18,11 @@ use common::narrate;
 use common::narrate::Narrator;
 use common::report::{Doing, Transport, doing};
 use common::stop::Stop;
-use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use socket2::{Domain, SockAddr, Socket, Type};
 
 use crate::conn::{Conn, Endpoint, Listener};
+use crate::echo::{Tally, echo_until_closed};
+use crate::listen::{self, ListenOptions};
 
 /// The tutorial's port: above 1023, so no privileges are needed to bind it.
 pub const DEFAULT_PORT: u16 = 65432;
@@ -141,47 +143,11 @@ enum WakeTarget {
     Unix(SockAddr),
 }
 
-// ANCHOR: listen_tcp
-/// Builds a listening TCP socket step by step, as the C API (and Python) does it.
+/// The listening socket, built with chapter 01's recipe, [`crate::listen::listen`].
 fn listen_tcp(addr: SocketAddr, config: &Config) -> Result<std::net::TcpListener> {
-    let n = config.narrator;
-    // socket(): an IPv4 or IPv6 endpoint (the address family) for a byte stream (TCP).
-    let domain = Domain::for_address(addr);
-    let socket = Socket::new(domain, Type::STREAM, Some(Protocol::TCP))
-        .context("could not create a socket")?;
-    narrate!(
-        n,
-        "socket({}, SOCK_STREAM) -> {}",
-        common::narrate::family(addr.ip()),
-        common::narrate::fd(&socket)
-    );
-
-    // SO_REUSEADDR lets a restarted server bind its port while connections of the old one
-    // still sit in TIME_WAIT. Without it, a quick restart fails with "Address already in use".
-    if config.reuse_address {
-        socket.set_reuse_address(true)?;
-        narrate!(n, "setsockopt(SOL_SOCKET, SO_REUSEADDR, 1)");
-    }
-    // Bound to "::" (every IPv6 address), a dual-stack socket also accepts IPv4 clients, seen
-    // as ::ffff:a.b.c.d. Operating systems disagree on the default, so we say it.
-    if addr.is_ipv6() && addr.ip().is_unspecified() {
-        socket.set_only_v6(false)?;
-        narrate!(n, "setsockopt(IPPROTO_IPV6, IPV6_V6ONLY, 0)");
-    }
-
-    // bind(): claim the address and port. Port 0 asks the kernel for any free port.
-    socket
-        .bind(&addr.into())
-        .with_context(|| doing(Doing::Bind(Transport::Tcp), format!("could not bind {addr}")))?;
-    narrate!(n, "bind({addr})");
-
-    // listen(): from now on the kernel completes handshakes on its own and queues up to
-    // `backlog` connections for accept(), even while we are busy with another client.
-    socket.listen(config.backlog).with_context(|| format!("could not listen on {addr}"))?;
-    narrate!(n, "listen(backlog={}){}", config.backlog, backlog_cap_note(config.backlog));
-    Ok(socket.into())
+    let options = ListenOptions { backlog: config.backlog, reuse_address: config.reuse_address };
+    listen::listen(addr, &options, config.narrator)
 }
-// ANCHOR_END: listen_tcp
 
 // ANCHOR: listen_unix
 /// Builds a listening Unix-domain socket at `path`: the address is a file, not a port.
@@ -209,7 +175,7 @@ fn listen_unix(path: &std::path::Path, config: &Config) -> Result<Listener> {
     socket
         .listen(config.backlog)
         .with_context(|| format!("could not listen on {}", path.display()))?;
-    narrate!(n, "listen(backlog={}){}", config.backlog, backlog_cap_note(config.backlog));
+    narrate!(n, "listen(backlog={}){}", config.backlog, listen::backlog_cap_note(config.backlog));
     let listener = UnixListener::from(std::os::fd::OwnedFd::from(socket));
     Ok(Listener::Unix(listener, file))
 }
@@ -243,17 +209,6 @@ fn remove_stale_socket_file(path: &std::path::Path) -> Result<()> {
     }
 }
 // ANCHOR_END: listen_unix
-
-/// Linux silently caps the backlog at `net.core.somaxconn`; narration says so when it bites.
-fn backlog_cap_note(backlog: i32) -> String {
-    let somaxconn = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
-        .ok()
-        .and_then(|text| text.trim().parse::<i32>().ok());
-    match somaxconn {
-        Some(cap) if backlog > cap => format!(" (the kernel caps it at somaxconn = {cap})"),
-        _ => String::new(),
-    }
-}
 
 // ANCHOR: accept_loop
 /// Accepts one client, echoes until it closes, then accepts the next: one at a time.
@@ -314,44 +269,17 @@ fn serve_one(
     if let Err(e) = conn.set_timeouts(config.timeout) {
         eprintln!("connection from {peer}: could not set timeouts: {e}");
     }
-    if let Err(e) = echo_until_closed(conn, buf, bytes_echoed, n) {
+    // Tally counts what was echoed even when the connection ends in an error.
+    let mut tally = Tally::new(conn);
+    let result = echo_until_closed(&mut tally, buf, n);
+    *bytes_echoed += tally.sent();
+    if let Err(e) = result {
         if !stop.is_stopping() {
             eprintln!("connection from {peer} ended: {}", describe(&e, config.timeout));
         }
     }
 }
 // ANCHOR_END: accept_loop
-
-// ANCHOR: echo
-/// Echoes everything `conn` sends until it closes its side (`recv` returns 0 bytes).
-fn echo_until_closed(
-    conn: &mut Conn,
-    buf: &mut [u8],
-    bytes_echoed: &mut u64,
-    n: Narrator,
-) -> io::Result<()> {
-    loop {
-        // recv() returns whatever has arrived, from 1 byte up to buf.len(): TCP is a byte
-        // stream, not a sequence of messages. 0 means the peer closed its sending side.
-        let received = match conn.read(buf) {
-            Ok(0) => {
-                narrate!(n, "recv({}) -> 0 bytes (peer closed)", buf.len());
-                return Ok(());
-            }
-            Ok(received) => received,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        narrate!(n, "recv({}) -> {received} bytes", buf.len());
-
-        // sendall(): send() may take only part of the data when the socket's send buffer is
-        // nearly full; write_all() loops until every byte is handed to the kernel.
-        conn.write_all(&buf[..received])?;
-        narrate!(n, "sendall({received} bytes)");
-        *bytes_echoed += received as u64;
-    }
-}
-// ANCHOR_END: echo
 
 /// The error of a finished connection in words: a timeout surfaces as `WouldBlock` (Unix) or
 /// `TimedOut` (Windows), which would be a puzzling thing to print.
