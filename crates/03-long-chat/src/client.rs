@@ -101,30 +101,20 @@ impl View {
 // ANCHOR_END: view
 
 // ANCHOR: connect
-/// Connects to the server: `socket`, `connect`, then the options a chat wants.
+/// Connects to the server with chapter 01's recipe (`socket`, `connect` to each address in
+/// turn), then sets the options a long-lived chat wants.
 ///
 /// # Errors
 /// When the host does not resolve or no address accepts the connection.
 pub fn connect(host: &str, port: u16, liveness: &Liveness, n: Narrator) -> Result<TcpStream> {
-    let mut last_error = None;
-    for addr in common::host::resolve(host, port)? {
-        narrate!(n, "socket({}, SOCK_STREAM); connect({addr})", common::narrate::family(addr.ip()));
-        match TcpStream::connect(addr) {
-            Ok(stream) => {
-                narrate!(n, "connect({addr}) -> {}", common::narrate::fd(&stream));
-                // Chat lines are small: send each at once instead of waiting for Nagle.
-                stream.set_nodelay(true).context("could not set TCP_NODELAY")?;
-                liveness::set_keepalive(socket2::SockRef::from(&stream), liveness.keepalive, n);
-                // recv() wakes up every tick, so the reader thread can send heartbeats.
-                stream.set_read_timeout(Some(liveness.tick()))?;
-                stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
-                return Ok(stream);
-            }
-            Err(e) => last_error = Some((addr, e)),
-        }
-    }
-    let (addr, e) = last_error.ok_or_else(|| anyhow!("{host} has no address"))?;
-    Err(e).with_context(|| format!("could not connect to {addr}"))
+    let stream = ch01_echo::connect::connect(host, port, None, n)?;
+    // Chat lines are small: send each at once instead of waiting for Nagle.
+    stream.set_nodelay(true).context("could not set TCP_NODELAY")?;
+    liveness::set_keepalive(socket2::SockRef::from(&stream), liveness.keepalive, n);
+    // recv() wakes up every tick, so the reader thread can send heartbeats.
+    stream.set_read_timeout(Some(liveness.tick()))?;
+    stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
+    Ok(stream)
 }
 // ANCHOR_END: connect
 

@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use ch01_echo::listen::ListenOptions;
 use common::narrate::Narrator;
 
 use crate::liveness::Liveness;
@@ -13,6 +14,9 @@ use crate::liveness::Liveness;
 pub const DEFAULT_PORT: u16 = 9998;
 /// `listen()` backlog: a chat room's clients arrive a few at a time.
 pub const DEFAULT_BACKLOG: i32 = 128;
+/// The listening socket's choices for chapter 01's recipe: `SO_REUSEADDR`, so a restarted
+/// server gets its port back while old connections sit in `TIME_WAIT`.
+pub const LISTEN: ListenOptions = ListenOptions { backlog: DEFAULT_BACKLOG, reuse_address: true };
 /// Clients in the room at once; more are told so and closed. Each costs two descriptors'
 /// worth of kernel buffers and up to [`crate::room::MAX_OUTBOX_BYTES`] of our memory.
 pub const DEFAULT_MAX_CLIENTS: usize = 1000;

@@ -24,7 +24,6 @@ use crate::config::{self, Config, Mode};
 use crate::connection::{Connection, FrameWriter};
 use crate::frame::{Frame, Kind};
 use crate::liveness::Liveness;
-use crate::server;
 
 /// How long the demo waits for any one expected line.
 const STEP_TIMEOUT: Duration = Duration::from_secs(5);
@@ -123,7 +122,8 @@ pub fn run() -> Result<()> {
         no_history: true,
         narrator: Narrator::new("server", true),
     };
-    let listener = server::listen(&config)?;
+    let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
+    let listener = ch01_echo::listen::listen(loopback, &config::LISTEN, config.narrator)?;
     let addr = listener.local_addr().context("could not read the bound address")?;
     println!("listening on {addr}");
     let stop = Stop::new();

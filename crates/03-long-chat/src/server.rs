@@ -13,11 +13,9 @@
 use std::net::{SocketAddr, TcpListener};
 
 use anyhow::{Context, Result};
-use common::narrate;
 use common::stop::Stop;
-use socket2::{Domain, Protocol, Socket, Type};
 
-use crate::config::{Config, DEFAULT_BACKLOG, Mode};
+use crate::config::{Config, LISTEN, Mode};
 
 /// The `server` command: listen, announce, chat until Ctrl-C, print a summary.
 ///
@@ -38,31 +36,13 @@ pub fn run(config: Config) -> Result<()> {
 }
 
 // ANCHOR: listen
-/// The listening socket, built call by call as in chapter 01.
+/// The listening socket: chapter 01's recipe (socket, `SO_REUSEADDR`, bind, listen), on the
+/// first address the host name resolves to.
 ///
 /// # Errors
 /// When the host does not resolve, or `socket`/`bind`/`listen` fail.
 pub fn listen(config: &Config) -> Result<TcpListener> {
-    let n = config.narrator;
     let addr: SocketAddr = common::host::resolve(&config.host, config.port)?[0];
-    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))
-        .context("could not create a socket")?;
-    narrate!(
-        n,
-        "socket({}, SOCK_STREAM) -> {}",
-        common::narrate::family(addr.ip()),
-        common::narrate::fd(&socket)
-    );
-    socket.set_reuse_address(true).context("could not set SO_REUSEADDR")?;
-    narrate!(n, "setsockopt(SOL_SOCKET, SO_REUSEADDR, 1)");
-    if addr.is_ipv6() && addr.ip().is_unspecified() {
-        socket.set_only_v6(false).context("could not clear IPV6_V6ONLY")?;
-        narrate!(n, "setsockopt(IPPROTO_IPV6, IPV6_V6ONLY, 0)");
-    }
-    socket.bind(&addr.into()).with_context(|| format!("could not bind {addr}"))?;
-    narrate!(n, "bind({addr})");
-    socket.listen(DEFAULT_BACKLOG).with_context(|| format!("could not listen on {addr}"))?;
-    narrate!(n, "listen(backlog={DEFAULT_BACKLOG})");
-    Ok(socket.into())
+    ch01_echo::listen::listen(addr, &LISTEN, config.narrator)
 }
 // ANCHOR_END: listen
