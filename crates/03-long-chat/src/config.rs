@@ -1,7 +1,7 @@
 //! What the server is told on the command line, and the limits both ends share.
 //!
 //! A leaf module: the room, the one-to-one mode and the client read these, and it reads none of
-//! them, so [`crate::server`] can sit on top of the modes without the modes reaching back up.
+//! them, so `server.rs` can sit on top of the modes without the modes reaching back up.
 
 use std::time::Duration;
 
@@ -18,7 +18,7 @@ pub const DEFAULT_BACKLOG: i32 = 128;
 /// server gets its port back while old connections sit in `TIME_WAIT`.
 pub const LISTEN: ListenOptions = ListenOptions { backlog: DEFAULT_BACKLOG, reuse_address: true };
 /// Clients in the room at once; more are told so and closed. Each costs two descriptors'
-/// worth of kernel buffers and up to [`crate::room::MAX_OUTBOX_BYTES`] of our memory.
+/// worth of kernel buffers and up to the room's `MAX_OUTBOX_BYTES` of our memory.
 pub const DEFAULT_MAX_CLIENTS: usize = 1000;
 /// A blocked `send` gives up after this long: the peer is not reading. (The client and the
 /// one-to-one server block in `send`; the room never does, its sockets are non-blocking.)

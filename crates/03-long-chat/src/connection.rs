@@ -3,7 +3,7 @@
 //! The client and the one-to-one server give each direction a thread of its own and block in
 //! `recv` and `send`, so they need the [`Decoder`] wrapped in a loop that calls `recv` until a
 //! whole frame is in, and a writer that several threads can share without mixing up the bytes
-//! of two frames. (The room server's event loop feeds its decoders itself: `crate::room`.)
+//! of two frames. (The room server's event loop feeds its decoders itself, in `room.rs`.)
 
 use std::fmt;
 use std::io::{self, Read, Write};

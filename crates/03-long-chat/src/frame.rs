@@ -30,9 +30,10 @@
 //! self-describing, and costs a JSON parse per message; ours is a fixed 5-byte header, which a
 //! chat needs no more than.
 //!
-//! [`Decoder`] turns bytes into frames, whatever pieces they arrive in;
-//! [`crate::connection::Connection`] runs it over a blocking socket. Both refuse a length above [`MAX_FRAME_LEN`] **before** allocating
-//! anything for it: a peer that announces 4 GiB gets an error, not 4 GiB of our memory.
+//! [`Decoder`] turns bytes into frames, whatever pieces they arrive in; `Connection`, in
+//! `connection.rs`, runs it over a blocking socket. Both refuse a length above [`MAX_FRAME_LEN`]
+//! **before** allocating anything for it: a peer that announces 4 GiB gets an error, not 4 GiB
+//! of our memory.
 
 use std::fmt;
 use std::io::{self, Read};
