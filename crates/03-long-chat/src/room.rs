@@ -21,13 +21,13 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use common::accept::{AcceptPolicy, AcceptStep};
 use common::narrate;
-use common::narrate::Narrator;
 use common::stop::Stop;
+use mio::event::Event;
 use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Registry, Token, Waker};
 
 pub use self::fanout::{MAX_OUTBOX_BYTES, MAX_READER_STALL, PAUSE_READING_AT};
-use self::fanout::{holds_back, queue};
+use self::fanout::{flush, holds_back, queue};
 pub use self::state::Stats;
 use self::state::{Client, Room};
 use crate::config::Config;
@@ -38,14 +38,12 @@ use crate::liveness;
 const READ_CHUNK: usize = 64 << 10;
 /// Events handled per `poll`; more are reported by the next one.
 const EVENTS_CAPACITY: usize = 1024;
-/// An emptied output buffer larger than this is freed rather than kept.
-const IDLE_BUFFER_KEEP: usize = 16 << 10;
 
 const LISTENER: Token = Token(0);
 const WAKER: Token = Token(1);
 const FIRST_CLIENT: usize = 2;
 
-// ANCHOR: event_loop
+// ANCHOR: setup
 /// Serves the room from this one thread until `stop` triggers; returns the statistics.
 ///
 /// # Errors
@@ -62,7 +60,9 @@ pub fn serve(listener: std::net::TcpListener, config: &Config, stop: &Arc<Stop>)
     let _wake = stop.watch(move || {
         let _ = waker.wake();
     });
+    // ANCHOR_END: setup
 
+    // ANCHOR: event_loop
     let mut room = Room::new(config.liveness, n);
     let mut events = Events::with_capacity(EVENTS_CAPACITY);
     let mut scratch = vec![0u8; READ_CHUNK];
@@ -73,17 +73,8 @@ pub fn serve(listener: std::net::TcpListener, config: &Config, stop: &Arc<Stop>)
     let mut accept_again_at: Option<Instant> = None;
     while !stop.is_stopping() {
         // Sleep until a socket is ready or the next heartbeat check is due: 0 % CPU when idle.
-        // While paused, wake often enough to notice a reader that has stalled; while out of
-        // descriptors, wake when accepting may resume.
         let wake_at = accept_again_at.map_or(next_check, |at| at.min(next_check));
-        let mut timeout = wake_at.saturating_duration_since(Instant::now());
-        if room.paused {
-            timeout = timeout.min(MAX_READER_STALL / 4);
-        }
-        if !room.dirty.is_empty() {
-            timeout = Duration::ZERO; // Lines read on resuming are still to be sent.
-        }
-        match poll.poll(&mut events, Some(timeout)) {
+        match poll.poll(&mut events, Some(room.poll_timeout(wake_at))) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e).context("poll failed"),
@@ -103,18 +94,7 @@ pub fn serve(listener: std::net::TcpListener, config: &Config, stop: &Arc<Stop>)
                 }
                 LISTENER => {}
                 WAKER => {}
-                Token(token) => {
-                    let slot = token - FIRST_CLIENT;
-                    if event.is_readable() || event.is_read_closed() || event.is_error() {
-                        // A plain "readable" lets receive stop at a short read; one that also
-                        // says "closed" must read on, to find the FIN behind the data.
-                        let plain = !event.is_read_closed() && !event.is_error();
-                        room.receive(slot, &mut scratch, plain);
-                    }
-                    if event.is_writable() {
-                        room.dirty.insert(slot);
-                    }
-                }
+                Token(token) => room.client_event(token - FIRST_CLIENT, event, &mut scratch),
             }
         }
         if Instant::now() >= next_check {
@@ -132,6 +112,18 @@ pub fn serve(listener: std::net::TcpListener, config: &Config, stop: &Arc<Stop>)
 // ANCHOR_END: event_loop
 
 impl Room {
+    /// How long `poll` may sleep: until `wake_at` (the next heartbeat check, or the end of an
+    /// accept back-off), but while paused, often enough to notice a reader that has stalled,
+    /// and not at all while lines read on resuming are still to be sent.
+    fn poll_timeout(&self, wake_at: Instant) -> Duration {
+        let timeout = wake_at.saturating_duration_since(Instant::now());
+        match (self.dirty.is_empty(), self.paused) {
+            (false, _) => Duration::ZERO,
+            (true, true) => timeout.min(MAX_READER_STALL / 4),
+            (true, false) => timeout,
+        }
+    }
+
     /// Accepts every connection waiting in the queue (the listener is edge-triggered).
     /// Returns when to try again, if descriptors ran out (chapter 02's back-off).
     fn accept_all(
@@ -186,6 +178,19 @@ impl Room {
     }
 
     // ANCHOR: receive
+    /// A client's socket is ready: read what has arrived; note that it can take output again.
+    fn client_event(&mut self, slot: usize, event: &Event, scratch: &mut [u8]) {
+        if event.is_readable() || event.is_read_closed() || event.is_error() {
+            // A plain "readable" lets receive stop at a short read; one that also says
+            // "closed" must read on, to find the FIN behind the data.
+            let plain = !event.is_read_closed() && !event.is_error();
+            self.receive(slot, scratch, plain);
+        }
+        if event.is_writable() {
+            self.dirty.insert(slot);
+        }
+    }
+
     /// Reads what has arrived from one client and handles each whole frame, until the kernel's
     /// buffer is empty, or the room pauses for a reader that is behind (see [`PAUSE_READING_AT`]).
     fn receive(&mut self, slot: usize, scratch: &mut [u8], plain: bool) {
@@ -360,42 +365,4 @@ impl Room {
         }
         self.close_doomed(registry);
     }
-}
-
-/// Sends pending output until it is all gone or the socket's send buffer is full; a partial
-/// send is normal on a non-blocking socket.
-fn flush(client: &mut Client, n: Narrator) -> io::Result<()> {
-    while client.pending() > 0 {
-        match client.stream.write(&client.out[client.sent..]) {
-            Ok(written) => {
-                narrate!(n, "send({}, {} bytes) -> {written}", client.fd(), client.pending());
-                let short = written < client.pending();
-                client.sent += written;
-                if written > 0 {
-                    client.last_progress = Instant::now();
-                }
-                if short {
-                    break; // The send buffer is full: write interest tells us when it is not.
-                }
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        }
-    }
-    if client.pending() < PAUSE_READING_AT {
-        client.behind_since = None; // Caught up: the next time it falls behind is a new one.
-    }
-    if client.pending() == 0 {
-        client.sent = 0;
-        if client.out.capacity() > IDLE_BUFFER_KEEP {
-            client.out = Vec::new();
-        } else {
-            client.out.clear();
-        }
-    } else if client.sent > 0 {
-        client.out.drain(..client.sent);
-        client.sent = 0;
-    }
-    Ok(())
 }

@@ -15,9 +15,11 @@
 //! [`MAX_OUTBOX_BYTES`] the server gives up on that client, closes it, and tells the room why.
 //! A reader is dropped only for its own slowness, and memory per client is bounded.
 
+use std::io::{self, Write};
 use std::time::{Duration, Instant};
 
 use common::narrate;
+use common::narrate::Narrator;
 use common::text::{escape_controls, human_bytes};
 
 use super::state::{Client, Room};
@@ -41,6 +43,8 @@ pub const PAUSE_READING_AT: usize = MAX_OUTBOX_BYTES / 4;
 /// pace of a conversation it never pauses the room at all.
 pub const MAX_READER_STALL: Duration = Duration::from_secs(1);
 // ANCHOR_END: outbox_limit
+/// An emptied output buffer larger than this is freed rather than kept.
+const IDLE_BUFFER_KEEP: usize = 16 << 10;
 
 impl Room {
     // ANCHOR: broadcast
@@ -173,4 +177,42 @@ pub(super) fn holds_back(client: &Client, now: Instant) -> bool {
         && client.pending() >= PAUSE_READING_AT
         && client.behind_since.is_some_and(recent)
         && recent(client.last_progress)
+}
+
+/// Sends pending output until it is all gone or the socket's send buffer is full; a partial
+/// send is normal on a non-blocking socket.
+pub(super) fn flush(client: &mut Client, n: Narrator) -> io::Result<()> {
+    while client.pending() > 0 {
+        match client.stream.write(&client.out[client.sent..]) {
+            Ok(written) => {
+                narrate!(n, "send({}, {} bytes) -> {written}", client.fd(), client.pending());
+                let short = written < client.pending();
+                client.sent += written;
+                if written > 0 {
+                    client.last_progress = Instant::now();
+                }
+                if short {
+                    break; // The send buffer is full: write interest tells us when it is not.
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    if client.pending() < PAUSE_READING_AT {
+        client.behind_since = None; // Caught up: the next time it falls behind is a new one.
+    }
+    if client.pending() == 0 {
+        client.sent = 0;
+        if client.out.capacity() > IDLE_BUFFER_KEEP {
+            client.out = Vec::new();
+        } else {
+            client.out.clear();
+        }
+    } else if client.sent > 0 {
+        client.out.drain(..client.sent);
+        client.sent = 0;
+    }
+    Ok(())
 }
