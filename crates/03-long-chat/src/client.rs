@@ -52,7 +52,6 @@ pub struct Options {
     pub narrator: Narrator,
 }
 
-// ANCHOR: view
 /// Turns frames from the server into the lines a person reads. It remembers our own name: the
 /// first JOIN names us.
 #[derive(Debug, Default)]
@@ -62,6 +61,7 @@ pub struct View {
 }
 
 impl View {
+    // ANCHOR: view
     /// The line to print for `frame`, or `None` for frames a person need not see. Control
     /// characters in what the server relays (anyone's text, a name, an error) are shown as
     /// escapes: an `ESC` sequence must not retitle or clear our terminal, and a newline must
@@ -97,8 +97,8 @@ impl View {
             Kind::Ping | Kind::Pong => return None,
         })
     }
+    // ANCHOR_END: view
 }
-// ANCHOR_END: view
 
 // ANCHOR: connect
 /// Connects to the server with chapter 01's recipe (`socket`, `connect` to each address in
@@ -141,6 +141,7 @@ pub fn run(options: &Options) -> Result<()> {
     writer.send(&Frame::new(Kind::Join, options.name.clone())).context("could not send JOIN")?;
 
     let (events, news) = mpsc::channel();
+    // ANCHOR_END: run
     // Ctrl-C outside the prompt (or with a pipe for stdin) leaves as cleanly as at it.
     let stop = Stop::new();
     stop.trigger_on_ctrl_c()?;
@@ -150,6 +151,7 @@ pub fn run(options: &Options) -> Result<()> {
             let _ = events.send(Event::Input(Input::Interrupted));
         }
     });
+    // ANCHOR: run_console
     // Said before the prompt appears: afterwards, only the printer may write to the terminal.
     eprintln!("connected to {server}");
     let (printer, terminal) = console::start("> ", &options.history, {
@@ -169,8 +171,8 @@ pub fn run(options: &Options) -> Result<()> {
         println!();
     }
     outcome
+    // ANCHOR_END: run_console
 }
-// ANCHOR_END: run
 
 /// The main thread: typed lines go out as frames; the end comes from the keyboard (leave) or
 /// from the network (the server left).
@@ -275,6 +277,7 @@ fn spawn_reader(
                     }
                 }
                 Ok(None) => {
+                    // ANCHOR_END: reader
                     narrate!(
                         n,
                         "recv({}) -> 0 bytes (the server closed)",
@@ -282,6 +285,7 @@ fn spawn_reader(
                     );
                     break Event::Closed;
                 }
+                // ANCHOR: reader_heartbeat
                 Err(e) if e.is_timeout() => match heartbeat.check(&live, Instant::now()) {
                     Due::Gone => {
                         break Event::Failed(format!(
@@ -296,6 +300,7 @@ fn spawn_reader(
                     }
                     Due::Nothing => {}
                 },
+                // ANCHOR_END: reader_heartbeat
                 Err(ReadError::Io(e)) => break Event::Failed(format!("connection lost: {e}")),
                 Err(e) => break Event::Failed(format!("the server broke the protocol: {e}")),
             }
@@ -303,4 +308,3 @@ fn spawn_reader(
         let _ = events.send(end);
     })
 }
-// ANCHOR_END: reader

@@ -22,7 +22,9 @@ pub enum Command {
     /// A `/word` we do not know.
     Unknown(String),
 }
+// ANCHOR_END: commands
 
+// ANCHOR: parse
 /// Reads a typed line as a [`Command`].
 pub fn parse_line(line: &str) -> Command {
     let trimmed = line.trim();
@@ -43,6 +45,7 @@ pub fn parse_line(line: &str) -> Command {
     }
     Command::Say(line.to_owned())
 }
+// ANCHOR_END: parse
 
 /// The frame a command sends, if any.
 pub fn command_frame(command: &Command) -> Option<Frame> {
@@ -53,4 +56,3 @@ pub fn command_frame(command: &Command) -> Option<Frame> {
         Command::Quit | Command::Nothing | Command::Unknown(_) => None,
     }
 }
-// ANCHOR_END: commands

@@ -55,7 +55,6 @@ impl ReadError {
     }
 }
 
-// ANCHOR: connection
 /// A [`Decoder`] over a blocking reader (a `TcpStream`, or `&TcpStream`): one call, one frame.
 #[derive(Debug)]
 pub struct Connection<R> {
@@ -69,6 +68,7 @@ impl<R: Read> Connection<R> {
         Self { reader, decoder: Decoder::new() }
     }
 
+    // ANCHOR: read_frame
     /// The next frame; `Ok(None)` when the peer closed the connection between frames.
     /// A read timeout set on the socket surfaces as an error for which
     /// [`ReadError::is_timeout`] is true; the partial frame stays buffered, so calling again
@@ -86,7 +86,9 @@ impl<R: Read> Connection<R> {
             }
         }
     }
+    // ANCHOR_END: read_frame
 
+    // ANCHOR: fill
     /// One `recv` into the decoder: `true` when bytes arrived, `false` when the peer closed
     /// between frames.
     fn fill(&mut self) -> Result<bool, ReadError> {
@@ -106,15 +108,14 @@ impl<R: Read> Connection<R> {
             }
         }
     }
+    // ANCHOR_END: fill
 
     /// The reader underneath.
     pub fn get_ref(&self) -> &R {
         &self.reader
     }
 }
-// ANCHOR_END: connection
 
-// ANCHOR: deadline
 /// A socket whose reads can time out: what [`Connection::read_frame_before`] needs.
 pub trait TimedRead: Read {
     /// Sets the read timeout (`SO_RCVTIMEO`).
@@ -137,6 +138,7 @@ impl TimedRead for &TcpStream {
 }
 
 impl<R: TimedRead> Connection<R> {
+    // ANCHOR: deadline
     /// Like [`Connection::read_frame`], but gives up at `deadline` however the bytes arrive.
     ///
     /// A read timeout alone is not a deadline: it restarts with every `recv`, so a peer that
@@ -165,8 +167,8 @@ impl<R: TimedRead> Connection<R> {
             }
         }
     }
+    // ANCHOR_END: deadline
 }
-// ANCHOR_END: deadline
 
 // ANCHOR: writer
 /// Sends frames on a blocking socket that several threads share (the keyboard's thread sends
@@ -178,6 +180,7 @@ pub struct FrameWriter {
     lock: Mutex<()>,
     n: Narrator,
 }
+// ANCHOR_END: writer
 
 impl FrameWriter {
     /// A writer for `stream`.
@@ -185,6 +188,7 @@ impl FrameWriter {
         Self { stream, lock: Mutex::new(()), n }
     }
 
+    // ANCHOR: send
     /// Encodes and sends one frame: `sendall`, looping over partial writes.
     ///
     /// # Errors
@@ -196,13 +200,13 @@ impl FrameWriter {
         narrate!(self.n, "send frame {} {} bytes: {}", frame.kind, bytes.len(), hex(&bytes, 12));
         Ok(())
     }
+    // ANCHOR_END: send
 
     /// The socket.
     pub fn stream(&self) -> &TcpStream {
         &self.stream
     }
 }
-// ANCHOR_END: writer
 
 /// The first `max` bytes of a frame as hex, for narration: `00 00 00 03 01 68 69`.
 pub fn hex(bytes: &[u8], max: usize) -> String {

@@ -227,6 +227,7 @@ pub struct Decoder {
     /// `drain`, rather than shifting the buffer after every frame.
     start: usize,
 }
+// ANCHOR_END: decoder
 
 impl Decoder {
     /// An empty decoder.
@@ -245,6 +246,7 @@ impl Decoder {
         self.buf.len() - self.start
     }
 
+    // ANCHOR: next_frame
     /// The next whole frame, `Ok(None)` if the buffer does not hold one yet, or an error.
     ///
     /// # Errors
@@ -272,7 +274,9 @@ impl Decoder {
         let text = std::str::from_utf8(content).map_err(|_| FrameError::NotUtf8 { kind })?;
         Ok(Some(Frame { kind, text: text.to_owned() }))
     }
+    // ANCHOR_END: next_frame
 
+    // ANCHOR: unfinished
     /// When the stream ends: `None` if it ended between frames, or `(have, want)` bytes of the
     /// frame it cut off (`want` is 4 while even the length was incomplete).
     pub fn unfinished(&self) -> Option<(usize, usize)> {
@@ -286,6 +290,7 @@ impl Decoder {
         };
         Some((have, want))
     }
+    // ANCHOR_END: unfinished
 
     /// Drops consumed bytes from the front of the buffer, and frees a buffer a burst made big.
     fn compact(&mut self) {
@@ -315,7 +320,6 @@ impl Decoder {
         result
     }
 }
-// ANCHOR_END: decoder
 
 /// Is `name` a valid nickname: 1 to [`MAX_NAME_LEN`] ASCII letters, digits, `-`, `_`, `.`?
 /// (No spaces or colons, so `NAME: text` and `OLD NEW` split without ambiguity.)

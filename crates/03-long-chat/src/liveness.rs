@@ -83,6 +83,7 @@ pub enum Due {
     /// Silent for the whole peer timeout: the peer is gone.
     Gone,
 }
+// ANCHOR_END: clocks
 
 impl Heartbeat {
     /// Clocks that start now, as if the peer had just spoken.
@@ -101,6 +102,7 @@ impl Heartbeat {
         now.duration_since(self.last_heard)
     }
 
+    // ANCHOR: check
     /// The rule, checked every tick. When it says [`Due::Ping`], the PING counts as sent, so
     /// the next one waits another heartbeat.
     pub fn check(&mut self, live: &Liveness, now: Instant) -> Due {
@@ -114,8 +116,8 @@ impl Heartbeat {
             Due::Nothing
         }
     }
+    // ANCHOR_END: check
 }
-// ANCHOR_END: clocks
 
 // ANCHOR: keepalive
 /// Turns on TCP keepalive for `stream` when `idle` is set: `SO_KEEPALIVE`, then (where the

@@ -177,7 +177,7 @@ impl Room {
         }
     }
 
-    // ANCHOR: receive
+    // ANCHOR: client_event
     /// A client's socket is ready: read what has arrived; note that it can take output again.
     fn client_event(&mut self, slot: usize, event: &Event, scratch: &mut [u8]) {
         if event.is_readable() || event.is_read_closed() || event.is_error() {
@@ -190,7 +190,9 @@ impl Room {
             self.dirty.insert(slot);
         }
     }
+    // ANCHOR_END: client_event
 
+    // ANCHOR: receive
     /// Reads what has arrived from one client and handles each whole frame, until the kernel's
     /// buffer is empty, or the room pauses for a reader that is behind (see [`PAUSE_READING_AT`]).
     fn receive(&mut self, slot: usize, scratch: &mut [u8], plain: bool) {
@@ -214,6 +216,8 @@ impl Room {
                     return;
                 }
             };
+            // ANCHOR_END: receive
+            // ANCHOR: peer_closed
             if got == 0 {
                 // recv() returned 0: the client closed its sending side. Between frames that
                 // is a goodbye; inside one, the frame is lost.
@@ -227,6 +231,7 @@ impl Room {
                 self.leave(slot, reason, false);
                 return;
             }
+            // ANCHOR_END: peer_closed
             narrate!(n, "recv({}) -> {got} bytes", client.fd());
             client.decoder.extend(&scratch[..got]);
             // A short read means the receive buffer is empty now (epoll(7)); the next data
@@ -237,7 +242,6 @@ impl Room {
             }
         }
     }
-    // ANCHOR_END: receive
 
     // ANCHOR: decode
     /// Handles every whole frame in the client's decoder; a partial one waits for more bytes.

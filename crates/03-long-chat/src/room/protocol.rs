@@ -17,7 +17,7 @@ use crate::frame::{self, Frame, FrameError, Kind, MAX_TEXT_LEN};
 use crate::liveness::{self, Due};
 
 impl Room {
-    // ANCHOR: handle
+    // ANCHOR: handle_join
     /// Acts on one frame from a client.
     pub(super) fn handle(&mut self, slot: usize, frame: Frame) {
         let n = self.n;
@@ -42,6 +42,8 @@ impl Room {
             }
             return;
         };
+        // ANCHOR_END: handle_join
+        // ANCHOR: handle
         match frame.kind {
             Kind::Text if frame.text.len() > MAX_TEXT_LEN => {
                 let error = format!(
@@ -71,8 +73,8 @@ impl Room {
                 self.send(slot, &Frame::new(Kind::Error, "you have already joined; /nick renames"));
             }
         }
+        // ANCHOR_END: handle
     }
-    // ANCHOR_END: handle
 
     /// A bad frame: say so to the client; keep the connection if the framing survived.
     pub(super) fn bad_frame(&mut self, slot: usize, error: &FrameError) {
