@@ -42,7 +42,9 @@ pub fn connect(
         )
     })
 }
+// ANCHOR_END: connect
 
+// ANCHOR: connect_addrs
 /// The loop of [`connect`], for callers that resolved the name already: a fresh socket per
 /// address, the first that answers wins.
 ///
@@ -83,7 +85,7 @@ pub fn connect_addrs(
     Err(last_error
         .unwrap_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address to connect to")))
 }
-// ANCHOR_END: connect
+// ANCHOR_END: connect_addrs
 
 /// `host:port` as a user would type it: an IPv6 literal gets brackets, unless it has them.
 fn endpoint(host: &str, port: u16) -> String {

@@ -91,3 +91,56 @@ impl<S: Write> Write for Tally<S> {
         self.stream.flush()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A peer in memory: what it "sent" is read from `incoming`, then a close, or an error.
+    struct Peer {
+        incoming: io::Cursor<Vec<u8>>,
+        then_fail: bool,
+        echoed: Vec<u8>,
+    }
+
+    impl Read for Peer {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            match self.incoming.read(buf)? {
+                0 if self.then_fail => Err(io::ErrorKind::ConnectionReset.into()),
+                read => Ok(read),
+            }
+        }
+    }
+
+    impl Write for Peer {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.echoed.write(buf)
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn peer(sends: &[u8], then_fail: bool) -> Peer {
+        Peer { incoming: io::Cursor::new(sends.to_vec()), then_fail, echoed: Vec::new() }
+    }
+
+    #[test]
+    fn echoes_every_byte_until_the_peer_closes() {
+        let mut conn = peer(b"more than one small buffer", false);
+        let quiet = Narrator::new("test", false);
+        let echoed = echo_until_closed(&mut conn, &mut [0; 4], quiet).expect("no error");
+        assert_eq!(echoed, 26);
+        assert_eq!(conn.echoed, b"more than one small buffer");
+    }
+
+    #[test]
+    fn a_tally_keeps_the_count_when_the_connection_fails() {
+        let mut conn = Tally::new(peer(b"abc", true));
+        let quiet = Narrator::new("test", false);
+        let err = echo_until_closed(&mut conn, &mut [0; 4], quiet).expect_err("reset");
+        assert_eq!(err.kind(), io::ErrorKind::ConnectionReset);
+        assert_eq!(conn.sent(), 3);
+    }
+}
