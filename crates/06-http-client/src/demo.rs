@@ -81,7 +81,7 @@ pub fn run(trace: bool) -> Result<()> {
             ),
         }
     }
-    narrate!(demo, "the client reads by Content-Length or chunks instead; see response.rs");
+    narrate!(demo, "the client reads by Content-Length or chunks instead; see response.rs and body.rs");
     Ok(())
 }
 
