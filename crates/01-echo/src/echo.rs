@@ -24,6 +24,7 @@ pub fn echo_until_closed<S: Read + Write>(
     buf: &mut [u8],
     n: Narrator,
 ) -> io::Result<u64> {
+    // ANCHOR: echo_loop
     let mut echoed = 0;
     loop {
         // recv() returns whatever has arrived, from 1 byte up to buf.len(): TCP is a byte
@@ -45,6 +46,7 @@ pub fn echo_until_closed<S: Read + Write>(
         narrate!(n, "sendall({received} bytes)");
         echoed += received as u64;
     }
+    // ANCHOR_END: echo_loop
 }
 // ANCHOR_END: echo
 
