@@ -81,7 +81,10 @@ pub fn run(trace: bool) -> Result<()> {
             ),
         }
     }
-    narrate!(demo, "the client reads by Content-Length or chunks instead; see response.rs and body.rs");
+    narrate!(
+        demo,
+        "the client reads by Content-Length or chunks instead; see response.rs and body.rs"
+    );
     Ok(())
 }
 
