@@ -4,10 +4,13 @@
 //! loopback with a short message and is still a bug: `recv` returns what has *arrived*, which
 //! can be part of the echo. This client reads until it has as many bytes as it sent.
 //!
-//! Three jobs share one connection routine:
+//! Read it top to bottom: [`run`] connects with chapter 01's recipe ([`crate::connect`]), then
+//! does one of three jobs on the connection, and closes it:
 //! - [`send_and_receive`] for `--message` and `--stdin`: one round trip per message;
 //! - [`bulk`] for `--bytes N`: stream N bytes and verify every byte of the echo;
 //! - [`round_trips`] for `--round-trips N`: many small round trips, timed (the latency bench).
+//!
+//! The jobs work on any [`Stream`], so `--unix PATH` ([`run_unix`]) only connects differently.
 
 use std::io::{self, BufRead, Read, Write};
 use std::net::Shutdown;
@@ -17,10 +20,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use common::narrate;
 use common::narrate::Narrator;
-use common::report::{Doing, Transport, doing};
-use socket2::{Domain, Protocol, Socket, Type};
 
-use crate::conn::{Conn, Endpoint};
+use crate::stream::Stream;
 
 /// The tutorial's message.
 pub const DEFAULT_MESSAGE: &str = "Hello, world";
@@ -30,63 +31,63 @@ const BULK_CHUNK: usize = 256 << 10;
 /// and a misplaced chunk shows up as a mismatch.
 const PATTERN_PERIOD: usize = 251;
 
-// ANCHOR: connect
-/// `socket()` then `connect()`, trying each address the host resolves to, like Python's
-/// `socket.create_connection`.
+// ANCHOR: run_client
+/// The `client` command: connect over TCP, do the job, close.
 ///
 /// # Errors
-/// When no address accepts: the last address's error, such as "Connection refused".
-pub fn connect(endpoint: &Endpoint, n: Narrator) -> Result<Conn> {
-    match endpoint {
-        Endpoint::Tcp { host, port } => {
-            let mut last_error = None;
-            for addr in common::host::resolve(host, *port)? {
-                let domain = Domain::for_address(addr);
-                let socket = Socket::new(domain, Type::STREAM, Some(Protocol::TCP))
-                    .context("could not create a socket")?;
-                narrate!(
-                    n,
-                    "socket({}, SOCK_STREAM) -> {}",
-                    common::narrate::family(addr.ip()),
-                    common::narrate::fd(&socket)
-                );
-                // connect() runs TCP's three-way handshake: SYN, SYN-ACK, ACK. It returns once
-                // the server's kernel has answered, before the server calls accept().
-                match socket.connect(&addr.into()) {
-                    Ok(()) => {
-                        narrate!(n, "connect({addr})");
-                        return Ok(Conn::Tcp(socket.into()));
-                    }
-                    Err(e) => {
-                        narrate!(n, "connect({addr}) -> {e}");
-                        last_error = Some(e);
-                    }
-                }
-            }
-            let err = last_error.expect("resolve returns at least one address");
-            Err(err).with_context(|| {
-                doing(Doing::Connect(Transport::Tcp), format!("could not connect to {endpoint}"))
-            })
+/// As [`crate::connect::connect`], [`send_and_receive`] and [`bulk`].
+pub fn run(host: &str, port: u16, job: Job, n: Narrator) -> Result<()> {
+    // socket() and connect(), trying each address the host resolves to.
+    let conn = crate::connect::connect(host, port, None, n)?;
+    run_job(conn, job, n)
+}
+// ANCHOR_END: run_client
+
+/// The `client --unix PATH` command: the same jobs over a Unix-domain socket.
+///
+/// # Errors
+/// As [`crate::unix::connect`] and [`run`].
+#[cfg(unix)]
+pub fn run_unix(path: &std::path::Path, job: Job, n: Narrator) -> Result<()> {
+    run_job(crate::unix::connect(path, n)?, job, n)
+}
+
+// ANCHOR: run_job
+/// Does `job` on a connected socket, prints the result, and closes the socket.
+fn run_job<S: Stream>(mut conn: S, job: Job, n: Narrator) -> Result<()> {
+    match job {
+        Job::Message(message) => {
+            let reply = send_and_receive(&mut conn, message.as_bytes(), n)?;
+            println!("Received {}", common::text::py_bytes(&reply));
         }
-        #[cfg(unix)]
-        Endpoint::Unix(path) => {
-            let stream = std::os::unix::net::UnixStream::connect(path).with_context(|| {
-                doing(Doing::Connect(Transport::Unix), format!("could not connect to {endpoint}"))
-            })?;
-            narrate!(n, "socket(AF_UNIX, SOCK_STREAM) -> {}", common::narrate::fd(&stream));
-            narrate!(n, "connect({:?})", path);
-            Ok(Conn::Unix(stream))
+        Job::Stdin => {
+            for line in io::stdin().lock().lines() {
+                let line = line.context("could not read standard input")?;
+                let reply = send_and_receive(&mut conn, line.as_bytes(), n)?;
+                println!("Received {}", common::text::py_bytes(&reply));
+            }
+        }
+        // bulk() narrates its own close: the socket is split between two threads.
+        Job::Bulk(total) => return print_bulk(&bulk(conn, total, n)?),
+        Job::RoundTrips { count, size } => {
+            return print_latency(&round_trips(&mut conn, count, size)?, count, size);
         }
     }
+    narrate!(n, "close({})", conn.fd());
+    Ok(())
 }
-// ANCHOR_END: connect
+// ANCHOR_END: run_job
 
 // ANCHOR: send_and_receive
 /// Sends `message` and reads until the whole echo is back.
 ///
 /// # Errors
 /// When the connection fails, or the server closes before echoing everything.
-pub fn send_and_receive(conn: &mut Conn, message: &[u8], n: Narrator) -> Result<Vec<u8>> {
+pub fn send_and_receive<S: Read + Write>(
+    conn: &mut S,
+    message: &[u8],
+    n: Narrator,
+) -> Result<Vec<u8>> {
     conn.write_all(message).context("could not send")?;
     narrate!(n, "sendall({} bytes)", message.len());
 
@@ -110,50 +111,7 @@ pub fn send_and_receive(conn: &mut Conn, message: &[u8], n: Narrator) -> Result<
 }
 // ANCHOR_END: send_and_receive
 
-/// Sends one message, prints the echo the way the tutorial does, and closes.
-///
-/// # Errors
-/// As [`connect`] and [`send_and_receive`].
-pub fn run_message(endpoint: &Endpoint, message: &str, n: Narrator) -> Result<()> {
-    let mut conn = connect(endpoint, n)?;
-    let reply = send_and_receive(&mut conn, message.as_bytes(), n)?;
-    println!("Received {}", common::text::py_bytes(&reply));
-    narrate!(n, "close({})", conn.fd());
-    Ok(())
-}
-
-/// Sends each line of standard input (without its newline) and prints each echo.
-///
-/// # Errors
-/// As [`connect`] and [`send_and_receive`], or when stdin cannot be read.
-pub fn run_stdin(endpoint: &Endpoint, n: Narrator) -> Result<()> {
-    let mut conn = connect(endpoint, n)?;
-    for line in io::stdin().lock().lines() {
-        let line = line.context("could not read standard input")?;
-        let reply = send_and_receive(&mut conn, line.as_bytes(), n)?;
-        println!("Received {}", common::text::py_bytes(&reply));
-    }
-    narrate!(n, "close({})", conn.fd());
-    Ok(())
-}
-
-/// What a bulk run measured.
-#[derive(Debug, Clone, Copy)]
-pub struct BulkReport {
-    /// Bytes sent, echoed and verified.
-    pub bytes: u64,
-    /// From the first send to the last verified byte.
-    pub elapsed: Duration,
-}
-
-impl BulkReport {
-    /// Echo throughput in MiB per second (each byte crossed the connection twice).
-    pub fn mib_per_sec(&self) -> f64 {
-        self.bytes as f64 / (1 << 20) as f64 / self.elapsed.as_secs_f64()
-    }
-}
-
-// ANCHOR: bulk
+// ANCHOR: bulk_send
 /// Streams `total` bytes through the echo server and checks every byte that comes back.
 ///
 /// Sending and receiving run at the same time, on two threads. Sending everything first would
@@ -163,7 +121,7 @@ impl BulkReport {
 ///
 /// # Errors
 /// On a connection error, a mismatched byte, or a server that closes early.
-pub fn bulk(conn: Conn, total: u64, n: Narrator) -> Result<BulkReport> {
+pub fn bulk<S: Stream>(conn: S, total: u64, n: Narrator) -> Result<BulkReport> {
     let pattern = pattern();
     let mut sender = conn.try_clone().context("could not clone the socket")?;
     let started = Instant::now();
@@ -186,7 +144,9 @@ pub fn bulk(conn: Conn, total: u64, n: Narrator) -> Result<BulkReport> {
             Ok(())
         }
     });
+    // ANCHOR_END: bulk_send
 
+    // ANCHOR: bulk_receive
     let mut receiver = conn;
     let mut buf = vec![0u8; BULK_CHUNK];
     let (mut received, mut calls) = (0u64, 0u64);
@@ -217,18 +177,90 @@ pub fn bulk(conn: Conn, total: u64, n: Narrator) -> Result<BulkReport> {
     narrate!(n, "close({})", receiver.fd());
     Ok(BulkReport { bytes: total, elapsed })
 }
-// ANCHOR_END: bulk
+// ANCHOR_END: bulk_receive
 
-/// The repeating byte pattern, long enough to slice any chunk from any offset.
-fn pattern() -> std::sync::Arc<[u8]> {
-    (0..PATTERN_PERIOD + BULK_CHUNK).map(|i| (i % PATTERN_PERIOD) as u8).collect()
+// ANCHOR: round_trips
+/// Sends `count` messages of `size` bytes, one at a time, and times each round trip.
+///
+/// # Errors
+/// As [`send_and_receive`].
+pub fn round_trips<S: Stream>(conn: &mut S, count: u64, size: usize) -> Result<Latency> {
+    // Nagle's algorithm holds back a small segment while earlier data is unacknowledged; for
+    // request/reply traffic that adds delay, so latency-minded clients turn it off.
+    // (A Unix socket has no Nagle delay; there this does nothing.)
+    conn.set_nodelay(true).context("could not set TCP_NODELAY")?;
+    let message = vec![b'x'; size];
+    let mut sorted = Vec::with_capacity(count as usize);
+    let started = Instant::now();
+    for _ in 0..count {
+        let sent_at = Instant::now();
+        // Not narrated, even with --trace: thousands of lines would bury the result, and
+        // printing them would be part of what we time.
+        send_and_receive(conn, &message, Narrator::new("client", false))?;
+        sorted.push(sent_at.elapsed());
+    }
+    let elapsed = started.elapsed();
+    sorted.sort_unstable();
+    Ok(Latency { sorted, elapsed })
+}
+// ANCHOR_END: round_trips
+
+/// What the `client` command does once connected.
+#[derive(Debug, Clone)]
+pub enum Job {
+    /// Send one message and print its echo.
+    Message(String),
+    /// Send each line of standard input and print each echo.
+    Stdin,
+    /// Stream this many bytes and verify the echo.
+    Bulk(u64),
+    /// Time this many round trips of `size` bytes.
+    RoundTrips {
+        /// How many round trips.
+        count: u64,
+        /// Bytes per message.
+        size: usize,
+    },
 }
 
-/// The bytes the stream holds at `offset`, at most `len` and at most one chunk.
-fn expected_at(pattern: &[u8], offset: u64, len: u64) -> &[u8] {
-    let start = (offset % PATTERN_PERIOD as u64) as usize;
-    let len = len.min(BULK_CHUNK as u64) as usize;
-    &pattern[start..start + len]
+/// Prints what `--bytes` measured.
+fn print_bulk(report: &BulkReport) -> Result<()> {
+    println!(
+        "echoed and verified {} in {:.3} s: {:.1} MiB/s",
+        common::text::human_bytes(report.bytes),
+        report.elapsed.as_secs_f64(),
+        report.mib_per_sec()
+    );
+    Ok(())
+}
+
+/// Prints what `--round-trips` measured.
+fn print_latency(latency: &Latency, count: u64, size: usize) -> Result<()> {
+    let micros = |d: Duration| d.as_secs_f64() * 1e6;
+    println!(
+        "{count} round trips of {size} bytes in {:.3} s: p50 {:.1} µs, p99 {:.1} µs, mean {:.1} µs",
+        latency.elapsed.as_secs_f64(),
+        micros(latency.percentile(50.0)),
+        micros(latency.percentile(99.0)),
+        micros(latency.elapsed) / count as f64,
+    );
+    Ok(())
+}
+
+/// What a bulk run measured.
+#[derive(Debug, Clone, Copy)]
+pub struct BulkReport {
+    /// Bytes sent, echoed and verified.
+    pub bytes: u64,
+    /// From the first send to the last verified byte.
+    pub elapsed: Duration,
+}
+
+impl BulkReport {
+    /// Echo throughput in MiB per second (each byte crossed the connection twice).
+    pub fn mib_per_sec(&self) -> f64 {
+        self.bytes as f64 / (1 << 20) as f64 / self.elapsed.as_secs_f64()
+    }
 }
 
 /// Round-trip times of a run of small messages.
@@ -249,32 +281,17 @@ impl Latency {
     }
 }
 
-// ANCHOR: round_trips
-/// Sends `count` messages of `size` bytes, one at a time, and times each round trip.
-///
-/// # Errors
-/// As [`send_and_receive`].
-pub fn round_trips(conn: &mut Conn, count: u64, size: usize) -> Result<Latency> {
-    // Nagle's algorithm holds back a small segment while earlier data is unacknowledged; for
-    // request/reply traffic that adds delay, so latency-minded clients turn it off.
-    if let Conn::Tcp(stream) = &*conn {
-        stream.set_nodelay(true).context("could not set TCP_NODELAY")?;
-    }
-    let message = vec![b'x'; size];
-    let mut sorted = Vec::with_capacity(count as usize);
-    let started = Instant::now();
-    for _ in 0..count {
-        let sent_at = Instant::now();
-        // Not narrated, even with --trace: thousands of lines would bury the result, and
-        // printing them would be part of what we time.
-        send_and_receive(conn, &message, Narrator::new("client", false))?;
-        sorted.push(sent_at.elapsed());
-    }
-    let elapsed = started.elapsed();
-    sorted.sort_unstable();
-    Ok(Latency { sorted, elapsed })
+/// The repeating byte pattern, long enough to slice any chunk from any offset.
+fn pattern() -> std::sync::Arc<[u8]> {
+    (0..PATTERN_PERIOD + BULK_CHUNK).map(|i| (i % PATTERN_PERIOD) as u8).collect()
 }
-// ANCHOR_END: round_trips
+
+/// The bytes the stream holds at `offset`, at most `len` and at most one chunk.
+fn expected_at(pattern: &[u8], offset: u64, len: u64) -> &[u8] {
+    let start = (offset % PATTERN_PERIOD as u64) as usize;
+    let len = len.min(BULK_CHUNK as u64) as usize;
+    &pattern[start..start + len]
+}
 
 #[cfg(test)]
 mod tests {
@@ -303,56 +320,5 @@ mod tests {
         assert_eq!(latency.percentile(50.0), Duration::from_micros(51));
         assert_eq!(latency.percentile(99.0), Duration::from_micros(99));
         assert_eq!(latency.percentile(100.0), Duration::from_micros(100));
-    }
-}
-
-/// What the `client` command does once connected.
-#[derive(Debug, Clone)]
-pub enum Job {
-    /// Send one message and print its echo.
-    Message(String),
-    /// Send each line of standard input and print each echo.
-    Stdin,
-    /// Stream this many bytes and verify the echo.
-    Bulk(u64),
-    /// Time this many round trips of `size` bytes.
-    RoundTrips {
-        /// How many round trips.
-        count: u64,
-        /// Bytes per message.
-        size: usize,
-    },
-}
-
-/// The `client` command.
-///
-/// # Errors
-/// As [`connect`], [`send_and_receive`] and [`bulk`].
-pub fn run(endpoint: &Endpoint, job: Job, n: Narrator) -> Result<()> {
-    match job {
-        Job::Message(message) => run_message(endpoint, &message, n),
-        Job::Stdin => run_stdin(endpoint, n),
-        Job::Bulk(total) => {
-            let report = bulk(connect(endpoint, n)?, total, n)?;
-            println!(
-                "echoed and verified {} in {:.3} s: {:.1} MiB/s",
-                common::text::human_bytes(report.bytes),
-                report.elapsed.as_secs_f64(),
-                report.mib_per_sec()
-            );
-            Ok(())
-        }
-        Job::RoundTrips { count, size } => {
-            let latency = round_trips(&mut connect(endpoint, n)?, count, size)?;
-            let micros = |d: Duration| d.as_secs_f64() * 1e6;
-            println!(
-                "{count} round trips of {size} bytes in {:.3} s: p50 {:.1} µs, p99 {:.1} µs, mean {:.1} µs",
-                latency.elapsed.as_secs_f64(),
-                micros(latency.percentile(50.0)),
-                micros(latency.percentile(99.0)),
-                micros(latency.elapsed) / count as f64,
-            );
-            Ok(())
-        }
     }
 }

@@ -15,31 +15,32 @@ use std::io::Read;
 use std::net::Shutdown;
 use std::thread;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use common::narrate;
 use common::narrate::Narrator;
 use common::stop::Stop;
 use common::text::py_bytes;
 
 use crate::client;
-use crate::conn::Endpoint;
+use crate::connect::connect;
 use crate::server::{self, Server};
+use crate::session::Config;
+use crate::stream::Stream;
 
 /// Runs the narrated demo.
 ///
 /// # Errors
 /// When the server cannot bind loopback or a client fails.
 pub fn run() -> Result<()> {
-    let config = server::Config {
-        endpoint: Endpoint::Tcp { host: "127.0.0.1".into(), port: 0 },
+    let config = Config {
         backlog: server::DEFAULT_BACKLOG,
         buf_size: server::DEFAULT_BUF_SIZE,
         reuse_address: true,
         timeout: Some(server::DEFAULT_TIMEOUT),
         narrator: Narrator::new("server", true),
     };
-    let server = Server::bind(config)?;
-    let addr = server.tcp_addr().context("the demo server listens on TCP")?;
+    let server = Server::bind("127.0.0.1", 0, config)?;
+    let addr = server.local_addr()?;
     println!("listening on {addr}");
 
     let stop = Stop::new();
@@ -48,18 +49,17 @@ pub fn run() -> Result<()> {
         move || server.serve(&stop)
     });
 
-    let endpoint = Endpoint::Tcp { host: addr.ip().to_string(), port: addr.port() };
     let (demo, a, b) = (
         Narrator::new("demo", true),
         Narrator::new("client A", true),
         Narrator::new("client B", true),
     );
 
-    let mut conn_a = client::connect(&endpoint, a)?;
+    let mut conn_a = connect(&addr.ip().to_string(), addr.port(), None, a)?;
     let reply = client::send_and_receive(&mut conn_a, client::DEFAULT_MESSAGE.as_bytes(), a)?;
     println!("client A: Received {}", py_bytes(&reply));
 
-    let mut conn_b = client::connect(&endpoint, b)?;
+    let mut conn_b = connect(&addr.ip().to_string(), addr.port(), None, b)?;
     narrate!(
         demo,
         "client B is connected, but waits in the accept queue: the server is busy with A"

@@ -17,7 +17,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use common::narrate::Narrator;
 
-use ch01_echo::conn::Endpoint;
+use ch01_echo::session::Config;
 use ch01_echo::{client, demo, server};
 
 /// An echo server and client: the tutorial's first socket program.
@@ -76,12 +76,12 @@ struct Target {
 }
 
 impl Target {
-    fn endpoint(&self) -> Endpoint {
+    /// The `--unix` path, if given (never, where Unix sockets do not exist).
+    fn unix_path(&self) -> Option<&std::path::Path> {
         #[cfg(unix)]
-        if let Some(path) = &self.unix {
-            return Endpoint::Unix(path.clone());
-        }
-        Endpoint::Tcp { host: self.host.clone(), port: self.port }
+        return self.unix.as_deref();
+        #[cfg(not(unix))]
+        None
     }
 }
 
@@ -136,26 +136,29 @@ struct ClientArgs {
     size: usize,
 }
 
+/// `--buf-size` and `--size`: from 1 byte to [`server::MAX_BUF_SIZE`].
 fn parse_buf_size(text: &str) -> Result<usize, String> {
-    let size = common::text::parse_size(text)?;
-    match usize::try_from(size) {
-        Ok(size @ 1..=server::MAX_BUF_SIZE) => Ok(size),
-        _ => Err(format!("must be between 1 and {} bytes", server::MAX_BUF_SIZE)),
-    }
+    common::cli::size(1, server::MAX_BUF_SIZE, "")(text)
 }
 
 fn main() -> ExitCode {
     common::report::install_panic_hook();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Server(args) => server::run(server::Config {
-            endpoint: args.target.endpoint(),
-            backlog: args.backlog,
-            buf_size: args.buf_size,
-            reuse_address: !args.no_reuseaddr,
-            timeout: (args.timeout > 0).then(|| Duration::from_secs(args.timeout)),
-            narrator: Narrator::new("server", cli.trace),
-        }),
+        Command::Server(args) => {
+            let config = Config {
+                backlog: args.backlog,
+                buf_size: args.buf_size,
+                reuse_address: !args.no_reuseaddr,
+                timeout: (args.timeout > 0).then(|| Duration::from_secs(args.timeout)),
+                narrator: Narrator::new("server", cli.trace),
+            };
+            match args.target.unix_path() {
+                #[cfg(unix)]
+                Some(path) => ch01_echo::unix::run_server(path, &config),
+                _ => server::run(&args.target.host, args.target.port, config),
+            }
+        }
         Command::Client(args) => {
             let job = if args.stdin {
                 client::Job::Stdin
@@ -166,7 +169,12 @@ fn main() -> ExitCode {
             } else {
                 client::Job::Message(args.message)
             };
-            client::run(&args.target.endpoint(), job, Narrator::new("client", cli.trace))
+            let n = Narrator::new("client", cli.trace);
+            match args.target.unix_path() {
+                #[cfg(unix)]
+                Some(path) => client::run_unix(path, job, n),
+                _ => client::run(&args.target.host, args.target.port, job, n),
+            }
         }
         Command::Demo => demo::run(),
     };

@@ -1,26 +1,24 @@
-//! The echo server: it sends back every byte a client sends, one client at a time.
+//! The echo server over TCP: it sends back every byte a client sends, one client at a time.
 //!
-//! The listening socket is built call by call with `socket2`, so every decision the tutorial's
-//! `socket.socket()` / `bind()` / `listen()` makes quietly is visible here: the address family,
-//! `SO_REUSEADDR`, the bind address and the listen backlog. Then the server does what the
-//! tutorial's does: `accept()` one client, `recv` and `sendall` until the client closes, and
-//! only then `accept()` the next. A second client waits in the kernel's accept queue the whole
-//! time; chapter 02 fixes that.
+//! Read it top to bottom; it runs in this order. [`run`] builds the listening socket with
+//! chapter 01's recipe ([`crate::listen`]: `socket`, `SO_REUSEADDR`, `bind`, `listen`), then
+//! does what the tutorial's server does: `accept()` one client, `recv` and `sendall` until the
+//! client closes ([`crate::session`]), `close()` it, and only then `accept()` the next. A second
+//! client waits in the kernel's accept queue the whole time; chapter 02 fixes that. The Ctrl-C
+//! plumbing comes after the lesson. The same server over a Unix-domain socket is in
+//! [`crate::unix`].
 
-use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr};
+use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use common::accept::AcceptPolicy;
 use common::narrate;
-use common::narrate::Narrator;
-use common::report::{Doing, Transport, doing};
 use common::stop::Stop;
-use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
-use crate::conn::{Conn, Endpoint, Listener};
+use crate::listen::{ListenOptions, listen};
+use crate::session::{Config, Summary, serve_one};
 
 /// The tutorial's port: above 1023, so no privileges are needed to bind it.
 pub const DEFAULT_PORT: u16 = 65432;
@@ -34,230 +32,75 @@ pub const MAX_BUF_SIZE: usize = 16 << 20;
 /// (or stops reading our echoes) for this long is dropped, and the next one gets its turn.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Everything the server needs to know, from the command line.
-#[derive(Debug, Clone)]
-pub struct Config {
-    /// Where to listen.
-    pub endpoint: Endpoint,
-    /// `listen(backlog)`: how many finished handshakes the kernel queues for `accept()`.
-    pub backlog: i32,
-    /// Bytes asked for in each `recv`.
-    pub buf_size: usize,
-    /// Set `SO_REUSEADDR` before `bind`.
-    pub reuse_address: bool,
-    /// Longest a `recv` or `send` may block before the client is dropped; `None` waits forever.
-    pub timeout: Option<Duration>,
-    /// Narration of each socket call (`--trace`).
-    pub narrator: Narrator,
+// ANCHOR: run_server
+/// The `server` command: bind, announce the address, serve until Ctrl-C, print a summary.
+///
+/// # Errors
+/// When the listening socket cannot be set up; see [`Server::bind`].
+pub fn run(host: &str, port: u16, config: Config) -> Result<()> {
+    let stop = Stop::new();
+    stop.trigger_on_ctrl_c()?;
+    let server = Server::bind(host, port, config)?;
+    // The readiness line: scripts and tests wait for it, and it tells the real port.
+    println!("listening on {}", server.local_addr()?);
+    let summary = server.serve(&stop);
+    eprintln!("server stopped: {summary}");
+    Ok(())
 }
-
-/// What the server did, printed when it stops.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct Summary {
-    /// Connections accepted.
-    pub connections: u64,
-    /// Bytes received and sent back.
-    pub bytes_echoed: u64,
-}
+// ANCHOR_END: run_server
 
 /// A bound, listening echo server that has not started accepting yet.
 pub struct Server {
-    listener: Listener,
+    listener: TcpListener,
     config: Config,
 }
 
 impl Server {
+    // ANCHOR: bind
     /// Creates the listening socket: `socket`, `setsockopt`, `bind`, `listen`.
     ///
     /// # Errors
     /// When the host does not resolve, or `bind`/`listen` fail (address in use, not an
-    /// address of this machine, a privileged port, a live Unix socket at the path).
-    pub fn bind(config: Config) -> Result<Self> {
-        let listener = match &config.endpoint {
-            Endpoint::Tcp { host, port } => {
-                // A name can resolve to several addresses; a server binds the first one.
-                let addr = common::host::resolve(host, *port)?[0];
-                Listener::Tcp(listen_tcp(addr, &config)?)
-            }
-            #[cfg(unix)]
-            Endpoint::Unix(path) => listen_unix(path, &config)?,
-        };
+    /// address of this machine, a privileged port).
+    pub fn bind(host: &str, port: u16, config: Config) -> Result<Self> {
+        // A name can resolve to several addresses; a server binds the first one.
+        let addr = common::host::resolve(host, port)?[0];
+        let options =
+            ListenOptions { backlog: config.backlog, reuse_address: config.reuse_address };
+        let listener = listen(addr, &options, config.narrator)?;
         Ok(Self { listener, config })
     }
+    // ANCHOR_END: bind
 
-    /// The address really bound: after `--port 0`, it names the port the kernel picked.
+    /// The address really bound (`getsockname()`): after port 0, it names the port the kernel
+    /// picked.
     ///
     /// # Errors
     /// When `getsockname` fails, which it does not for a bound socket.
-    pub fn local_endpoint(&self) -> Result<String> {
-        Ok(self.listener.local_endpoint()?)
+    pub fn local_addr(&self) -> Result<SocketAddr> {
+        Ok(self.listener.local_addr()?)
     }
 
-    /// The bound TCP address (`None` for a Unix socket).
-    pub fn tcp_addr(&self) -> Option<SocketAddr> {
-        match &self.listener {
-            Listener::Tcp(l) => l.local_addr().ok(),
-            #[cfg(unix)]
-            Listener::Unix(..) => None,
-        }
-    }
-
-    /// Accepts and serves clients one at a time until `stop` triggers.
+    // ANCHOR: serve
+    /// Accepts and serves clients one at a time until `stop` triggers, then closes the
+    /// listening socket.
     pub fn serve(self, stop: &Arc<Stop>) -> Summary {
         let _wake_accept = self.wake_on_stop(stop);
         let summary = accept_loop(&self.listener, &self.config, stop);
-        narrate!(self.config.narrator, "close({}) (the listening socket)", self.listener.fd());
+        narrate!(
+            self.config.narrator,
+            "close({}) (the listening socket)",
+            narrate::fd(&self.listener)
+        );
         summary
+        // Dropping `self` closes the listening socket.
     }
-
-    // ANCHOR: wake_on_stop
-    /// `accept()` blocks, and a flag does not wake it. So on stop we connect to ourselves:
-    /// `accept()` returns that connection, the loop sees the flag, and the server ends.
-    fn wake_on_stop(&self, stop: &Arc<Stop>) -> common::stop::Watch {
-        let listener = match &self.listener {
-            Listener::Tcp(_) => self.tcp_addr().map(WakeTarget::Tcp),
-            #[cfg(unix)]
-            Listener::Unix(_, file) => SockAddr::unix(&file.0).ok().map(WakeTarget::Unix),
-        };
-        stop.watch(move || match &listener {
-            // Connect and close abortively (RST): no TIME_WAIT is left on our own port.
-            Some(WakeTarget::Tcp(addr)) => common::stop::wake_accept(*addr),
-            #[cfg(unix)]
-            Some(WakeTarget::Unix(addr)) => {
-                if let Ok(socket) = Socket::new(Domain::UNIX, Type::STREAM, None) {
-                    let _ = socket.connect(addr);
-                }
-            }
-            None => {}
-        })
-    }
-    // ANCHOR_END: wake_on_stop
-}
-
-/// Where the stop's wake-up connection goes.
-enum WakeTarget {
-    Tcp(SocketAddr),
-    #[cfg(unix)]
-    Unix(SockAddr),
-}
-
-// ANCHOR: listen_tcp
-/// Builds a listening TCP socket step by step, as the C API (and Python) does it.
-fn listen_tcp(addr: SocketAddr, config: &Config) -> Result<std::net::TcpListener> {
-    let n = config.narrator;
-    // socket(): an IPv4 or IPv6 endpoint (the address family) for a byte stream (TCP).
-    let domain = Domain::for_address(addr);
-    let socket = Socket::new(domain, Type::STREAM, Some(Protocol::TCP))
-        .context("could not create a socket")?;
-    narrate!(
-        n,
-        "socket({}, SOCK_STREAM) -> {}",
-        common::narrate::family(addr.ip()),
-        common::narrate::fd(&socket)
-    );
-
-    // SO_REUSEADDR lets a restarted server bind its port while connections of the old one
-    // still sit in TIME_WAIT. Without it, a quick restart fails with "Address already in use".
-    if config.reuse_address {
-        socket.set_reuse_address(true)?;
-        narrate!(n, "setsockopt(SOL_SOCKET, SO_REUSEADDR, 1)");
-    }
-    // Bound to "::" (every IPv6 address), a dual-stack socket also accepts IPv4 clients, seen
-    // as ::ffff:a.b.c.d. Operating systems disagree on the default, so we say it.
-    if addr.is_ipv6() && addr.ip().is_unspecified() {
-        socket.set_only_v6(false)?;
-        narrate!(n, "setsockopt(IPPROTO_IPV6, IPV6_V6ONLY, 0)");
-    }
-
-    // bind(): claim the address and port. Port 0 asks the kernel for any free port.
-    socket
-        .bind(&addr.into())
-        .with_context(|| doing(Doing::Bind(Transport::Tcp), format!("could not bind {addr}")))?;
-    narrate!(n, "bind({addr})");
-
-    // listen(): from now on the kernel completes handshakes on its own and queues up to
-    // `backlog` connections for accept(), even while we are busy with another client.
-    socket.listen(config.backlog).with_context(|| format!("could not listen on {addr}"))?;
-    narrate!(n, "listen(backlog={}){}", config.backlog, backlog_cap_note(config.backlog));
-    Ok(socket.into())
-}
-// ANCHOR_END: listen_tcp
-
-// ANCHOR: listen_unix
-/// Builds a listening Unix-domain socket at `path`: the address is a file, not a port.
-#[cfg(unix)]
-fn listen_unix(path: &std::path::Path, config: &Config) -> Result<Listener> {
-    use crate::conn::SocketFile;
-    use std::os::unix::net::UnixListener;
-
-    let n = config.narrator;
-    remove_stale_socket_file(path)?;
-    let socket =
-        Socket::new(Domain::UNIX, Type::STREAM, None).context("could not create a socket")?;
-    narrate!(n, "socket(AF_UNIX, SOCK_STREAM) -> {}", common::narrate::fd(&socket));
-    // sockaddr_un holds the path in a fixed array (sun_path): 108 bytes on Linux, 104 on macOS,
-    // including the terminating NUL.
-    let addr = SockAddr::unix(path).with_context(|| {
-        format!("{} is not a usable socket path (at most 107 bytes on Linux)", path.display())
-    })?;
-    socket.bind(&addr).with_context(|| {
-        doing(Doing::Bind(Transport::Unix), format!("could not bind {}", path.display()))
-    })?;
-    narrate!(n, "bind({:?})", path);
-    // From here the file exists and is ours: SocketFile removes it when the server ends.
-    let file = SocketFile(path.to_owned());
-    socket
-        .listen(config.backlog)
-        .with_context(|| format!("could not listen on {}", path.display()))?;
-    narrate!(n, "listen(backlog={}){}", config.backlog, backlog_cap_note(config.backlog));
-    let listener = UnixListener::from(std::os::fd::OwnedFd::from(socket));
-    Ok(Listener::Unix(listener, file))
-}
-
-/// A server that crashed leaves its socket file behind, and `bind` then fails with "Address
-/// already in use". A file nobody answers on is stale and safe to remove; anything else is not
-/// ours to delete.
-#[cfg(unix)]
-fn remove_stale_socket_file(path: &std::path::Path) -> Result<()> {
-    use std::os::unix::fs::FileTypeExt;
-
-    let Ok(meta) = std::fs::symlink_metadata(path) else {
-        return Ok(()); // Nothing there: the normal case.
-    };
-    if !meta.file_type().is_socket() {
-        anyhow::bail!("{} exists and is not a socket; not replacing it", path.display());
-    }
-    match std::os::unix::net::UnixStream::connect(path) {
-        Ok(_) => anyhow::bail!("another server is already listening on {}", path.display()),
-        Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
-            std::fs::remove_file(path).with_context(|| {
-                format!("could not remove stale socket file {}", path.display())
-            })?;
-            eprintln!(
-                "removed stale socket file {} (no server was listening on it)",
-                path.display()
-            );
-            Ok(())
-        }
-        Err(e) => Err(e).with_context(|| format!("could not check {}", path.display())),
-    }
-}
-// ANCHOR_END: listen_unix
-
-/// Linux silently caps the backlog at `net.core.somaxconn`; narration says so when it bites.
-fn backlog_cap_note(backlog: i32) -> String {
-    let somaxconn = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
-        .ok()
-        .and_then(|text| text.trim().parse::<i32>().ok());
-    match somaxconn {
-        Some(cap) if backlog > cap => format!(" (the kernel caps it at somaxconn = {cap})"),
-        _ => String::new(),
-    }
+    // ANCHOR_END: serve
 }
 
 // ANCHOR: accept_loop
 /// Accepts one client, echoes until it closes, then accepts the next: one at a time.
-fn accept_loop(listener: &Listener, config: &Config, stop: &Arc<Stop>) -> Summary {
+fn accept_loop(listener: &TcpListener, config: &Config, stop: &Arc<Stop>) -> Summary {
     let n = config.narrator;
     let mut summary = Summary::default();
     let mut buf = vec![0u8; config.buf_size];
@@ -278,117 +121,32 @@ fn accept_loop(listener: &Listener, config: &Config, stop: &Arc<Stop>) -> Summar
         if stop.is_stopping() {
             // The wake-up connection from `wake_on_stop` (or a client too late). Closed
             // abortively: a normal close from our side would leave a TIME_WAIT on our port.
-            conn.discard_woken();
+            common::stop::discard_woken(&conn);
             break;
         }
-        narrate!(n, "accept() -> {}, peer {peer}", conn.fd());
+        narrate!(n, "accept() -> {}, peer {peer}", narrate::fd(&conn));
         println!("Connected by {peer}");
         summary.connections += 1;
-        serve_one(&mut conn, &peer, &mut buf, &mut summary.bytes_echoed, config, stop);
-        narrate!(n, "close({})", conn.fd());
+        summary.bytes_echoed += serve_one(&mut conn, &peer.to_string(), &mut buf, config, stop);
+        narrate!(n, "close({})", narrate::fd(&conn));
         // Dropping `conn` closes the socket.
     }
     summary
 }
-
-/// Echoes one client until it closes, goes quiet past the timeout, or the server stops.
-fn serve_one(
-    conn: &mut Conn,
-    peer: &str,
-    buf: &mut [u8],
-    bytes_echoed: &mut u64,
-    config: &Config,
-    stop: &Arc<Stop>,
-) {
-    let n = config.narrator;
-    // Ctrl-C while a client is connected: shutting the socket down makes our blocked recv()
-    // return at once, so the server can stop. (The guard unregisters this when we return.)
-    let fd = conn.fd();
-    let _wake_recv = conn.try_clone().ok().map(|handle| {
-        stop.watch(move || {
-            narrate!(n, "shutdown({fd}, SHUT_RDWR) (stopping: wakes our blocked recv)");
-            let _ = handle.shutdown(Shutdown::Both);
-        })
-    });
-    // SO_RCVTIMEO and SO_SNDTIMEO: a client that stalls cannot hold the server forever.
-    if let Err(e) = conn.set_timeouts(config.timeout) {
-        eprintln!("connection from {peer}: could not set timeouts: {e}");
-    }
-    if let Err(e) = echo_until_closed(conn, buf, bytes_echoed, n) {
-        if !stop.is_stopping() {
-            eprintln!("connection from {peer} ended: {}", describe(&e, config.timeout));
-        }
-    }
-}
 // ANCHOR_END: accept_loop
 
-// ANCHOR: echo
-/// Echoes everything `conn` sends until it closes its side (`recv` returns 0 bytes).
-fn echo_until_closed(
-    conn: &mut Conn,
-    buf: &mut [u8],
-    bytes_echoed: &mut u64,
-    n: Narrator,
-) -> io::Result<()> {
-    loop {
-        // recv() returns whatever has arrived, from 1 byte up to buf.len(): TCP is a byte
-        // stream, not a sequence of messages. 0 means the peer closed its sending side.
-        let received = match conn.read(buf) {
-            Ok(0) => {
-                narrate!(n, "recv({}) -> 0 bytes (peer closed)", buf.len());
-                return Ok(());
+impl Server {
+    // ANCHOR: wake_on_stop
+    /// `accept()` blocks, and a flag does not wake it. So on stop we connect to ourselves:
+    /// `accept()` returns that connection, the loop sees the flag, and the server ends.
+    fn wake_on_stop(&self, stop: &Arc<Stop>) -> common::stop::Watch {
+        let bound = self.listener.local_addr().ok();
+        // Connect and close abortively (RST): no TIME_WAIT is left on our own port.
+        stop.watch(move || {
+            if let Some(addr) = bound {
+                common::stop::wake_accept(addr);
             }
-            Ok(received) => received,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        narrate!(n, "recv({}) -> {received} bytes", buf.len());
-
-        // sendall(): send() may take only part of the data when the socket's send buffer is
-        // nearly full; write_all() loops until every byte is handed to the kernel.
-        conn.write_all(&buf[..received])?;
-        narrate!(n, "sendall({received} bytes)");
-        *bytes_echoed += received as u64;
+        })
     }
+    // ANCHOR_END: wake_on_stop
 }
-// ANCHOR_END: echo
-
-/// The error of a finished connection in words: a timeout surfaces as `WouldBlock` (Unix) or
-/// `TimedOut` (Windows), which would be a puzzling thing to print.
-fn describe(err: &io::Error, timeout: Option<Duration>) -> String {
-    match (err.kind(), timeout) {
-        (io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut, Some(t)) => {
-            format!("no progress for {} s (--timeout), closed it", t.as_secs())
-        }
-        _ => err.to_string(),
-    }
-}
-
-impl std::fmt::Display for Summary {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let plural = if self.connections == 1 { "" } else { "s" };
-        write!(
-            f,
-            "served {} connection{plural}, echoed {}",
-            self.connections,
-            common::text::human_bytes(self.bytes_echoed)
-        )
-    }
-}
-
-// ANCHOR: run_server
-/// The `server` command: bind, announce the address, serve until Ctrl-C, print a summary.
-///
-/// # Errors
-/// When the listening socket cannot be set up; see [`Server::bind`].
-pub fn run(config: Config) -> Result<()> {
-    let stop = Stop::new();
-    stop.trigger_on_ctrl_c()?;
-    let server = Server::bind(config)?;
-    // The readiness line: scripts and tests wait for it, and it tells the real port.
-    println!("listening on {}", server.local_endpoint()?);
-    let summary = server.serve(&stop);
-    eprintln!("server stopped: {summary}");
-    Ok(())
-}
-// ANCHOR_END: run_server

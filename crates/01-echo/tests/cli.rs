@@ -11,20 +11,8 @@ use std::time::Duration;
 
 use testkit::{Proc, run};
 
-fn echo() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_01-echo"))
-}
-
-/// Starts `01-echo server ARGS` and returns it with the address from its readiness line.
-fn server(args: &[&str]) -> (Proc, String) {
-    let proc = Proc::spawn(echo().arg("server").args(args));
-    let addr = proc.listening_addr();
-    (proc, addr)
-}
-
-fn port_of(addr: &str) -> String {
-    addr.rsplit(':').next().unwrap().to_owned()
-}
+mod support;
+use support::{echo, port_of, server};
 
 #[test]
 fn readiness_line_reports_the_real_port_and_ctrl_c_prints_a_summary() {

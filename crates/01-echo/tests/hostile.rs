@@ -10,17 +10,18 @@
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::process::Command;
 use std::thread;
 use std::time::Duration;
 
 use socket2::{Domain, Socket, Type};
 use testkit::Proc;
 
+mod support;
+
+/// Starts `01-echo server ARGS`; these tests talk to it with raw sockets, so they want an address.
 fn server(args: &[&str]) -> (Proc, SocketAddr) {
-    let proc = Proc::spawn(Command::new(env!("CARGO_BIN_EXE_01-echo")).arg("server").args(args));
-    let addr = proc.listening_addr().parse().unwrap();
-    (proc, addr)
+    let (proc, addr) = support::server(args);
+    (proc, addr.parse().unwrap())
 }
 
 /// A well-behaved client gets its echo: the server is alive and free.

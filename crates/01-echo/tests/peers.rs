@@ -8,9 +8,8 @@ use std::process::Command;
 
 use testkit::{Proc, run};
 
-fn echo() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_01-echo"))
-}
+mod support;
+use support::{echo, server as our_server};
 
 /// The tutorial's client, nearly verbatim: one sendall, one recv(1024).
 const PYTHON_CLIENT: &str = r#"
@@ -41,12 +40,6 @@ with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
                     break
                 conn.sendall(data)
 "#;
-
-fn our_server(args: &[&str]) -> (Proc, String) {
-    let proc = Proc::spawn(echo().arg("server").args(args));
-    let addr = proc.listening_addr();
-    (proc, addr)
-}
 
 #[test]
 fn python_tutorial_client_talks_to_our_server() {

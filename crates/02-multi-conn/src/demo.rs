@@ -10,7 +10,8 @@ use common::narrate::Narrator;
 use common::stop::Stop;
 
 use crate::client::{self, Job};
-use crate::server::{self, Config, Mode, Stats};
+use crate::server;
+use crate::shared::{self, Config, Mode, Stats};
 
 /// Runs the narrated demo.
 ///
@@ -21,8 +22,8 @@ pub fn run() -> Result<()> {
         host: "127.0.0.1".into(),
         port: 0,
         mode: Mode::Poll,
-        backlog: server::DEFAULT_BACKLOG,
-        max_conns: server::DEFAULT_MAX_CONNS,
+        backlog: shared::DEFAULT_BACKLOG,
+        max_conns: shared::DEFAULT_MAX_CONNS,
         narrator: Narrator::new("server", true),
     };
     let listener = server::listen(&config)?;

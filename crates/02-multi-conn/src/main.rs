@@ -16,9 +16,15 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use ch02_multi_conn::client::{self, Job};
+use ch02_multi_conn::shared::{self, DEFAULT_BACKLOG, DEFAULT_MAX_CONNS, DEFAULT_PORT};
 use ch02_multi_conn::{demo, server};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use common::narrate::Narrator;
+
+/// The most connections (or messages) one flag may ask for: a bound on what one run opens.
+const MAX_COUNT: usize = 100_000;
+/// The largest `--size`: 16 MiB per message, buffered whole by the client.
+const MAX_MESSAGE_SIZE: usize = 16 << 20;
 
 /// Many clients at once: a thread per connection, or one event loop.
 #[derive(Parser)]
@@ -62,7 +68,7 @@ struct ServerArgs {
     host: String,
 
     /// TCP port. 0 lets the kernel pick a free one and prints it.
-    #[arg(long, default_value_t = server::DEFAULT_PORT)]
+    #[arg(long, default_value_t = DEFAULT_PORT)]
     port: u16,
 
     /// How to serve many clients.
@@ -71,11 +77,11 @@ struct ServerArgs {
 
     /// listen() backlog: finished handshakes the kernel queues before we accept them
     /// (capped by net.core.somaxconn).
-    #[arg(long, default_value_t = server::DEFAULT_BACKLOG, value_parser = clap::value_parser!(i32).range(1..=65535))]
+    #[arg(long, default_value_t = DEFAULT_BACKLOG, value_parser = clap::value_parser!(i32).range(1..=65535))]
     backlog: i32,
 
     /// Connections served at once; more are accepted and closed at once.
-    #[arg(long, value_name = "N", default_value_t = server::DEFAULT_MAX_CONNS, value_parser = count)]
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_CONNS, value_parser = common::cli::count(MAX_COUNT))]
     max_conns: usize,
 }
 
@@ -94,19 +100,19 @@ struct ClientArgs {
     host: String,
 
     /// The server's port.
-    #[arg(long, default_value_t = server::DEFAULT_PORT)]
+    #[arg(long, default_value_t = DEFAULT_PORT)]
     port: u16,
 
     /// Connections to open at once.
-    #[arg(long, value_name = "N", default_value_t = 2, value_parser = count)]
+    #[arg(long, value_name = "N", default_value_t = 2, value_parser = common::cli::count(MAX_COUNT))]
     connections: usize,
 
     /// Messages per connection (verify mode).
-    #[arg(long, value_name = "M", default_value_t = 2, value_parser = count, conflicts_with_all = ["duration", "hold"])]
+    #[arg(long, value_name = "M", default_value_t = 2, value_parser = common::cli::count(MAX_COUNT), conflicts_with_all = ["duration", "hold"])]
     messages: usize,
 
     /// Bytes per message (default: the tutorial's messages; 64 with --duration).
-    #[arg(long, value_name = "BYTES", value_parser = message_size)]
+    #[arg(long, value_name = "BYTES", value_parser = common::cli::size(1, MAX_MESSAGE_SIZE, ""))]
     size: Option<usize>,
 
     /// Ping-pong for this many seconds: send, wait for the echo, repeat; report messages/s.
@@ -115,7 +121,7 @@ struct ClientArgs {
     duration: Option<u64>,
 
     /// Open N idle connections and hold them until Ctrl-C (or --hold-for).
-    #[arg(long, value_name = "N", value_parser = count)]
+    #[arg(long, value_name = "N", value_parser = common::cli::count(MAX_COUNT))]
     hold: Option<usize>,
 
     /// With --hold: close the connections after this many seconds.
@@ -125,21 +131,6 @@ struct ClientArgs {
     /// Do not print each send and receive (verify mode).
     #[arg(long, short)]
     quiet: bool,
-}
-
-fn count(text: &str) -> Result<usize, String> {
-    match text.parse::<usize>() {
-        Ok(n @ 1..=100_000) => Ok(n),
-        _ => Err(format!("`{text}` is not a count from 1 to 100000")),
-    }
-}
-
-fn message_size(text: &str) -> Result<usize, String> {
-    let size = common::text::parse_size(text)?;
-    match usize::try_from(size) {
-        Ok(size @ 1..=0x100_0000) => Ok(size),
-        _ => Err("must be between 1 byte and 16 MiB".into()),
-    }
 }
 
 fn run_client(args: ClientArgs, trace: bool) -> anyhow::Result<()> {
@@ -169,12 +160,12 @@ fn main() -> ExitCode {
     common::report::install_panic_hook();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Server(args) => server::run(server::Config {
+        Command::Server(args) => server::run(shared::Config {
             host: args.host,
             port: args.port,
             mode: match args.mode {
-                ModeArg::Poll => server::Mode::Poll,
-                ModeArg::Threads => server::Mode::Threads,
+                ModeArg::Poll => shared::Mode::Poll,
+                ModeArg::Threads => shared::Mode::Threads,
             },
             backlog: args.backlog,
             max_conns: args.max_conns,

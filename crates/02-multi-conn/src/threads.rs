@@ -6,19 +6,19 @@
 //! stays simple and sequential. The price: a thread per client, each with a stack and a kernel
 //! task, and a server that can only refuse when it has as many as it will run (`--max-conns`).
 
-use std::io::{self, Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::io;
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::thread::{self, JoinHandle};
 
 use anyhow::{Context, Result};
+use ch01_echo::echo::{Tally, echo_until_closed};
 use common::accept::AcceptPolicy;
 use common::narrate;
 use common::narrate::Narrator;
 use common::stop::Stop;
 
-use crate::server::{Config, Stats};
+use crate::shared::{Config, Stats};
 
 /// Each thread's stack. Rust's default is 2 MiB of address space; an echo loop needs a few
 /// KiB (its buffer is on the heap), so 64 KiB is plenty and keeps 10,000 threads affordable.
@@ -54,34 +54,15 @@ pub fn serve(
                 Err(e) => return Err(e).context("accept failed"),
             },
         };
+        // ANCHOR_END: accept_loop
+        // ANCHOR: after_accept
         accept_errors.accepted();
         if stop.is_stopping() {
             common::stop::discard_woken(&stream); // The wake-up connection: no TIME_WAIT.
             break;
         }
         workers.retain(|worker| !worker.is_finished());
-        if stats.live.load(Ordering::Relaxed) >= config.max_conns {
-            stats.refused.fetch_add(1, Ordering::Relaxed);
-            narrate!(
-                n,
-                "accept() -> peer {peer}: refused, {} threads busy (--max-conns)",
-                config.max_conns
-            );
-            continue; // Dropping the stream closes it: the client reads end-of-stream.
-        }
-        narrate!(n, "accept() -> {}, peer {peer}", common::narrate::fd(&stream));
-        stats.opened();
-        // Small echoes should go out at once, not wait for Nagle's algorithm (as in poll mode).
-        let _ = stream.set_nodelay(true);
-        match spawn_worker(stream, stop, stats, n) {
-            Ok(worker) => workers.push(worker),
-            Err(e) => {
-                // The system will not give us another thread (EAGAIN): refuse this client.
-                eprintln!("could not start a thread for {peer}: {e}");
-                stats.closed();
-                stats.refused.fetch_add(1, Ordering::Relaxed);
-            }
-        }
+        workers.extend(admit(stream, peer, config, stop, stats));
     }
     narrate!(n, "stopping: waiting for {} thread(s)", workers.len());
     for worker in workers {
@@ -89,10 +70,50 @@ pub fn serve(
     }
     Ok(())
 }
-// ANCHOR_END: accept_loop
+// ANCHOR_END: after_accept
+
+// ANCHOR: admit
+/// Gives a newly accepted client its thread, or refuses it when `--max-conns` threads are
+/// busy or the system will not start another.
+fn admit(
+    stream: TcpStream,
+    peer: SocketAddr,
+    config: &Config,
+    stop: &Arc<Stop>,
+    stats: &Arc<Stats>,
+) -> Option<JoinHandle<()>> {
+    let n = config.narrator;
+    if stats.full(config.max_conns) {
+        stats.refused_one();
+        narrate!(
+            n,
+            "accept() -> peer {peer}: refused, {} threads busy (--max-conns)",
+            config.max_conns
+        );
+        return None; // Dropping the stream closes it: the client reads end-of-stream.
+    }
+    // ANCHOR_END: admit
+    // ANCHOR: admit_serve
+    narrate!(n, "accept() -> {}, peer {peer}", common::narrate::fd(&stream));
+    stats.opened();
+    // Small echoes should go out at once, not wait for Nagle's algorithm (as in poll mode).
+    let _ = stream.set_nodelay(true);
+    match spawn_worker(stream, stop, stats, n) {
+        Ok(worker) => Some(worker),
+        Err(e) => {
+            // The system will not give us another thread (EAGAIN): refuse this client.
+            eprintln!("could not start a thread for {peer}: {e}");
+            stats.closed();
+            stats.refused_one();
+            None
+        }
+    }
+}
+// ANCHOR_END: admit_serve
 
 // ANCHOR: worker
-/// Starts the thread that serves one client with chapter 01's blocking echo loop.
+/// Starts the thread that serves one client with chapter 01's blocking echo loop,
+/// [`echo_until_closed`].
 fn spawn_worker(
     stream: TcpStream,
     stop: &Arc<Stop>,
@@ -108,33 +129,23 @@ fn spawn_worker(
             let _ = stream.shutdown(Shutdown::Both);
         }
     });
+    // ANCHOR_END: worker
+    // ANCHOR: worker_thread
     let stats = Arc::clone(stats);
     thread::Builder::new().name("echo".into()).stack_size(THREAD_STACK).spawn(move || {
         let fd = common::narrate::fd(&*stream);
-        if let Err(e) = echo_until_closed(&stream, &stats, n) {
+        // Chapter 01's loop: recv, sendall, until the client closes. The tally counts what
+        // was echoed even when the connection ends in an error. (`Read` and `Write` are
+        // implemented for `&TcpStream`: a socket needs no exclusive access to be used.)
+        let mut conn = Tally::new(&*stream);
+        let mut buf = vec![0u8; READ_CHUNK];
+        if let Err(e) = echo_until_closed(&mut conn, &mut buf, n) {
             narrate!(n, "connection on {fd}: {e}");
         }
+        stats.echoed(conn.sent());
         drop(watch);
         narrate!(n, "close({fd})");
         stats.closed();
     })
 }
-
-/// Chapter 01's loop: `recv`, `sendall`, until the client closes. (`Read` and `Write` are
-/// implemented for `&TcpStream`: a socket needs no exclusive access to be used.)
-fn echo_until_closed(mut stream: &TcpStream, stats: &Stats, n: Narrator) -> io::Result<()> {
-    let mut buf = vec![0u8; READ_CHUNK];
-    loop {
-        let received = match stream.read(&mut buf) {
-            Ok(0) => return Ok(()),
-            Ok(received) => received,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        narrate!(n, "recv({}) -> {received} bytes", common::narrate::fd(stream));
-        stream.write_all(&buf[..received])?;
-        narrate!(n, "sendall({}, {received} bytes)", common::narrate::fd(stream));
-        stats.bytes.fetch_add(received as u64, Ordering::Relaxed);
-    }
-}
-// ANCHOR_END: worker
+// ANCHOR_END: worker_thread

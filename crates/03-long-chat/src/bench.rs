@@ -17,7 +17,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use mio::{Events, Interest, Poll, Token};
 
-use crate::frame::{self, Connection, Decoder, Frame, Kind};
+use crate::connection::Connection;
+use crate::frame::{self, Decoder, Frame, Kind};
 
 /// What to run.
 #[derive(Debug, Clone)]

@@ -25,14 +25,15 @@ use common::narrate::Narrator;
 use common::stop::Stop;
 use common::text::escape_controls;
 
+use crate::command::{Command, command_frame, parse_line};
+use crate::config::WRITE_TIMEOUT;
+use crate::connection::{Connection, FrameWriter, ReadError};
 use crate::console::{self, History, Input, Printer};
-use crate::frame::{Connection, Frame, FrameWriter, Kind, MAX_TEXT_LEN, ReadError};
+use crate::frame::{Frame, Kind, MAX_TEXT_LEN};
 use crate::liveness::{self, Due, Heartbeat, Liveness};
 
 /// How long to wait for the server's close after our half-close, before closing anyway.
 pub const CLOSE_WAIT: Duration = Duration::from_secs(5);
-/// A blocked `send` gives up after this long: the server is not reading.
-pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What the client needs to know, from the command line.
 #[derive(Debug, Clone)]
@@ -51,57 +52,6 @@ pub struct Options {
     pub narrator: Narrator,
 }
 
-// ANCHOR: commands
-/// What a typed line asks for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Command {
-    /// Say this to the room.
-    Say(String),
-    /// `/nick NAME`: change name.
-    Nick(String),
-    /// `/who`: who is here?
-    Who,
-    /// `/quit`, or `exit` alone on a line (the tutorial's word): leave.
-    Quit,
-    /// An empty line: nothing.
-    Nothing,
-    /// A `/word` we do not know.
-    Unknown(String),
-}
-
-/// Reads a typed line as a [`Command`].
-pub fn parse_line(line: &str) -> Command {
-    let trimmed = line.trim();
-    if trimmed.is_empty() {
-        return Command::Nothing;
-    }
-    if trimmed == "exit" || trimmed == "/quit" {
-        return Command::Quit;
-    }
-    if trimmed == "/who" {
-        return Command::Who;
-    }
-    if let Some(name) = trimmed.strip_prefix("/nick ") {
-        return Command::Nick(name.trim().to_owned());
-    }
-    if trimmed.starts_with('/') {
-        return Command::Unknown(trimmed.to_owned());
-    }
-    Command::Say(line.to_owned())
-}
-
-/// The frame a command sends, if any.
-pub fn command_frame(command: &Command) -> Option<Frame> {
-    match command {
-        Command::Say(text) => Some(Frame::new(Kind::Text, text.clone())),
-        Command::Nick(name) => Some(Frame::new(Kind::Nick, name.clone())),
-        Command::Who => Some(Frame::new(Kind::List, "")),
-        Command::Quit | Command::Nothing | Command::Unknown(_) => None,
-    }
-}
-// ANCHOR_END: commands
-
-// ANCHOR: view
 /// Turns frames from the server into the lines a person reads. It remembers our own name: the
 /// first JOIN names us.
 #[derive(Debug, Default)]
@@ -111,6 +61,7 @@ pub struct View {
 }
 
 impl View {
+    // ANCHOR: view
     /// The line to print for `frame`, or `None` for frames a person need not see. Control
     /// characters in what the server relays (anyone's text, a name, an error) are shown as
     /// escapes: an `ESC` sequence must not retitle or clear our terminal, and a newline must
@@ -146,34 +97,24 @@ impl View {
             Kind::Ping | Kind::Pong => return None,
         })
     }
+    // ANCHOR_END: view
 }
-// ANCHOR_END: view
 
 // ANCHOR: connect
-/// Connects to the server: `socket`, `connect`, then the options a chat wants.
+/// Connects to the server with chapter 01's recipe (`socket`, `connect` to each address in
+/// turn), then sets the options a long-lived chat wants.
 ///
 /// # Errors
 /// When the host does not resolve or no address accepts the connection.
 pub fn connect(host: &str, port: u16, liveness: &Liveness, n: Narrator) -> Result<TcpStream> {
-    let mut last_error = None;
-    for addr in common::host::resolve(host, port)? {
-        narrate!(n, "socket({}, SOCK_STREAM); connect({addr})", common::narrate::family(addr.ip()));
-        match TcpStream::connect(addr) {
-            Ok(stream) => {
-                narrate!(n, "connect({addr}) -> {}", common::narrate::fd(&stream));
-                // Chat lines are small: send each at once instead of waiting for Nagle.
-                stream.set_nodelay(true).context("could not set TCP_NODELAY")?;
-                liveness::set_keepalive(socket2::SockRef::from(&stream), liveness.keepalive, n);
-                // recv() wakes up every tick, so the reader thread can send heartbeats.
-                stream.set_read_timeout(Some(liveness.tick()))?;
-                stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
-                return Ok(stream);
-            }
-            Err(e) => last_error = Some((addr, e)),
-        }
-    }
-    let (addr, e) = last_error.ok_or_else(|| anyhow!("{host} has no address"))?;
-    Err(e).with_context(|| format!("could not connect to {addr}"))
+    let stream = ch01_echo::connect::connect(host, port, None, n)?;
+    // Chat lines are small: send each at once instead of waiting for Nagle.
+    stream.set_nodelay(true).context("could not set TCP_NODELAY")?;
+    liveness::set_keepalive(socket2::SockRef::from(&stream), liveness.keepalive, n);
+    // recv() wakes up every tick, so the reader thread can send heartbeats.
+    stream.set_read_timeout(Some(liveness.tick()))?;
+    stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
+    Ok(stream)
 }
 // ANCHOR_END: connect
 
@@ -200,6 +141,7 @@ pub fn run(options: &Options) -> Result<()> {
     writer.send(&Frame::new(Kind::Join, options.name.clone())).context("could not send JOIN")?;
 
     let (events, news) = mpsc::channel();
+    // ANCHOR_END: run
     // Ctrl-C outside the prompt (or with a pipe for stdin) leaves as cleanly as at it.
     let stop = Stop::new();
     stop.trigger_on_ctrl_c()?;
@@ -209,6 +151,7 @@ pub fn run(options: &Options) -> Result<()> {
             let _ = events.send(Event::Input(Input::Interrupted));
         }
     });
+    // ANCHOR: run_console
     // Said before the prompt appears: afterwards, only the printer may write to the terminal.
     eprintln!("connected to {server}");
     let (printer, terminal) = console::start("> ", &options.history, {
@@ -228,8 +171,8 @@ pub fn run(options: &Options) -> Result<()> {
         println!();
     }
     outcome
+    // ANCHOR_END: run_console
 }
-// ANCHOR_END: run
 
 /// The main thread: typed lines go out as frames; the end comes from the keyboard (leave) or
 /// from the network (the server left).
@@ -334,6 +277,7 @@ fn spawn_reader(
                     }
                 }
                 Ok(None) => {
+                    // ANCHOR_END: reader
                     narrate!(
                         n,
                         "recv({}) -> 0 bytes (the server closed)",
@@ -341,6 +285,7 @@ fn spawn_reader(
                     );
                     break Event::Closed;
                 }
+                // ANCHOR: reader_heartbeat
                 Err(e) if e.is_timeout() => match heartbeat.check(&live, Instant::now()) {
                     Due::Gone => {
                         break Event::Failed(format!(
@@ -355,6 +300,7 @@ fn spawn_reader(
                     }
                     Due::Nothing => {}
                 },
+                // ANCHOR_END: reader_heartbeat
                 Err(ReadError::Io(e)) => break Event::Failed(format!("connection lost: {e}")),
                 Err(e) => break Event::Failed(format!("the server broke the protocol: {e}")),
             }
@@ -362,4 +308,3 @@ fn spawn_reader(
         let _ = events.send(end);
     })
 }
-// ANCHOR_END: reader

@@ -19,9 +19,11 @@ use common::narrate::Narrator;
 use common::stop::Stop;
 
 use crate::client::{self, View};
-use crate::frame::{Connection, Frame, FrameWriter, Kind};
+use crate::command::{command_frame, parse_line};
+use crate::config::{self, Config, Mode};
+use crate::connection::{Connection, FrameWriter};
+use crate::frame::{Frame, Kind};
 use crate::liveness::Liveness;
-use crate::server::{self, Config, Mode};
 
 /// How long the demo waits for any one expected line.
 const STEP_TIMEOUT: Duration = Duration::from_secs(5);
@@ -69,7 +71,7 @@ impl Scripted {
     /// Types a line, as a person would at the prompt.
     fn type_line(&self, line: &str) -> Result<()> {
         println!("[{} types] {line}", self.name);
-        if let Some(frame) = client::command_frame(&client::parse_line(line)) {
+        if let Some(frame) = command_frame(&parse_line(line)) {
             self.writer.send(&frame)?;
         }
         Ok(())
@@ -114,13 +116,14 @@ pub fn run() -> Result<()> {
         host: "127.0.0.1".into(),
         port: 0,
         mode: Mode::Room,
-        max_clients: server::DEFAULT_MAX_CLIENTS,
+        max_clients: config::DEFAULT_MAX_CLIENTS,
         liveness: Liveness { keepalive: None, ..Liveness::default() },
         name: "server".into(),
         no_history: true,
         narrator: Narrator::new("server", true),
     };
-    let listener = server::listen(&config)?;
+    let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
+    let listener = ch01_echo::listen::listen(loopback, &config::LISTEN, config.narrator)?;
     let addr = listener.local_addr().context("could not read the bound address")?;
     println!("listening on {addr}");
     let stop = Stop::new();

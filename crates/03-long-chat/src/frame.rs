@@ -30,18 +30,13 @@
 //! self-describing, and costs a JSON parse per message; ours is a fixed 5-byte header, which a
 //! chat needs no more than.
 //!
-//! [`Decoder`] turns bytes into frames, whatever pieces they arrive in; [`Connection`] runs it
-//! over a blocking socket. Both refuse a length above [`MAX_FRAME_LEN`] **before** allocating
-//! anything for it: a peer that announces 4 GiB gets an error, not 4 GiB of our memory.
+//! [`Decoder`] turns bytes into frames, whatever pieces they arrive in; `Connection`, in
+//! `connection.rs`, runs it over a blocking socket. Both refuse a length above [`MAX_FRAME_LEN`]
+//! **before** allocating anything for it: a peer that announces 4 GiB gets an error, not 4 GiB
+//! of our memory.
 
 use std::fmt;
-use std::io::{self, Read, Write};
-use std::net::TcpStream;
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
-
-use common::narrate;
-use common::narrate::Narrator;
+use std::io::{self, Read};
 
 // ANCHOR: limits
 /// The largest frame we accept: the length field's value (kind byte + content). 64 KiB is
@@ -232,6 +227,7 @@ pub struct Decoder {
     /// `drain`, rather than shifting the buffer after every frame.
     start: usize,
 }
+// ANCHOR_END: decoder
 
 impl Decoder {
     /// An empty decoder.
@@ -250,6 +246,7 @@ impl Decoder {
         self.buf.len() - self.start
     }
 
+    // ANCHOR: next_frame
     /// The next whole frame, `Ok(None)` if the buffer does not hold one yet, or an error.
     ///
     /// # Errors
@@ -277,7 +274,9 @@ impl Decoder {
         let text = std::str::from_utf8(content).map_err(|_| FrameError::NotUtf8 { kind })?;
         Ok(Some(Frame { kind, text: text.to_owned() }))
     }
+    // ANCHOR_END: next_frame
 
+    // ANCHOR: unfinished
     /// When the stream ends: `None` if it ended between frames, or `(have, want)` bytes of the
     /// frame it cut off (`want` is 4 while even the length was incomplete).
     pub fn unfinished(&self) -> Option<(usize, usize)> {
@@ -291,6 +290,7 @@ impl Decoder {
         };
         Some((have, want))
     }
+    // ANCHOR_END: unfinished
 
     /// Drops consumed bytes from the front of the buffer, and frees a buffer a burst made big.
     fn compact(&mut self) {
@@ -320,210 +320,12 @@ impl Decoder {
         result
     }
 }
-// ANCHOR_END: decoder
-
-/// Why [`Connection::read_frame`] could not return a frame.
-#[derive(Debug)]
-pub enum ReadError {
-    /// The socket failed (a reset, a timeout, ...).
-    Io(io::Error),
-    /// The peer sent a bad frame.
-    Frame(FrameError),
-    /// The peer closed the connection in the middle of a frame.
-    Truncated {
-        /// Bytes of the frame that arrived.
-        have: usize,
-        /// Bytes the frame should have had (prefix included).
-        want: usize,
-    },
-}
-
-impl fmt::Display for ReadError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ReadError::Io(e) => write!(f, "{e}"),
-            ReadError::Frame(e) => write!(f, "{e}"),
-            ReadError::Truncated { have, want } => write!(
-                f,
-                "the peer closed the connection in the middle of a frame ({have} of {want} bytes)"
-            ),
-        }
-    }
-}
-
-impl std::error::Error for ReadError {}
-
-impl ReadError {
-    /// Is this a read timeout (nothing arrived in time), after which reading can go on?
-    pub fn is_timeout(&self) -> bool {
-        matches!(self, ReadError::Io(e)
-            if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut))
-    }
-}
-
-// ANCHOR: connection
-/// A [`Decoder`] over a blocking reader (a `TcpStream`, or `&TcpStream`): one call, one frame.
-#[derive(Debug)]
-pub struct Connection<R> {
-    reader: R,
-    decoder: Decoder,
-}
-
-impl<R: Read> Connection<R> {
-    /// Frames from `reader`.
-    pub fn new(reader: R) -> Self {
-        Self { reader, decoder: Decoder::new() }
-    }
-
-    /// The next frame; `Ok(None)` when the peer closed the connection between frames.
-    /// A read timeout set on the socket surfaces as an error for which
-    /// [`ReadError::is_timeout`] is true; the partial frame stays buffered, so calling again
-    /// carries on where it stopped.
-    ///
-    /// # Errors
-    /// [`ReadError`]: the socket's error, a bad frame, or a close in the middle of a frame.
-    pub fn read_frame(&mut self) -> Result<Option<Frame>, ReadError> {
-        loop {
-            if let Some(frame) = self.decoder.next_frame().map_err(ReadError::Frame)? {
-                return Ok(Some(frame));
-            }
-            if !self.fill()? {
-                return Ok(None);
-            }
-        }
-    }
-
-    /// One `recv` into the decoder: `true` when bytes arrived, `false` when the peer closed
-    /// between frames.
-    fn fill(&mut self) -> Result<bool, ReadError> {
-        loop {
-            match self.decoder.read_from(&mut self.reader) {
-                // recv() returning 0: the peer closed its sending side. Between frames that
-                // is a goodbye; inside one, the frame is lost and we say so.
-                Ok(0) => {
-                    return match self.decoder.unfinished() {
-                        None => Ok(false),
-                        Some((have, want)) => Err(ReadError::Truncated { have, want }),
-                    };
-                }
-                Ok(_) => return Ok(true),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(ReadError::Io(e)),
-            }
-        }
-    }
-
-    /// The reader underneath.
-    pub fn get_ref(&self) -> &R {
-        &self.reader
-    }
-}
-// ANCHOR_END: connection
-
-// ANCHOR: deadline
-/// A socket whose reads can time out: what [`Connection::read_frame_before`] needs.
-pub trait TimedRead: Read {
-    /// Sets the read timeout (`SO_RCVTIMEO`).
-    ///
-    /// # Errors
-    /// The socket's error.
-    fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()>;
-}
-
-impl TimedRead for TcpStream {
-    fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        TcpStream::set_read_timeout(self, timeout)
-    }
-}
-
-impl TimedRead for &TcpStream {
-    fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        TcpStream::set_read_timeout(self, timeout)
-    }
-}
-
-impl<R: TimedRead> Connection<R> {
-    /// Like [`Connection::read_frame`], but gives up at `deadline` however the bytes arrive.
-    ///
-    /// A read timeout alone is not a deadline: it restarts with every `recv`, so a peer that
-    /// sends one byte of a frame just before each timeout would keep us waiting for ever. Here
-    /// each `recv` may only wait for what is left of the time. Only a whole frame is returned,
-    /// so a caller that counts frames as signs of life cannot be fooled by a trickle. On a
-    /// timeout ([`ReadError::is_timeout`]) the partial frame stays buffered for the next call.
-    ///
-    /// # Errors
-    /// As [`Connection::read_frame`], and a `TimedOut` error once `deadline` has passed.
-    pub fn read_frame_before(&mut self, deadline: Instant) -> Result<Option<Frame>, ReadError> {
-        loop {
-            if let Some(frame) = self.decoder.next_frame().map_err(ReadError::Frame)? {
-                return Ok(Some(frame));
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Err(ReadError::Io(io::ErrorKind::TimedOut.into()));
-            }
-            // SO_RCVTIMEO of 0 would mean "no timeout": at least a millisecond.
-            self.reader
-                .set_read_timeout(Some(left.max(Duration::from_millis(1))))
-                .map_err(ReadError::Io)?;
-            if !self.fill()? {
-                return Ok(None);
-            }
-        }
-    }
-}
-// ANCHOR_END: deadline
-
-// ANCHOR: writer
-/// Sends frames on a blocking socket that several threads share (the keyboard's thread sends
-/// TEXT, the network thread answers PINGs). The lock keeps each frame's bytes together: two
-/// `write_all`s racing could interleave their pieces and corrupt the stream.
-#[derive(Debug)]
-pub struct FrameWriter {
-    stream: Arc<TcpStream>,
-    lock: Mutex<()>,
-    n: Narrator,
-}
-
-impl FrameWriter {
-    /// A writer for `stream`.
-    pub fn new(stream: Arc<TcpStream>, n: Narrator) -> Self {
-        Self { stream, lock: Mutex::new(()), n }
-    }
-
-    /// Encodes and sends one frame: `sendall`, looping over partial writes.
-    ///
-    /// # Errors
-    /// The socket's error (the peer reset the connection, the write timed out, ...).
-    pub fn send(&self, frame: &Frame) -> io::Result<()> {
-        let bytes = frame.to_bytes();
-        let _guard = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
-        (&*self.stream).write_all(&bytes)?;
-        narrate!(self.n, "send frame {} {} bytes: {}", frame.kind, bytes.len(), hex(&bytes, 12));
-        Ok(())
-    }
-
-    /// The socket.
-    pub fn stream(&self) -> &TcpStream {
-        &self.stream
-    }
-}
-// ANCHOR_END: writer
 
 /// Is `name` a valid nickname: 1 to [`MAX_NAME_LEN`] ASCII letters, digits, `-`, `_`, `.`?
 /// (No spaces or colons, so `NAME: text` and `OLD NEW` split without ambiguity.)
 pub fn valid_name(name: &str) -> bool {
     (1..=MAX_NAME_LEN).contains(&name.len())
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-}
-
-/// The first `max` bytes of a frame as hex, for narration: `00 00 00 03 01 68 69`.
-pub fn hex(bytes: &[u8], max: usize) -> String {
-    let mut out: Vec<String> = bytes.iter().take(max).map(|b| format!("{b:02x}")).collect();
-    if bytes.len() > max {
-        out.push("..".into());
-    }
-    out.join(" ")
 }
 
 #[cfg(test)]
@@ -570,19 +372,6 @@ mod tests {
         assert_eq!(decoder.next_frame(), Err(FrameError::UnknownKind(0x42)));
         assert_eq!(decoder.next_frame(), Err(FrameError::Empty));
         assert_eq!(decoder.next_frame(), Ok(Some(Frame::new(Kind::Ping, "1"))));
-    }
-
-    #[test]
-    fn a_close_inside_a_frame_is_reported_with_its_size() {
-        let wire = Frame::new(Kind::Text, "cut short").to_bytes();
-        let mut conn = Connection::new(&wire[..6]);
-        match conn.read_frame() {
-            Err(ReadError::Truncated { have: 6, want: 14 }) => {}
-            other => panic!("expected a truncated frame, got {other:?}"),
-        }
-        let mut conn = Connection::new(&wire[..]);
-        assert!(matches!(conn.read_frame(), Ok(Some(_))));
-        assert!(matches!(conn.read_frame(), Ok(None)));
     }
 
     #[test]

@@ -83,6 +83,7 @@ pub enum Due {
     /// Silent for the whole peer timeout: the peer is gone.
     Gone,
 }
+// ANCHOR_END: clocks
 
 impl Heartbeat {
     /// Clocks that start now, as if the peer had just spoken.
@@ -101,6 +102,7 @@ impl Heartbeat {
         now.duration_since(self.last_heard)
     }
 
+    // ANCHOR: check
     /// The rule, checked every tick. When it says [`Due::Ping`], the PING counts as sent, so
     /// the next one waits another heartbeat.
     pub fn check(&mut self, live: &Liveness, now: Instant) -> Due {
@@ -114,8 +116,8 @@ impl Heartbeat {
             Due::Nothing
         }
     }
+    // ANCHOR_END: check
 }
-// ANCHOR_END: clocks
 
 // ANCHOR: keepalive
 /// Turns on TCP keepalive for `stream` when `idle` is set: `SO_KEEPALIVE`, then (where the
@@ -139,17 +141,6 @@ pub fn set_keepalive(socket: SockRef<'_>, idle: Option<Duration>, n: Narrator) {
     }
 }
 // ANCHOR_END: keepalive
-
-/// Parses a duration in seconds, fractions allowed (`0.5`), for clap.
-///
-/// # Errors
-/// A message for clap when the text is not a number from 0.01 to 86400.
-pub fn parse_secs(text: &str) -> Result<Duration, String> {
-    match text.parse::<f64>() {
-        Ok(secs) if (0.01..=86_400.0).contains(&secs) => Ok(Duration::from_secs_f64(secs)),
-        _ => Err(format!("`{text}` is not a number of seconds from 0.01 to 86400")),
-    }
-}
 
 /// Describes a duration for people: `30 s`, `0.5 s`.
 pub fn secs(d: Duration) -> String {

@@ -17,11 +17,20 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use ch03_long_chat::config::{self, Config, Mode};
 use ch03_long_chat::console::History;
 use ch03_long_chat::liveness::{self, Liveness};
 use ch03_long_chat::{bench, client, demo, server};
 use clap::{Args, CommandFactory, Parser, Subcommand};
 use common::narrate::Narrator;
+
+/// The largest `--max-clients` (and bench `--clients`): far more than one event loop's chat
+/// room needs, and a bound on what a typo can ask for.
+const MAX_COUNT: usize = 100_000;
+/// The shortest `--heartbeat` and `--peer-timeout`: 10 ms, so tests can use fractions of a second.
+const MIN_SECS: f64 = 0.01;
+/// The longest `--heartbeat` and `--peer-timeout`: a day.
+const MAX_SECS: f64 = 86_400.0;
 
 /// A long-lived chat: framed messages, full duplex, a prompt that survives incoming lines.
 #[derive(Parser)]
@@ -67,11 +76,11 @@ enum Command {
 #[derive(Args)]
 struct LivenessArgs {
     /// Send a PING after this many seconds without hearing from the peer.
-    #[arg(long, value_name = "SECS", default_value = "10", value_parser = liveness::parse_secs)]
+    #[arg(long, value_name = "SECS", default_value = "10", value_parser = common::cli::seconds(MIN_SECS, MAX_SECS))]
     heartbeat: Duration,
 
     /// Give up on a peer silent for this many seconds (the heartbeat timeout).
-    #[arg(long, value_name = "SECS", default_value = "30", value_parser = liveness::parse_secs)]
+    #[arg(long, value_name = "SECS", default_value = "30", value_parser = common::cli::seconds(MIN_SECS, MAX_SECS))]
     peer_timeout: Duration,
 
     /// TCP keepalive: the kernel probes a connection idle this many seconds (0 = off).
@@ -112,7 +121,7 @@ struct ServerArgs {
     host: String,
 
     /// TCP port. 0 lets the kernel pick a free one and prints it.
-    #[arg(long, default_value_t = server::DEFAULT_PORT)]
+    #[arg(long, default_value_t = config::DEFAULT_PORT)]
     port: u16,
 
     /// Chat with one client yourself, as in the tutorial, instead of running a room.
@@ -124,7 +133,7 @@ struct ServerArgs {
     name: String,
 
     /// Clients in the room at once; more are told the room is full.
-    #[arg(long, value_name = "N", default_value_t = server::DEFAULT_MAX_CLIENTS, value_parser = count)]
+    #[arg(long, value_name = "N", default_value_t = config::DEFAULT_MAX_CLIENTS, value_parser = common::cli::count(MAX_COUNT))]
     max_clients: usize,
 
     /// One-to-one mode: keep no history of what you type.
@@ -142,7 +151,7 @@ struct ClientArgs {
     host: String,
 
     /// The server's port.
-    #[arg(long, default_value_t = server::DEFAULT_PORT)]
+    #[arg(long, default_value_t = config::DEFAULT_PORT)]
     port: u16,
 
     /// The name to ask for (the server picks guestN if you give none or it is taken).
@@ -167,7 +176,7 @@ struct BenchArgs {
     host: String,
     #[arg(long)]
     port: u16,
-    #[arg(long, default_value_t = 100, value_parser = count)]
+    #[arg(long, default_value_t = 100, value_parser = common::cli::count(MAX_COUNT))]
     clients: usize,
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]
     rate: u32,
@@ -177,13 +186,6 @@ struct BenchArgs {
     never_read: usize,
     #[arg(long, default_value_t = 32)]
     size: usize,
-}
-
-fn count(text: &str) -> Result<usize, String> {
-    match text.parse::<usize>() {
-        Ok(n @ 1..=100_000) => Ok(n),
-        _ => Err(format!("`{text}` is not a count from 1 to 100000")),
-    }
 }
 
 fn name(text: &str) -> Result<String, String> {
@@ -201,10 +203,10 @@ fn main() -> ExitCode {
     common::report::install_panic_hook();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Server(args) => server::run(server::Config {
+        Command::Server(args) => server::run(Config {
             host: args.host,
             port: args.port,
-            mode: if args.one_to_one { server::Mode::OneToOne } else { server::Mode::Room },
+            mode: if args.one_to_one { Mode::OneToOne } else { Mode::Room },
             max_clients: args.max_clients,
             liveness: args.liveness.liveness(),
             name: args.name,

@@ -13,7 +13,7 @@ use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -22,32 +22,45 @@ use common::accept::AcceptPolicy;
 use common::narrate;
 use common::narrate::Narrator;
 use common::stop::Stop;
-use common::text::escape_controls;
+use common::text::{escape_controls, plural};
 
-use crate::client::{self, Command};
+use crate::command::{Command, parse_line};
+use crate::config::{Config, WRITE_TIMEOUT};
+use crate::connection::{Connection, FrameWriter, ReadError};
 use crate::console::{self, History, Input, Printer};
-use crate::frame::{self, Connection, Frame, FrameWriter, Kind};
+use crate::frame::{self, Frame, Kind};
 use crate::liveness::{self, Due, Heartbeat, Liveness};
-use crate::server::Config;
 
 /// How long a client turned away as busy may take to close after our half-close, before we
 /// close anyway. A polite client closes as soon as it reads the busy message; one second
 /// bounds how long one that does not can hold up the accept thread.
 pub const BUSY_LINGER: Duration = Duration::from_secs(1);
 
-/// The client being talked to, shared by the accept thread, its reader and the keyboard.
+/// The client being talked to.
 struct Peer {
     writer: Arc<FrameWriter>,
     name: String,
 }
 
-type Current = Arc<Mutex<Option<Peer>>>;
-
-#[derive(Default)]
-struct Counts {
+/// What the accept thread, the client's thread and the keyboard share.
+struct Desk {
+    /// The client being talked to, if any.
+    current: Mutex<Option<Peer>>,
     clients: AtomicU64,
     received: AtomicU64,
     sent: AtomicU64,
+    /// Lines for the operator, above the prompt.
+    printer: Printer,
+    live: Liveness,
+    /// The operator's name.
+    me: String,
+    n: Narrator,
+}
+
+impl Desk {
+    fn current(&self) -> MutexGuard<'_, Option<Peer>> {
+        self.current.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 /// Chats with one client at a time until the operator (or Ctrl-C) stops it; returns the
@@ -56,7 +69,6 @@ struct Counts {
 /// # Errors
 /// When the console cannot be set up.
 pub fn serve(listener: TcpListener, config: &Config, stop: &Arc<Stop>) -> Result<String> {
-    let n = config.narrator;
     let bound = listener.local_addr().context("could not read the bound address")?;
     let history = if config.no_history { History::Off } else { History::default_file() };
     let (events, news) = mpsc::channel::<Input>();
@@ -68,75 +80,38 @@ pub fn serve(listener: TcpListener, config: &Config, stop: &Arc<Stop>) -> Result
     });
     let (printer, terminal) =
         console::start(&format!("{}> ", config.name), &history, move |input| {
-            let more =
-                !matches!(&input, Input::Line(line) if client::parse_line(line) == Command::Quit);
+            let more = !matches!(&input, Input::Line(line) if parse_line(line) == Command::Quit);
             events.send(input).is_ok() && more
         })?;
     printer
         .line(&format!("* waiting for a client on {bound}; type to chat, /quit stops the server"));
-
-    let current: Current = Arc::default();
-    let counts = Arc::new(Counts::default());
+    let desk = Arc::new(Desk {
+        current: Mutex::new(None),
+        clients: AtomicU64::new(0),
+        received: AtomicU64::new(0),
+        sent: AtomicU64::new(0),
+        printer,
+        live: config.liveness,
+        me: config.name.clone(),
+        n: config.narrator,
+    });
+    // Ctrl-C or /quit must also end the accept thread, which is blocked in accept().
     let _wake = stop.watch(move || common::stop::wake_accept(bound));
     let accepting = thread::Builder::new().name("accept".into()).spawn({
-        let (current, counts, printer, stop) =
-            (Arc::clone(&current), Arc::clone(&counts), printer.clone(), Arc::clone(stop));
-        let (live, me) = (config.liveness, config.name.clone());
-        move || accept_loop(&listener, &current, &counts, &printer, &stop, live, &me, n)
+        let (desk, stop) = (Arc::clone(&desk), Arc::clone(stop));
+        move || accept_loop(&listener, &desk, &stop)
     })?;
-
-    // The keyboard: each line goes to the client as TEXT, `NAME: line`.
-    while let Ok(input) = news.recv() {
-        let Input::Line(line) = input else { break };
-        let command = client::parse_line(&line);
-        let peer = current.lock().unwrap_or_else(PoisonError::into_inner);
-        match (&command, peer.as_ref()) {
-            (Command::Quit, _) => break,
-            (Command::Nothing, _) => {}
-            (Command::Who, Some(peer)) => printer.line(&format!("* talking with {}", peer.name)),
-            (_, None) => printer.line("* nobody is connected yet"),
-            (Command::Say(text), Some(peer)) => {
-                let frame = Frame::new(Kind::Text, format!("{}: {text}", config.name));
-                match peer.writer.send(&frame) {
-                    Ok(()) => counts.sent.fetch_add(1, Ordering::Relaxed),
-                    Err(e) => {
-                        printer.line(&format!("! could not send to {}: {e}", peer.name));
-                        0
-                    }
-                };
-            }
-            (_, Some(_)) => printer.line("! the operator can say lines, /who and /quit"),
-        }
-    }
+    keyboard(&news, &desk);
     terminal.restore();
     stop.trigger();
-    if let Some(peer) = current.lock().unwrap_or_else(PoisonError::into_inner).take() {
-        // The operator leaves: half-close, so the client reads our FIN after our last line.
-        let _ = peer.writer.stream().shutdown(Shutdown::Write);
-        narrate!(n, "shutdown({}, SHUT_WR)", common::narrate::fd(peer.writer.stream()));
-    }
+    hang_up(&desk);
     let _ = accepting.join();
-    let clients = counts.clients.load(Ordering::Relaxed);
-    Ok(format!(
-        "chatted with {clients} client{}, received {} lines, sent {}",
-        if clients == 1 { "" } else { "s" },
-        counts.received.load(Ordering::Relaxed),
-        counts.sent.load(Ordering::Relaxed)
-    ))
+    Ok(summary(&desk))
 }
 
 /// Accepts clients one after another; a second one while the first is here is turned away.
-#[allow(clippy::too_many_arguments)]
-fn accept_loop(
-    listener: &TcpListener,
-    current: &Current,
-    counts: &Arc<Counts>,
-    printer: &Printer,
-    stop: &Arc<Stop>,
-    live: Liveness,
-    me: &str,
-    n: Narrator,
-) {
+fn accept_loop(listener: &TcpListener, desk: &Arc<Desk>, stop: &Stop) {
+    let n = desk.n;
     let mut readers = Vec::new();
     let mut accept_errors = AcceptPolicy::new(n);
     while !stop.is_stopping() {
@@ -154,35 +129,32 @@ fn accept_loop(
             break;
         }
         narrate!(n, "accept() -> {}, peer {peer}", common::narrate::fd(&stream));
-        if current.lock().unwrap_or_else(PoisonError::into_inner).is_some() {
+        if desk.current().is_some() {
             let busy =
                 Frame::new(Kind::Error, "busy: this one-to-one server is talking to someone else");
             let _ = (&stream).write_all(&busy.to_bytes());
             turn_away(&stream, n);
             // Through the printer: on a terminal, stderr would write into the operator's prompt.
-            printer.line(&format!("* turned away {peer}: busy"));
+            desk.printer.line(&format!("* turned away {peer}: busy"));
             continue;
         }
-        match welcome(stream, peer, live, me, n) {
+        match welcome(stream, peer, desk) {
             Ok((conn, writer, name)) => {
-                counts.clients.fetch_add(1, Ordering::Relaxed);
+                desk.clients.fetch_add(1, Ordering::Relaxed);
                 // The client is current before the operator is told: a line typed the moment
                 // "joined" shows must reach it, not meet "nobody is connected yet".
-                *current.lock().unwrap_or_else(PoisonError::into_inner) =
-                    Some(Peer { writer: Arc::clone(&writer), name: name.clone() });
-                printer.line(&format!("* {name} joined from {peer}"));
+                *desk.current() = Some(Peer { writer: Arc::clone(&writer), name: name.clone() });
+                desk.printer.line(&format!("* {name} joined from {peer}"));
                 let reader = thread::Builder::new().name("network".into()).spawn({
-                    let (current, counts, printer) =
-                        (Arc::clone(current), Arc::clone(counts), printer.clone());
-                    let me = me.to_owned();
-                    move || converse(conn, &writer, name, &me, &current, &counts, &printer, live, n)
+                    let desk = Arc::clone(desk);
+                    move || converse(conn, &writer, name, &desk)
                 });
                 match reader {
                     Ok(reader) => readers.push(reader),
                     Err(e) => eprintln!("could not start a thread for {peer}: {e}"),
                 }
             }
-            Err(e) => printer.line(&format!("* {peer}: {e:#}")),
+            Err(e) => desk.printer.line(&format!("* {peer}: {e:#}")),
         }
     }
     for reader in readers {
@@ -223,14 +195,13 @@ fn turn_away(mut stream: &TcpStream, n: Narrator) {
 fn welcome(
     stream: TcpStream,
     peer: SocketAddr,
-    live: Liveness,
-    me: &str,
-    n: Narrator,
+    desk: &Desk,
 ) -> Result<(Connection<TcpStream>, Arc<FrameWriter>, String)> {
+    let (live, me, n) = (desk.live, desk.me.as_str(), desk.n);
     let accepted = Instant::now();
     let _ = stream.set_nodelay(true);
     liveness::set_keepalive(socket2::SockRef::from(&stream), live.keepalive, n);
-    stream.set_write_timeout(Some(client::WRITE_TIMEOUT))?;
+    stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
     let stream = Arc::new(stream);
     let writer = Arc::new(FrameWriter::new(Arc::clone(&stream), n));
     // A second handle (dup) for reading, so this thread's reads and the keyboard's writes
@@ -268,18 +239,8 @@ fn welcome(
 
 /// One client's frames, until it leaves: printed for the operator; PINGs answered; the
 /// heartbeat kept.
-#[allow(clippy::too_many_arguments)]
-fn converse(
-    mut conn: Connection<TcpStream>,
-    writer: &FrameWriter,
-    mut name: String,
-    me: &str,
-    current: &Current,
-    counts: &Counts,
-    printer: &Printer,
-    live: Liveness,
-    n: Narrator,
-) {
+fn converse(mut conn: Connection<TcpStream>, writer: &FrameWriter, mut name: String, desk: &Desk) {
+    let (live, me, n, printer) = (desk.live, desk.me.as_str(), desk.n, &desk.printer);
     let mut heartbeat = Heartbeat::new(Instant::now());
     let reason = loop {
         // Each wait ends at the next tick, however the bytes trickle in: whole frames only
@@ -290,7 +251,7 @@ fn converse(
                 narrate!(n, "recv frame {} {} bytes from {name}", frame.kind, frame.wire_len());
                 let reply = match frame.kind {
                     Kind::Text => {
-                        counts.received.fetch_add(1, Ordering::Relaxed);
+                        desk.received.fetch_add(1, Ordering::Relaxed);
                         // Escaped: the client's text must not drive the operator's terminal.
                         printer.line(&format!("{name}: {}", escape_controls(&frame.text)));
                         None
@@ -301,9 +262,7 @@ fn converse(
                         let notice = Frame::new(Kind::Nick, format!("{name} {}", frame.text));
                         printer.line(&format!("* {name} is now {}", frame.text));
                         name = frame.text;
-                        if let Some(peer) =
-                            current.lock().unwrap_or_else(PoisonError::into_inner).as_mut()
-                        {
+                        if let Some(peer) = desk.current().as_mut() {
                             peer.name = name.clone();
                         }
                         Some(notice)
@@ -336,9 +295,9 @@ fn converse(
                 }
                 Due::Nothing => {}
             },
-            Err(e @ crate::frame::ReadError::Frame(_)) => {
+            Err(e @ ReadError::Frame(_)) => {
                 let _ = writer.send(&Frame::new(Kind::Error, e.to_string()));
-                if let crate::frame::ReadError::Frame(f) = &e {
+                if let ReadError::Frame(f) = &e {
                     if f.is_recoverable() {
                         continue;
                     }
@@ -349,7 +308,7 @@ fn converse(
         }
     };
     // Gone: forget it first (the keyboard stops sending to it), then close our side.
-    current.lock().unwrap_or_else(PoisonError::into_inner).take();
+    desk.current().take();
     let _ = writer.stream().shutdown(Shutdown::Both);
     narrate!(n, "close({})", common::narrate::fd(writer.stream()));
     if reason.is_empty() {
@@ -357,4 +316,50 @@ fn converse(
     } else {
         printer.line(&format!("* {name} left ({reason})"));
     }
+}
+
+/// The keyboard: each line goes to the client as TEXT, `NAME: line`, until the operator leaves.
+fn keyboard(news: &mpsc::Receiver<Input>, desk: &Desk) {
+    while let Ok(input) = news.recv() {
+        let Input::Line(line) = input else { break };
+        let command = parse_line(&line);
+        let peer = desk.current();
+        match (&command, peer.as_ref()) {
+            (Command::Quit, _) => break,
+            (Command::Nothing, _) => {}
+            (Command::Who, Some(peer)) => {
+                desk.printer.line(&format!("* talking with {}", peer.name));
+            }
+            (_, None) => desk.printer.line("* nobody is connected yet"),
+            (Command::Say(text), Some(peer)) => {
+                let frame = Frame::new(Kind::Text, format!("{}: {text}", desk.me));
+                match peer.writer.send(&frame) {
+                    Ok(()) => desk.sent.fetch_add(1, Ordering::Relaxed),
+                    Err(e) => {
+                        desk.printer.line(&format!("! could not send to {}: {e}", peer.name));
+                        0
+                    }
+                };
+            }
+            (_, Some(_)) => desk.printer.line("! the operator can say lines, /who and /quit"),
+        }
+    }
+}
+
+/// The operator leaves: half-close, so the client reads our FIN after our last line.
+fn hang_up(desk: &Desk) {
+    if let Some(peer) = desk.current().take() {
+        let _ = peer.writer.stream().shutdown(Shutdown::Write);
+        narrate!(desk.n, "shutdown({}, SHUT_WR)", common::narrate::fd(peer.writer.stream()));
+    }
+}
+
+/// The line printed when the server stops.
+fn summary(desk: &Desk) -> String {
+    format!(
+        "chatted with {}, received {} lines, sent {}",
+        plural(desk.clients.load(Ordering::Relaxed), "client"),
+        desk.received.load(Ordering::Relaxed),
+        desk.sent.load(Ordering::Relaxed)
+    )
 }

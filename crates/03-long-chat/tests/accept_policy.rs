@@ -7,14 +7,14 @@
 
 use std::io::Write;
 use std::net::TcpStream;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
-use ch03_long_chat::frame::{Connection, Frame, Kind};
+use ch03_long_chat::connection::Connection;
+use ch03_long_chat::frame::{Frame, Kind};
 use testkit::{PATIENCE, Proc};
 
-fn chat() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_03-long-chat"))
-}
+mod support;
+use support::chat;
 
 /// JOINs on `stream` and returns the first frame the server answers with.
 fn join(stream: &TcpStream, name: &str) -> Frame {

@@ -6,18 +6,16 @@
 #![allow(clippy::unwrap_used)]
 
 use std::io::Write;
-use std::process::{ChildStdin, Command, Stdio};
+use std::process::{ChildStdin, Stdio};
 
 use testkit::{Proc, run};
 
-fn chat() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_03-long-chat"))
-}
+mod support;
+use support::chat;
 
 /// A room server on a free port; returns it and its port.
 fn room(args: &[&str]) -> (Proc, String) {
-    let proc = Proc::spawn(chat().args(["server", "--port", "0"]).args(args));
-    let addr = proc.listening_addr();
+    let (proc, addr) = support::room(args);
     let port = addr.rsplit(':').next().unwrap().to_owned();
     (proc, port)
 }

@@ -10,19 +10,13 @@ use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use ch03_long_chat::frame::{Connection, Frame, Kind};
+use ch03_long_chat::connection::Connection;
+use ch03_long_chat::frame::{Frame, Kind};
 use socket2::{Domain, Socket, Type};
 use testkit::{PATIENCE, Proc};
 
-fn chat() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_03-long-chat"))
-}
-
-fn room(args: &[&str]) -> (Proc, String) {
-    let proc = Proc::spawn(chat().args(["server", "--port", "0"]).args(args));
-    let addr = proc.listening_addr();
-    (proc, addr)
-}
+mod support;
+use support::{chat, room};
 
 /// A hand-written client: connect, JOIN, and wait for the server's welcome.
 fn raw_join(addr: &str, name: &str) -> TcpStream {

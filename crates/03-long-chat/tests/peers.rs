@@ -10,9 +10,8 @@ use std::process::{Command, Stdio};
 
 use testkit::Proc;
 
-fn chat() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_03-long-chat"))
-}
+mod support;
+use support::chat;
 
 /// A Python client: joins as `py`, says hello, answers PINGs, prints every frame as
 /// `KIND text`; when alice says goodbye it says its own, half-closes, and reads until the

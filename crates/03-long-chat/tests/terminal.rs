@@ -15,7 +15,8 @@ use std::net::TcpStream;
 use std::process::{Command, Output};
 use std::time::Instant;
 
-use ch03_long_chat::frame::{Connection, Frame, Kind};
+use ch03_long_chat::connection::Connection;
+use ch03_long_chat::frame::{Frame, Kind};
 use testkit::{PATIENCE, Proc};
 
 /// A tmux server of our own; killed on drop.

@@ -14,17 +14,23 @@
 
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use common::narrate;
 use common::narrate::Narrator;
 use common::report::{Doing, Transport, doing};
-use socket2::{Domain, Protocol, SockRef, Socket, Type};
+use common::timeout::is_timeout;
+use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::preview;
-use crate::probe::{HEADER_LEN, Outcome, Probe, Tally};
+use crate::probe::HEADER_LEN;
+
+mod blast;
+mod ping;
+
+pub use blast::blast;
+pub use ping::{ping, rtt};
 
 /// How long to wait for a reply before calling it lost.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(1000);
@@ -41,8 +47,8 @@ pub const MAX_PAYLOAD_V6: usize = 65_527;
 pub const MAX_RTT_DURATION: Duration = Duration::from_secs(60);
 /// Every receive buffer of the client: larger than any datagram, so no reply is ever cut.
 pub const RECV_BUF_SIZE: usize = 65_536;
-/// The receive buffer `blast` asks for, so that the loss it measures is the server's.
-const BLAST_RCVBUF: usize = 8 << 20;
+/// The smallest `--size` for the probe modes.
+pub const MIN_PROBE_SIZE: usize = HEADER_LEN;
 
 /// Where and how to send.
 #[derive(Debug, Clone)]
@@ -90,6 +96,8 @@ impl UdpClient {
             socket.set_broadcast(true).context("could not set SO_BROADCAST")?;
             narrate!(n, "setsockopt(SOL_SOCKET, SO_BROADCAST, 1)");
         }
+        // ANCHOR_END: open
+        // ANCHOR: open_bind
         // Port 0: any free local port. Without this bind, the first sendto() would pick one.
         let any: SocketAddr = if server.is_ipv4() {
             ([0, 0, 0, 0], 0).into()
@@ -115,7 +123,7 @@ impl UdpClient {
         narrate!(n, "setsockopt(SOL_SOCKET, SO_RCVTIMEO, {} ms)", target.timeout.as_millis());
         Ok(Self { socket, server, connected: target.connect, n })
     }
-    // ANCHOR_END: open
+    // ANCHOR_END: open_bind
 
     /// The server's address.
     pub fn server(&self) -> SocketAddr {
@@ -152,6 +160,8 @@ impl UdpClient {
         Ok(())
     }
 
+    // ANCHOR_END: send_recv
+    // ANCHOR: recv
     /// Receives one datagram and its sender, or `None` when the timeout passes first.
     ///
     /// # Errors
@@ -172,7 +182,7 @@ impl UdpClient {
                 Ok(Some((len, from)))
             }
             // SO_RCVTIMEO expired: Unix says EAGAIN (WouldBlock), Windows says TimedOut.
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+            Err(e) if is_timeout(&e) => {
                 narrate!(self.n, "{}({}) -> timed out (SO_RCVTIMEO)", self.recv_name(), buf.len());
                 Ok(None)
             }
@@ -183,7 +193,7 @@ impl UdpClient {
             }
         }
     }
-    // ANCHOR_END: send_recv
+    // ANCHOR_END: recv
 
     /// The call's name as C knows it: `recv` on a connected socket, `recvfrom` otherwise.
     fn recv_name(&self) -> &'static str {
@@ -273,217 +283,8 @@ pub fn messages(client: &UdpClient, count: u32, timeout: Duration) -> Result<()>
 }
 // ANCHOR_END: messages
 
-// ANCHOR: ping
-/// Sends `count` probes of `size` bytes, one every `interval`, while printing each reply as it
-/// comes; then waits `timeout` for stragglers and prints ping(8)'s summary.
-///
-/// # Errors
-/// When a send or receive fails, or `size` is out of range.
-pub fn ping(
-    client: &UdpClient,
-    count: u32,
-    interval: Duration,
-    size: usize,
-    timeout: Duration,
-) -> Result<()> {
-    client.check_size(size)?;
-    let started = Instant::now();
-    let mut tally = Tally::new(count);
-    let mut probe = vec![0u8; size];
-    let mut buf = vec![0u8; RECV_BUF_SIZE];
-    let (mut sent, mut next_send) = (0u32, started);
-    let mut deadline = started;
-    // When the GIVE_UP_AFTER_SILENT-th probe's timeout runs out with nothing heard, give up.
-    let mut give_up_at: Option<Instant> = None;
-    // One thread, one loop: send when a probe is due, otherwise wait for a reply until then.
-    loop {
-        let now = Instant::now();
-        let silent = tally.received == 0 && tally.unexpected == 0;
-        if silent && give_up_at.is_some_and(|at| now >= at) && sent < count {
-            println!("{sent} sent, none answered: giving up");
-            return Err(client.nothing_answered(0));
-        }
-        if sent < count && now >= next_send {
-            Probe { seq: sent, sent_ns: nanos(started, now) }.write(&mut probe);
-            client.send(&probe)?;
-            sent += 1;
-            next_send += interval;
-            deadline = now + timeout;
-            if sent == GIVE_UP_AFTER_SILENT {
-                give_up_at = Some(deadline);
-            }
-            continue;
-        }
-        if sent == count && (tally.complete() || now >= deadline) {
-            break;
-        }
-        let mut wake = if sent < count { next_send } else { deadline };
-        if let Some(at) = give_up_at.filter(|_| silent && sent < count) {
-            wake = wake.min(at);
-        }
-        client.set_timeout(wake.saturating_duration_since(now))?;
-        let Some((len, from)) = client.recv(&mut buf)? else { continue };
-        let cut =
-            if len < size { format!(" (truncated: {size} were sent)") } else { String::new() };
-        match tally.record(&buf[..len], nanos(started, Instant::now())) {
-            Outcome::New { seq, rtt, late } => {
-                let order = if late { " (out of order)" } else { "" };
-                println!(
-                    "{len} bytes from {from}: seq={seq} time={:.3} ms{order}{cut}",
-                    rtt.as_secs_f64() * 1e3
-                );
-            }
-            Outcome::Duplicate { seq } => println!("{len} bytes from {from}: seq={seq} (DUP!)"),
-            Outcome::Unexpected => println!(
-                "unexpected datagram from {from}: {len} bytes that are not one of our probes: {}",
-                preview(&buf[..len])
-            ),
-        }
-    }
-    println!("--- {} ping statistics ---", client.server());
-    let loss = 100.0 * f64::from(count - tally.received) / f64::from(count.max(1));
-    println!(
-        "{count} sent, {} received, {loss:.1}% loss, {} duplicates, {} reordered, {} unexpected",
-        tally.received, tally.duplicates, tally.reordered, tally.unexpected
-    );
-    match tally.rtt_summary() {
-        Some(rtt) => println!("rtt min/avg/max/mdev = {rtt}"),
-        None => return Err(client.nothing_answered(tally.unexpected)),
-    }
-    Ok(())
-}
-// ANCHOR_END: ping
-
-fn nanos(since: Instant, now: Instant) -> u64 {
-    now.saturating_duration_since(since).as_nanos() as u64
-}
-
-// ANCHOR: blast
-/// Sends `count` probes as fast as possible from one thread while this one counts the replies.
-/// Nothing slows the sender down: UDP has no flow control, so when the server's receive buffer
-/// is full, the kernel simply drops what arrives.
-///
-/// # Errors
-/// When a send or receive fails, or `size` is out of range.
-pub fn blast(client: &UdpClient, count: u32, size: usize, timeout: Duration) -> Result<()> {
-    client.check_size(size)?;
-    // Make our own receive buffer large, so that the replies we lose are lost at the server.
-    let sock = SockRef::from(&client.socket);
-    let _ = sock.set_recv_buffer_size(BLAST_RCVBUF);
-    let granted = sock.recv_buffer_size().unwrap_or_default();
-    let sender = client.socket.try_clone().context("could not clone the socket")?;
-    let (server, connected) = (client.server, client.connected);
-    let started = Instant::now();
-    let sending = thread::spawn(move || -> io::Result<Duration> {
-        let mut probe = vec![0u8; size];
-        for seq in 0..count {
-            Probe { seq, sent_ns: nanos(started, Instant::now()) }.write(&mut probe);
-            match connected {
-                true => sender.send(&probe)?,
-                false => sender.send_to(&probe, server)?,
-            };
-        }
-        Ok(started.elapsed())
-    });
-
-    let mut tally = Tally::new(count);
-    let mut buf = vec![0u8; RECV_BUF_SIZE];
-    client.set_timeout(timeout)?;
-    while !tally.complete() {
-        match client.socket.recv(&mut buf) {
-            Ok(len) => {
-                tally.record(&buf[..len], nanos(started, Instant::now()));
-            }
-            // Quiet for a whole timeout after the last send: whatever is missing is lost.
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
-                if sending.is_finished() {
-                    break;
-                }
-            }
-            Err(e) => return Err(client.explain(e)).context("could not receive"),
-        }
-    }
-    let send_time =
-        sending.join().map_err(|_| anyhow::anyhow!("the sending thread panicked"))??;
-    let lost = count - tally.received;
-    println!(
-        "blast: sent {count} datagrams of {size} bytes in {:.3} s ({:.0}/s); {} came back, {lost} lost \
-         ({:.1}%), {} duplicates, {} unexpected; client SO_RCVBUF {granted}",
-        send_time.as_secs_f64(),
-        f64::from(count) / send_time.as_secs_f64(),
-        tally.received,
-        100.0 * f64::from(lost) / f64::from(count.max(1)),
-        tally.duplicates,
-        tally.unexpected,
-    );
-    // Loss is the measurement; losing everything means there was nothing to measure.
-    if tally.received == 0 {
-        return Err(client.nothing_answered(tally.unexpected));
-    }
-    Ok(())
-}
-// ANCHOR_END: blast
-
-/// Sequential round trips for `duration`: one probe, wait for its reply (or the timeout), the
-/// next. Prints the rate and the p50/p99 round-trip times.
-///
-/// # Errors
-/// When a send or receive fails, or `size` is out of range.
-pub fn rtt(client: &UdpClient, duration: Duration, size: usize) -> Result<()> {
-    client.check_size(size)?;
-    let started = Instant::now();
-    let mut rtts = Vec::new();
-    let (mut lost, mut stale) = (0u32, 0u32);
-    let mut probe = vec![0u8; size];
-    let mut buf = vec![0u8; RECV_BUF_SIZE];
-    let mut seq = 0u32;
-    while started.elapsed() < duration {
-        let sent_at = Instant::now();
-        Probe { seq, sent_ns: nanos(started, sent_at) }.write(&mut probe);
-        client.send(&probe)?;
-        loop {
-            match client.recv(&mut buf)? {
-                Some((len, _)) if Probe::read(&buf[..len]).is_some_and(|p| p.seq == seq) => {
-                    rtts.push(sent_at.elapsed());
-                    break;
-                }
-                Some(_) => stale += 1, // A late reply to an earlier probe, or a stranger.
-                None => {
-                    lost += 1;
-                    break;
-                }
-            }
-        }
-        if rtts.is_empty() && stale == 0 && lost >= GIVE_UP_AFTER_SILENT {
-            println!("{lost} sent, none answered: giving up");
-            return Err(client.nothing_answered(0));
-        }
-        seq = seq.wrapping_add(1);
-    }
-    let elapsed = started.elapsed();
-    if rtts.is_empty() {
-        return Err(client.nothing_answered(stale));
-    }
-    rtts.sort_unstable();
-    let pick = |p: f64| {
-        rtts.get(((rtts.len().saturating_sub(1)) as f64 * p) as usize).copied().unwrap_or_default()
-    };
-    println!(
-        "{} round trips of {size} bytes in {:.3} s: {:.0}/s, p50 {:.1} µs, p99 {:.1} µs, {lost} lost, {stale} stale",
-        rtts.len(),
-        elapsed.as_secs_f64(),
-        rtts.len() as f64 / elapsed.as_secs_f64(),
-        pick(0.50).as_secs_f64() * 1e6,
-        pick(0.99).as_secs_f64() * 1e6,
-    );
-    Ok(())
-}
-
 impl Drop for UdpClient {
     fn drop(&mut self) {
         narrate!(self.n, "close({})", common::narrate::fd(&self.socket));
     }
 }
-
-/// The smallest `--size` for the probe modes.
-pub const MIN_PROBE_SIZE: usize = HEADER_LEN;

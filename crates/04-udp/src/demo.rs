@@ -18,6 +18,7 @@ use common::stop::Stop;
 use crate::client::{self, Target, UdpClient};
 use crate::netsim::Impairments;
 use crate::server::{self, Server};
+use crate::shared;
 
 /// How long the demo's clients wait for a reply: loopback answers in microseconds.
 const DEMO_TIMEOUT: Duration = Duration::from_millis(200);
@@ -28,10 +29,10 @@ const DEMO_TIMEOUT: Duration = Duration::from_millis(200);
 /// When the server cannot bind loopback or a client fails unexpectedly.
 pub fn run() -> Result<()> {
     let demo = Narrator::new("demo", true);
-    let config = server::Config {
+    let config = shared::Config {
         host: "127.0.0.1".into(),
         port: 0,
-        reply: server::Reply::Echo,
+        reply: shared::Reply::Echo,
         buf_size: server::DEFAULT_BUF_SIZE,
         rcvbuf: None,
         net: Impairments {

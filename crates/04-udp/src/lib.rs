@@ -1,6 +1,7 @@
 //! Chapter 04: UDP.
 //!
 //! - [`server`]: `recvfrom` / `sendto`, no `listen`, no `accept`; replies `echo` or `over`;
+//! - [`shared`]: the server's settings and its summary, a leaf the others name;
 //! - [`netsim`]: a seeded, simulated bad network (drop, duplicate, delay, jitter);
 //! - [`client`]: the tutorial's numbered messages, `ping`, `blast` and `rtt` modes, connected or not;
 //! - [`probe`]: the numbered, timestamped datagram that `ping`, `blast` and `rtt` send;
@@ -11,6 +12,7 @@ pub mod demo;
 pub mod netsim;
 pub mod probe;
 pub mod server;
+pub mod shared;
 
 /// Bytes of a datagram that are printed: a peer chooses the size, up to 64 KiB, and one
 /// datagram should stay one readable line.

@@ -16,9 +16,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ch04_udp::client::{self, Target, UdpClient};
 use ch04_udp::netsim::Impairments;
-use ch04_udp::{demo, server};
+use ch04_udp::{demo, server, shared};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use common::narrate::Narrator;
+
+/// The largest `--rcvbuf` to ask for: `SO_RCVBUF` is a C `int`.
+const MAX_RCVBUF: usize = 0x7fff_ffff;
 
 /// A UDP server and client: datagrams, loss, and what "unreliable" looks like.
 #[derive(Parser)]
@@ -72,19 +75,19 @@ struct ServerArgs {
     reply: ReplyArg,
 
     /// Bytes kept of each datagram (K, M suffixes); a larger datagram is truncated.
-    #[arg(long, value_name = "BYTES", default_value = "65535", value_parser = buf_size)]
+    #[arg(long, value_name = "BYTES", default_value = "65535", value_parser = common::cli::size(1, server::DEFAULT_BUF_SIZE, " (the largest UDP datagram)"))]
     buf_size: usize,
 
     /// Ask for this SO_RCVBUF (the kernel's queue of unread datagrams); prints what it granted.
-    #[arg(long, value_name = "BYTES", value_parser = rcvbuf_size)]
+    #[arg(long, value_name = "BYTES", value_parser = common::cli::size(1, MAX_RCVBUF, ""))]
     rcvbuf: Option<usize>,
 
     /// Simulate loss: drop this fraction of datagrams (0.0 to 1.0) without replying.
-    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = probability)]
+    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = common::cli::probability)]
     drop: f64,
 
     /// Simulate duplication: send this fraction of replies twice.
-    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = probability)]
+    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = common::cli::probability)]
     duplicate: f64,
 
     /// Simulate a slow network: wait this long before each reply.
@@ -181,29 +184,6 @@ enum Mode {
     },
 }
 
-fn probability(text: &str) -> Result<f64, String> {
-    match text.parse::<f64>() {
-        Ok(p) if (0.0..=1.0).contains(&p) => Ok(p),
-        _ => Err(format!("`{text}` is not a probability: use a number from 0.0 to 1.0")),
-    }
-}
-
-fn buf_size(text: &str) -> Result<usize, String> {
-    let size = common::text::parse_size(text)?;
-    match usize::try_from(size) {
-        Ok(size @ 1..=65_535) => Ok(size),
-        _ => Err("must be between 1 and 65535 bytes (the largest UDP datagram)".into()),
-    }
-}
-
-fn rcvbuf_size(text: &str) -> Result<usize, String> {
-    let size = common::text::parse_size(text)?;
-    match usize::try_from(size) {
-        Ok(size @ 1..=0x7fff_ffff) => Ok(size),
-        _ => Err("must be between 1 byte and 2 GiB".into()),
-    }
-}
-
 fn probe_size(text: &str) -> Result<usize, String> {
     let size = common::text::parse_size(text)?;
     match usize::try_from(size) {
@@ -222,12 +202,12 @@ fn run_server(args: ServerArgs, trace: bool) -> anyhow::Result<()> {
     let seed = args.seed.unwrap_or_else(|| {
         SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1)
     });
-    server::run(server::Config {
+    server::run(shared::Config {
         host: args.host,
         port: args.port,
         reply: match args.reply {
-            ReplyArg::Echo => server::Reply::Echo,
-            ReplyArg::Over => server::Reply::Over,
+            ReplyArg::Echo => shared::Reply::Echo,
+            ReplyArg::Over => shared::Reply::Over,
         },
         buf_size: args.buf_size,
         rcvbuf: args.rcvbuf,

@@ -14,119 +14,54 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use common::narrate;
-use common::narrate::Narrator;
 use common::report::{Doing, Transport, doing};
 use common::stop::Stop;
 use common::text::human_bytes;
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::describe;
-use crate::netsim::{DelayedSender, Fate, Impairments, MAX_PENDING_BYTES, Rng};
+use crate::netsim::{DelayedSender, Fate, MAX_PENDING_BYTES, Rng};
+use crate::shared::{Config, MAX_TRACKED_PEERS, Reply, Summary};
 
-/// The seed tutorial's port.
+/// The tutorial's port.
 pub const DEFAULT_PORT: u16 = 5005;
 /// Big enough for any UDP datagram (at most 65,507 bytes of payload over IPv4, 65,527 over
 /// IPv6). Unlike TCP, a datagram that does not fit in the buffer is cut, and the rest is lost.
 pub const DEFAULT_BUF_SIZE: usize = 65_535;
 /// The tutorial's fixed reply.
 pub const OVER: &[u8] = b"over";
-/// Distinct senders remembered for the summary; more are counted as "at least".
-pub const MAX_TRACKED_PEERS: usize = 65_536;
 /// Pause after a failed `recvfrom`, so a lasting failure cannot become a busy loop.
 const RECV_RETRY_DELAY: Duration = Duration::from_millis(100);
 
-/// What the server sends back.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Reply {
-    /// The datagram itself.
-    Echo,
-    /// The tutorial's fixed `over`.
-    Over,
-}
-
-/// Everything the server needs to know, from the command line.
-#[derive(Debug, Clone)]
-pub struct Config {
-    /// IP address or name to bind.
-    pub host: String,
-    /// UDP port; 0 lets the kernel pick.
-    pub port: u16,
-    /// What to reply.
-    pub reply: Reply,
-    /// Bytes kept of each datagram; a larger one is truncated.
-    pub buf_size: usize,
-    /// `SO_RCVBUF` to ask for, or the kernel's default.
-    pub rcvbuf: Option<usize>,
-    /// The simulated bad network.
-    pub net: Impairments,
-    /// Seed for the simulated network's decisions.
-    pub seed: u64,
-    /// Do not print each datagram (for load tests).
-    pub quiet: bool,
-    /// Narration (`--trace`).
-    pub narrator: Narrator,
-}
-
-/// What the server saw, printed when it stops.
-#[derive(Debug, Default, Clone)]
-pub struct Summary {
-    /// Datagrams received.
-    pub datagrams: u64,
-    /// Bytes received.
-    pub bytes: u64,
-    /// Distinct senders (capped at [`MAX_TRACKED_PEERS`]).
-    pub peers: usize,
-    /// Replies sent (or queued, when delayed).
-    pub replies: u64,
-    /// Datagrams the simulated network dropped.
-    pub dropped: u64,
-    /// Replies the simulated network sent twice.
-    pub duplicated: u64,
-    /// Datagrams larger than the buffer.
-    pub truncated: u64,
-    /// Delayed replies refused because the delay queue was full.
-    pub queue_full: u64,
-    /// Datagrams the *kernel* dropped because our receive buffer was full (Linux only).
-    pub kernel_drops: Option<u64>,
-}
-
-impl std::fmt::Display for Summary {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let at_least = if self.peers >= MAX_TRACKED_PEERS { "at least " } else { "" };
-        let plural = |count: u64, one: &'static str, many: &'static str| match count {
-            1 => one,
-            _ => many,
-        };
-        write!(
-            f,
-            "{} {} ({}) from {at_least}{} {}; {} {}",
-            self.datagrams,
-            plural(self.datagrams, "datagram", "datagrams"),
-            human_bytes(self.bytes),
-            self.peers,
-            plural(self.peers as u64, "peer", "peers"),
-            self.replies,
-            plural(self.replies, "reply", "replies"),
-        )?;
-        for (count, what) in [
-            (self.dropped, "dropped (simulated)"),
-            (self.duplicated, "duplicated (simulated)"),
-            (self.truncated, "truncated"),
-            (self.queue_full, "lost to a full delay queue"),
-        ] {
-            if count > 0 {
-                write!(f, ", {count} {what}")?;
-            }
-        }
-        if let Some(drops) = self.kernel_drops {
-            write!(
-                f,
-                "; datagrams the kernel dropped because the receive buffer was full: {drops}"
-            )?;
-        }
-        Ok(())
+// ANCHOR: run_server
+/// The `server` command: bind, announce, serve until Ctrl-C, print a summary.
+///
+/// # Errors
+/// When the socket cannot be set up; see [`Server::bind`].
+pub fn run(config: Config) -> Result<()> {
+    let stop = Stop::new();
+    stop.trigger_on_ctrl_c()?;
+    let impaired = !config.net.is_perfect();
+    let (net, seed) = (config.net.clone(), config.seed);
+    let server = Server::bind(config)?;
+    println!("{}", server.rcvbuf_note());
+    if impaired {
+        println!(
+            "simulating a bad network: drop {:.0}%, duplicate {:.0}%, delay {} ms + up to {} ms \
+             jitter, seed {seed} (repeat a run with --seed {seed})",
+            net.drop * 100.0,
+            net.duplicate * 100.0,
+            net.delay.as_millis(),
+            net.jitter.as_millis()
+        );
     }
+    // The readiness line: scripts and tests wait for it, and it tells the real port.
+    println!("listening on {}", server.local_addr());
+    let summary = server.serve(&stop);
+    eprintln!("server stopped: {summary}");
+    Ok(())
 }
+// ANCHOR_END: run_server
 
 /// A bound UDP server that has not started receiving yet.
 pub struct Server {
@@ -156,6 +91,8 @@ impl Server {
             common::narrate::fd(&socket)
         );
 
+        // ANCHOR_END: bind
+        // ANCHOR: rcvbuf
         // The receive buffer is where datagrams wait until we recvfrom() them. When it is
         // full, the kernel drops new arrivals, silently: that is most UDP "loss" on one host.
         let default = socket.recv_buffer_size().context("could not read SO_RCVBUF")?;
@@ -172,6 +109,8 @@ impl Server {
             }
         };
 
+        // ANCHOR_END: rcvbuf
+        // ANCHOR: bind_rest
         // Bound to "::", a dual-stack socket also receives IPv4 datagrams (from ::ffff:a.b.c.d).
         // Systems disagree on the default, so we say it, as chapter 01 does.
         if addr.is_ipv6() && addr.ip().is_unspecified() {
@@ -186,7 +125,7 @@ impl Server {
         let local = socket.local_addr().context("could not read the bound address")?;
         Ok(Self { socket, local, rcvbuf_note, config })
     }
-    // ANCHOR_END: bind
+    // ANCHOR_END: bind_rest
 
     /// The address really bound (the real port after `--port 0`).
     pub fn local_addr(&self) -> SocketAddr {
@@ -208,20 +147,6 @@ impl Server {
     }
 }
 
-/// `recvfrom()` blocks, and a flag does not wake it: on stop, we send ourselves an empty
-/// datagram, the loop wakes up, sees the flag, and ends.
-fn wake_on_stop(local: SocketAddr, stop: &Arc<Stop>) -> common::stop::Watch {
-    let target = common::host::reachable(local);
-    stop.watch(move || {
-        let any: SocketAddr = if target.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" }
-            .parse()
-            .expect("a literal address");
-        if let Ok(socket) = UdpSocket::bind(any) {
-            let _ = socket.send_to(&[], target);
-        }
-    })
-}
-
 // ANCHOR: serve_loop
 /// The datagram loop: receive one, decide its fate, reply.
 fn serve_loop(socket: &UdpSocket, config: &Config, stop: &Arc<Stop>) -> Summary {
@@ -237,6 +162,8 @@ fn serve_loop(socket: &UdpSocket, config: &Config, stop: &Arc<Stop>) -> Summary 
     };
     // One byte more than we keep: if the datagram fills it, it did not fit in `buf_size`.
     let mut buf = vec![0u8; config.buf_size + 1];
+    // ANCHOR_END: serve_loop
+    // ANCHOR: recvfrom
     loop {
         // recvfrom() returns one whole datagram (or its first buf.len() bytes) and its sender.
         let (len, peer) = match socket.recv_from(&mut buf) {
@@ -269,7 +196,8 @@ fn serve_loop(socket: &UdpSocket, config: &Config, stop: &Arc<Stop>) -> Summary 
                 config.buf_size
             );
         }
-
+        // ANCHOR_END: recvfrom
+        // ANCHOR: fate
         let reply = match config.reply {
             Reply::Echo => data,
             Reply::Over => OVER,
@@ -288,6 +216,8 @@ fn serve_loop(socket: &UdpSocket, config: &Config, stop: &Arc<Stop>) -> Summary 
             summary.duplicated += 1;
             narrate!(n, "(simulated duplicate: the reply goes out twice)");
         }
+        // ANCHOR_END: fate
+        // ANCHOR: sendto
         for _ in 0..fate.copies {
             match &delayed {
                 Some(later) if !fate.delay.is_zero() => {
@@ -323,7 +253,21 @@ fn serve_loop(socket: &UdpSocket, config: &Config, stop: &Arc<Stop>) -> Summary 
     summary.peers = peers.len();
     summary
 }
-// ANCHOR_END: serve_loop
+// ANCHOR_END: sendto
+
+/// `recvfrom()` blocks, and a flag does not wake it: on stop, we send ourselves an empty
+/// datagram, the loop wakes up, sees the flag, and ends.
+fn wake_on_stop(local: SocketAddr, stop: &Arc<Stop>) -> common::stop::Watch {
+    let target = common::host::reachable(local);
+    stop.watch(move || {
+        let any: SocketAddr = if target.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" }
+            .parse()
+            .expect("a literal address");
+        if let Ok(socket) = UdpSocket::bind(any) {
+            let _ = socket.send_to(&[], target);
+        }
+    })
+}
 
 /// How Linux sizes a requested receive buffer.
 fn rcvbuf_rule() -> String {
@@ -359,33 +303,3 @@ fn kernel_drops(socket: &UdpSocket) -> Option<u64> {
 fn kernel_drops(_socket: &UdpSocket) -> Option<u64> {
     None
 }
-
-// ANCHOR: run_server
-/// The `server` command: bind, announce, serve until Ctrl-C, print a summary.
-///
-/// # Errors
-/// When the socket cannot be set up; see [`Server::bind`].
-pub fn run(config: Config) -> Result<()> {
-    let stop = Stop::new();
-    stop.trigger_on_ctrl_c()?;
-    let impaired = !config.net.is_perfect();
-    let (net, seed) = (config.net.clone(), config.seed);
-    let server = Server::bind(config)?;
-    println!("{}", server.rcvbuf_note());
-    if impaired {
-        println!(
-            "simulating a bad network: drop {:.0}%, duplicate {:.0}%, delay {} ms + up to {} ms \
-             jitter, seed {seed} (repeat a run with --seed {seed})",
-            net.drop * 100.0,
-            net.duplicate * 100.0,
-            net.delay.as_millis(),
-            net.jitter.as_millis()
-        );
-    }
-    // The readiness line: scripts and tests wait for it, and it tells the real port.
-    println!("listening on {}", server.local_addr());
-    let summary = server.serve(&stop);
-    eprintln!("server stopped: {summary}");
-    Ok(())
-}
-// ANCHOR_END: run_server

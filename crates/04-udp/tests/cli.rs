@@ -1,4 +1,4 @@
-//! The `04-udp` binary over real UDP sockets on loopback: the seed's messages, `over`, the
+//! The `04-udp` binary over real UDP sockets on loopback: the tutorial's messages, `over`, the
 //! simulated bad network (exact loss for a seed, reordering, duplicates), connected UDP,
 //! truncation, receive buffers, IPv6, broadcast, and the errors.
 
@@ -35,7 +35,7 @@ fn number_before(text: &str, label: &str) -> u32 {
 }
 
 #[test]
-fn the_seeds_hundred_messages_are_all_answered() {
+fn the_tutorials_hundred_messages_are_all_answered() {
     let (srv, port) = server(&[]);
     let out = client(&port, &[]);
     assert!(out.status.success(), "{out:?}");

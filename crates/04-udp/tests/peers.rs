@@ -1,4 +1,4 @@
-//! Chapter 04 against programs nobody here wrote: Python's `socket` module, in the seed's
+//! Chapter 04 against programs nobody here wrote: Python's `socket` module, in the tutorial's
 //! style, on both sides.
 
 // Test helpers may unwrap: a panic in a test is a failure with a message, which is the point.
@@ -12,7 +12,7 @@ fn udp() -> Command {
     Command::new(env!("CARGO_BIN_EXE_04-udp"))
 }
 
-/// The seed's client: 100 numbered messages, one recvfrom after each. (A timeout is added, so
+/// The tutorial's client: 100 numbered messages, one recvfrom after each. (A timeout is added, so
 /// a lost datagram fails the test instead of hanging it.)
 const PYTHON_CLIENT: &str = r#"
 import socket, sys
@@ -26,7 +26,7 @@ with socket.socket(type=socket.SOCK_DGRAM) as s:
         print(f"server replied {data.decode()}")
 "#;
 
-/// A UDP echo server in the seed's style, with our readiness line.
+/// A UDP echo server in the tutorial's style, with our readiness line.
 const PYTHON_SERVER: &str = r#"
 import socket
 with socket.socket(type=socket.SOCK_DGRAM) as s:
@@ -42,7 +42,7 @@ fn port(addr: &str) -> &str {
 }
 
 #[test]
-fn the_seeds_python_client_talks_to_our_over_server() {
+fn the_tutorials_python_client_talks_to_our_over_server() {
     let srv = Proc::spawn(udp().args(["server", "--port", "0", "--reply", "over"]));
     let addr = srv.listening_addr();
     let out = run(Command::new("python3").args(["-c", PYTHON_CLIENT, port(&addr)]));

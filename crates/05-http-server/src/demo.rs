@@ -17,7 +17,8 @@ use common::narrate::Narrator;
 use common::stop::Stop;
 use common::text::py_bytes_preview;
 
-use crate::server::{self, Config, Limits};
+use crate::config::{Config, DEFAULT_BACKLOG, Limits};
+use crate::server;
 
 /// The most a demo response may hold: the demo's files are tiny.
 const MAX_RESPONSE: u64 = 1 << 20;
@@ -34,7 +35,7 @@ pub fn run() -> Result<()> {
         root: dir.0.clone(),
         follow_symlinks: false,
         quiet: false,
-        backlog: server::DEFAULT_BACKLOG,
+        backlog: DEFAULT_BACKLOG,
         limits: Limits::default(),
         narrator: Narrator::new("server", true),
     };

@@ -16,11 +16,13 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use ch01_echo::listen::ListenOptions;
 use common::accept::AcceptPolicy;
 use common::narrate;
 use common::narrate::Narrator;
 use common::stop::Stop;
-use common::text::py_bytes;
+use common::text::{plural, py_bytes};
+use common::timeout::is_timeout;
 
 // ANCHOR: response
 /// The tutorial's response: status line, two headers, blank line, body. Every line ends in
@@ -44,6 +46,11 @@ const MAX_REQUEST: usize = 8 << 10;
 /// request waits in the accept queue.
 const READ_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// `listen()` backlog: `hello` serves one client at a time, like the tutorial's server, and
+/// the kernel queues the next ones meanwhile (Python's default, when `listen()` is given none,
+/// is this or `SOMAXCONN`, whichever is smaller).
+const BACKLOG: i32 = 128;
+
 /// Options of `hello`.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -65,9 +72,14 @@ pub fn run(config: &Config) -> Result<()> {
     let stop = Stop::new();
     stop.trigger_on_ctrl_c()?;
     let n = config.narrator;
-    let listener = crate::server::listen(&config.host, config.port, 128, n)?;
+    // ANCHOR: run_listen
+    // The listening socket: chapter 01's recipe, with the backlog of the tutorial's program.
+    let addr = common::host::resolve(&config.host, config.port)?[0];
+    let options = ListenOptions { backlog: BACKLOG, reuse_address: true };
+    let listener = ch01_echo::listen::listen(addr, &options, n)?;
     let bound = listener.local_addr().context("could not read the bound address")?;
     println!("listening on {bound}");
+    // ANCHOR_END: run_listen
     eprintln!(
         "open http://{}/ in a browser, or run: curl -v http://{}/",
         common::host::reachable(bound),
@@ -76,6 +88,7 @@ pub fn run(config: &Config) -> Result<()> {
     let _wake = stop.watch(move || common::stop::wake_accept(bound));
     let mut served = 0u64;
     let mut accept_errors = AcceptPolicy::new(n);
+    // ANCHOR: run_loop
     while !stop.is_stopping() {
         let (stream, peer) = match listener.accept() {
             Ok(accepted) => accepted,
@@ -98,7 +111,8 @@ pub fn run(config: &Config) -> Result<()> {
         narrate!(n, "close({})", common::narrate::fd(&stream));
         served += 1;
     }
-    eprintln!("server stopped: answered {served} connection{}", if served == 1 { "" } else { "s" });
+    // ANCHOR_END: run_loop
+    eprintln!("server stopped: answered {}", plural(served, "connection"));
     Ok(())
 }
 
@@ -111,7 +125,7 @@ fn answer(mut stream: &TcpStream, broken: bool, n: Narrator) -> io::Result<()> {
     while !request.windows(4).any(|w| w == b"\r\n\r\n") && request.len() < MAX_REQUEST {
         let got = match stream.read(&mut chunk) {
             Ok(got) => got,
-            Err(e) if crate::request::is_timeout(&e) => break,
+            Err(e) if is_timeout(&e) => break,
             Err(e) => return Err(e),
         };
         narrate!(n, "recv(1024) -> {got} bytes: {}", py_bytes(&chunk[..got]));

@@ -17,12 +17,21 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use ch05_http_server::server::{self, Limits};
-use ch05_http_server::{demo, hello};
+use ch05_http_server::config::{self, Limits};
+use ch05_http_server::{demo, hello, server};
 use clap::{Args, Parser, Subcommand};
+use common::cli::{count, seconds, size};
 use common::narrate::Narrator;
 
 /// HTTP on the wire: a fixed hello, then a static-file server.
+/// The longest timeout a flag takes, in seconds: a day. Anything longer is a typo, and a
+/// deadline that far away is no deadline.
+const MAX_SECONDS: f64 = 86_400.0;
+/// The smallest `--max-head`: a request line and a `Host` header barely fit.
+const SMALLEST_HEAD: usize = 64;
+/// The largest `--max-head`, 1 MiB: the head buffer is allocated whole for every connection.
+const LARGEST_HEAD: usize = 1 << 20;
+
 #[derive(Parser)]
 #[command(
     name = "05-http-server",
@@ -74,7 +83,7 @@ struct Address {
     host: String,
 
     /// TCP port. 0 lets the kernel pick a free one and prints it.
-    #[arg(long, short = 'p', default_value_t = server::DEFAULT_PORT)]
+    #[arg(long, short = 'p', default_value_t = config::DEFAULT_PORT)]
     port: u16,
 }
 
@@ -111,24 +120,24 @@ struct ServeArgs {
     quiet: bool,
 
     /// Largest request head (request line + headers); more is 414 or 431.
-    #[arg(long, value_name = "BYTES", default_value = "8K", value_parser = head_size)]
+    #[arg(long, value_name = "BYTES", default_value = "8K", value_parser = size(SMALLEST_HEAD, LARGEST_HEAD, ""))]
     max_head: usize,
 
     /// Most header lines in a request; more is 431.
-    #[arg(long, value_name = "N", default_value_t = server::MAX_HEADERS, value_parser = count(1000))]
+    #[arg(long, value_name = "N", default_value_t = config::MAX_HEADERS, value_parser = count(1000))]
     max_headers: usize,
 
     /// Seconds a request head may take to arrive, once it has started (408 after).
-    #[arg(long, value_name = "SECS", default_value = "10", value_parser = seconds)]
+    #[arg(long, value_name = "SECS", default_value = "10", value_parser = seconds(0.0, MAX_SECONDS))]
     header_timeout: Duration,
 
     /// Seconds an open connection may wait idle for its next request.
-    #[arg(long, value_name = "SECS", default_value = "15", value_parser = seconds)]
+    #[arg(long, value_name = "SECS", default_value = "15", value_parser = seconds(0.0, MAX_SECONDS))]
     keep_alive_timeout: Duration,
 
     /// Seconds a response may wait for a client that reads nothing; also the fixed part of
     /// every response's deadline (see --min-send-rate).
-    #[arg(long, value_name = "SECS", default_value = "30", value_parser = seconds)]
+    #[arg(long, value_name = "SECS", default_value = "30", value_parser = seconds(0.0, MAX_SECONDS))]
     send_timeout: Duration,
 
     /// Slowest reader served, in bytes per second: a response of N bytes must be sent within
@@ -137,7 +146,7 @@ struct ServeArgs {
     min_send_rate: u64,
 
     /// Connections served at once (a thread each); one more gets 503.
-    #[arg(long, value_name = "N", default_value_t = server::MAX_CONNECTIONS, value_parser = count(100_000))]
+    #[arg(long, value_name = "N", default_value_t = config::MAX_CONNECTIONS, value_parser = count(100_000))]
     max_connections: usize,
 
     /// Largest request body read and dropped to keep a connection; more is 413.
@@ -145,16 +154,8 @@ struct ServeArgs {
     max_body: u64,
 
     /// listen() backlog: finished handshakes the kernel queues before we accept them.
-    #[arg(long, default_value_t = server::DEFAULT_BACKLOG, value_parser = clap::value_parser!(i32).range(1..=65535))]
+    #[arg(long, default_value_t = config::DEFAULT_BACKLOG, value_parser = clap::value_parser!(i32).range(1..=65535))]
     backlog: i32,
-}
-
-/// A parser for a count from 1 to `max`.
-fn count(max: usize) -> impl Fn(&str) -> Result<usize, String> + Clone + Send + Sync + 'static {
-    move |text| match text.parse::<usize>() {
-        Ok(n) if (1..=max).contains(&n) => Ok(n),
-        _ => Err(format!("`{text}` is not a count from 1 to {max}")),
-    }
 }
 
 /// The folder argument. `python3 -m http.server 8000` takes a *port* there, so `serve 8000`
@@ -172,25 +173,13 @@ fn folder(text: &str) -> Result<PathBuf, String> {
     Ok(path)
 }
 
-fn head_size(text: &str) -> Result<usize, String> {
-    let size = common::text::parse_size(text)?;
-    match usize::try_from(size) {
-        Ok(size @ 64..=0x10_0000) => Ok(size),
-        _ => Err("must be between 64 bytes and 1 MiB".into()),
-    }
-}
-
+/// `--min-send-rate`: any number of bytes per second but 0. Not `common::cli::size`, which
+/// names an upper bound in its message: a rate has none worth naming (the faster the slowest
+/// reader we serve, the stricter the deadline).
 fn rate(text: &str) -> Result<u64, String> {
     match common::text::parse_size(text)? {
         0 => Err("must be at least 1 byte per second".into()),
         rate => Ok(rate),
-    }
-}
-
-fn seconds(text: &str) -> Result<Duration, String> {
-    match text.parse::<f64>() {
-        Ok(secs) if secs > 0.0 && secs <= 86_400.0 => Ok(Duration::from_secs_f64(secs)),
-        _ => Err(format!("`{text}` is not a number of seconds between 0 and 86400 (0.5 works)")),
     }
 }
 
@@ -204,7 +193,7 @@ fn main() -> ExitCode {
             broken: args.broken,
             narrator: Narrator::new("server", cli.trace),
         }),
-        Command::Serve(args) => server::run(server::Config {
+        Command::Serve(args) => server::run(config::Config {
             host: args.address.host,
             port: args.address.port,
             root: args.dir.or(args.directory).unwrap_or_else(|| PathBuf::from(".")),

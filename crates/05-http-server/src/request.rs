@@ -20,6 +20,8 @@ use std::io::{self, Read};
 use std::net::TcpStream;
 use std::time::{Duration, Instant, SystemTime};
 
+use common::timeout::is_timeout;
+
 use crate::response::Status;
 
 /// The limits a reader enforces (from `Limits`, the command line).
@@ -68,6 +70,32 @@ pub struct Head {
     pub if_none_match: String,
     /// The head's length in bytes, request line to blank line.
     pub len: usize,
+}
+
+impl Head {
+    /// Copies what this server uses out of a parsed request of `len` bytes, into strings
+    /// that keep their memory from the last request.
+    fn fill(&mut self, request: &httparse::Request<'_, '_>, len: usize) {
+        self.method.clear();
+        self.method.push_str(request.method.unwrap_or_default());
+        self.target.clear();
+        self.target.push_str(request.path.unwrap_or_default());
+        self.minor_version = request.version.unwrap_or(1);
+        self.hosts = 0;
+        self.close = false;
+        self.keep_alive = false;
+        self.content_length = None;
+        self.bad_length = false;
+        self.transfer_encoding = false;
+        self.if_modified_since = None;
+        self.range.clear();
+        self.if_range.clear();
+        self.if_none_match.clear();
+        self.len = len;
+        for header in request.headers.iter() {
+            read_header(self, header.name, header.value);
+        }
+    }
 }
 
 /// What came of waiting for the next request.
@@ -266,26 +294,7 @@ impl RequestReader {
             }
         };
         // Complete: httparse has filled in method, path and version.
-        let head = &mut self.head;
-        head.method.clear();
-        head.method.push_str(request.method.unwrap_or_default());
-        head.target.clear();
-        head.target.push_str(request.path.unwrap_or_default());
-        head.minor_version = request.version.unwrap_or(1);
-        head.hosts = 0;
-        head.close = false;
-        head.keep_alive = false;
-        head.content_length = None;
-        head.bad_length = false;
-        head.transfer_encoding = false;
-        head.if_modified_since = None;
-        head.range.clear();
-        head.if_range.clear();
-        head.if_none_match.clear();
-        head.len = len;
-        for header in request.headers.iter() {
-            read_header(head, header.name, header.value);
-        }
+        self.head.fill(&request, len);
         Some(Next::Request)
     }
     // ANCHOR_END: parse
@@ -355,11 +364,6 @@ fn names_another_http(buf: &[u8]) -> bool {
 
 fn timed_out() -> Next {
     Next::Reject(Status::REQUEST_TIMEOUT, "The request head did not arrive in time.")
-}
-
-/// A read that hit `SO_RCVTIMEO`: `WouldBlock` (EAGAIN) on Unix, `TimedOut` on Windows.
-pub fn is_timeout(err: &io::Error) -> bool {
-    matches!(err.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)
 }
 
 #[cfg(test)]

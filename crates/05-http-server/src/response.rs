@@ -29,7 +29,6 @@ pub struct Status {
     pub reason: &'static str,
 }
 
-// ANCHOR: statuses
 impl Status {
     /// The file (or listing) follows.
     pub const OK: Self = Self { code: 200, reason: "OK" };
@@ -68,7 +67,6 @@ impl Status {
     pub const VERSION_NOT_SUPPORTED: Self =
         Self { code: 505, reason: "HTTP Version Not Supported" };
 }
-// ANCHOR_END: statuses
 
 /// What the `Server` header says.
 pub const SERVER_NAME: &str = concat!("05-http-server/", env!("CARGO_PKG_VERSION"));
@@ -94,6 +92,9 @@ pub fn header(out: &mut Vec<u8>, name: &str, value: impl std::fmt::Display) {
     let _ = write!(out, "{name}: {value}\r\n");
 }
 
+// ANCHOR_END: head
+
+// ANCHOR: end_head
 /// Ends the head: says whether the connection stays open, then the blank line.
 ///
 /// HTTP/1.1 keeps connections open unless told otherwise, so only `close` needs saying; an
@@ -106,7 +107,7 @@ pub fn end_head(out: &mut Vec<u8>, keep_alive: bool, http10: bool) {
     }
     out.extend_from_slice(b"\r\n");
 }
-// ANCHOR_END: head
+// ANCHOR_END: end_head
 
 /// A date as HTTP writes it: `Tue, 24 Nov 2026 08:05:00 GMT`.
 pub fn http_date(time: SystemTime) -> HttpDate {

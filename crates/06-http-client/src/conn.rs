@@ -1,4 +1,5 @@
 //! One connection to a server: TCP, optionally TLS on top, a read buffer, and timeouts.
+//! `connect.rs` opens it; this module sends on it, reads from it and closes it.
 //!
 //! The HTTP code above never touches the socket: it asks this module for "the bytes buffered so
 //! far" and "more bytes, please", and says how many it used. That one buffer serves the response
@@ -11,32 +12,18 @@
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::sync::{Arc, mpsc};
-use std::thread;
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use common::narrate;
-use rustls::pki_types::ServerName;
+use common::timeout::is_timeout;
 
-use crate::error::{Kind, fail, fail_because, kind_of_io, kind_of_tls};
-use crate::target::{Origin, Scheme, Target};
+use crate::error::{Kind, fail, fail_because, kind_of_io};
+use crate::target::Origin;
 use crate::wire::Wire;
 
 /// 128 KiB: the read buffer. Large enough that a fast download costs few `recv` calls (curl
 /// reads in 100 KiB pieces by default); also the ceiling of a response head, below.
 pub const READ_BUF_SIZE: usize = 128 * 1024;
-
-/// Which address families `-4`/`-6` allow.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Family {
-    /// Whatever the resolver returns, in its order.
-    Any,
-    /// IPv4 only (`-4`).
-    V4,
-    /// IPv6 only (`-6`).
-    V6,
-}
 
 /// The time limits of one run.
 #[derive(Debug, Clone, Copy)]
@@ -51,7 +38,10 @@ pub struct Timeouts {
 
 impl Timeouts {
     /// How long the next wait may take, or a timeout error when the deadline has passed.
-    fn next_wait(&self, wait: Duration) -> anyhow::Result<Duration> {
+    ///
+    /// # Errors
+    /// A timeout (28) when `--max-time` has run out.
+    pub fn next_wait(&self, wait: Duration) -> anyhow::Result<Duration> {
         match self.deadline {
             None => Ok(wait),
             Some(deadline) => {
@@ -65,7 +55,9 @@ impl Timeouts {
         }
     }
 
-    fn timeout_error(&self, what: &str, wait: Duration) -> anyhow::Error {
+    /// The error for a wait of `wait` that ran out while doing `what`: `--max-time`'s, when
+    /// the deadline is what cut it short.
+    pub fn timeout_error(&self, what: &str, wait: Duration) -> anyhow::Error {
         match self.deadline {
             Some(deadline) if Instant::now() + Duration::from_millis(5) >= deadline => {
                 fail(Kind::Timeout, format!("--max-time ran out while {what}"))
@@ -79,8 +71,10 @@ impl Timeouts {
 }
 
 /// The bytes underneath: a TCP socket, or a TLS session over one.
-enum Stream {
+pub enum Stream {
+    /// Plain http: the socket itself.
     Plain(TcpStream),
+    /// https: a rustls session that encrypts into, and decrypts from, the socket.
     Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
 }
 
@@ -122,162 +116,31 @@ pub struct Connection {
     wire: Wire,
 }
 
-// ANCHOR: connect
-/// Resolves the target's host, connects to the first address that answers, and, for https,
-/// runs the TLS handshake over that same TCP socket.
-///
-/// # Errors
-/// Resolve (6), connect (7), timeout (28), TLS (35) and certificate (60) failures.
-pub fn open(
-    target: &Target,
-    id: u32,
-    family: Family,
-    tls: Option<&Arc<rustls::ClientConfig>>,
-    timeouts: Timeouts,
-    wire: &Wire,
-) -> anyhow::Result<Connection> {
-    let resolved = resolve(target, &timeouts)?;
-    if target.host.parse::<std::net::IpAddr>().is_err() {
-        let list: Vec<String> = resolved.iter().map(|a| a.ip().to_string()).collect();
-        wire.info(&format!("Host {} was resolved to {}", target.host, list.join(", ")));
-    }
-    // -4 / -6 keep one family.
-    let addrs: Vec<SocketAddr> = resolved
-        .into_iter()
-        .filter(|a| match family {
-            Family::Any => true,
-            Family::V4 => a.is_ipv4(),
-            Family::V6 => a.is_ipv6(),
-        })
-        .collect();
-    if addrs.is_empty() {
-        let want = if family == Family::V4 { "IPv4" } else { "IPv6" };
-        return Err(fail(Kind::Resolve, format!("{} has no {want} address", target.host)));
-    }
-    let mut last_err = None;
-    for addr in addrs {
-        wire.info(&format!("  Trying {addr}..."));
-        narrate!(wire.narrator, "socket({}, SOCK_STREAM)", common::narrate::family(addr.ip()));
-        let wait = timeouts.next_wait(timeouts.connect)?;
-        match TcpStream::connect_timeout(&addr, wait) {
-            Ok(tcp) => {
-                narrate!(wire.narrator, "connect({addr}) -> {}", common::narrate::fd(&tcp));
-                // The request head goes out in one write, but a body may follow in a second:
-                // without TCP_NODELAY, Nagle's algorithm would hold it back until the first
-                // is acknowledged, and the server's delayed ACK can make that 40 ms.
-                tcp.set_nodelay(true).context("could not set TCP_NODELAY")?;
-                narrate!(wire.narrator, "setsockopt(IPPROTO_TCP, TCP_NODELAY, 1)");
-                wire.info(&format!(
-                    "Connected to {} ({}) port {} (#{id})",
-                    target.host,
-                    addr.ip(),
-                    addr.port()
-                ));
-                let stream = match tls {
-                    None => Stream::Plain(tcp),
-                    Some(config) => handshake(tcp, target, config, &timeouts, wire)?,
-                };
-                return Ok(Connection {
-                    stream,
-                    origin: target.origin(),
-                    id,
-                    peer: addr,
-                    buf: vec![0; READ_BUF_SIZE].into_boxed_slice(),
-                    start: 0,
-                    end: 0,
-                    eof: false,
-                    tls_unclean_close: false,
-                    timeouts,
-                    wire: wire.clone(),
-                });
-            }
-            Err(err) => {
-                wire.info(&format!("connect to {addr} failed: {err}"));
-                last_err = Some((addr, err));
-            }
-        }
-    }
-    let (addr, err) = last_err.expect("at least one address was tried");
-    let kind = match err.kind() {
-        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => Kind::Timeout,
-        _ => Kind::Connect,
-    };
-    Err(fail_because(kind, format!("could not connect to {addr}"), err))
-}
-// ANCHOR_END: connect
-
-/// getaddrinfo(): a name may stand for several addresses, IPv6 and IPv4. The call has no
-/// timeout of its own and a slow DNS server can make it block for many seconds, so a name is
-/// resolved on a helper thread and we wait for it at most the connect timeout; a thread that
-/// takes longer is left to finish on its own. A literal address needs no resolver.
-fn resolve(target: &Target, timeouts: &Timeouts) -> anyhow::Result<Vec<SocketAddr>> {
-    let resolved = |result: anyhow::Result<Vec<SocketAddr>>| {
-        result.map_err(|e| fail(Kind::Resolve, format!("{e:#}")))
-    };
-    let (host, port) = (target.host.clone(), target.port);
-    if host.parse::<std::net::IpAddr>().is_ok() {
-        return resolved(common::host::resolve(&host, port));
-    }
-    let wait = timeouts.next_wait(timeouts.connect)?;
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        let _ = tx.send(common::host::resolve(&host, port));
-    });
-    match rx.recv_timeout(wait) {
-        Ok(result) => resolved(result),
-        Err(_) => Err(timeouts.timeout_error(&format!("resolving {}", target.host), wait)),
-    }
-}
-
-// ANCHOR: handshake
-/// TLS is a layer over the socket we already have: the handshake is a few records sent and
-/// received over the same TCP connection, and afterwards every `read`/`write` goes through the
-/// TLS session, which encrypts into TLS records on the way out and decrypts on the way in.
-fn handshake(
-    mut tcp: TcpStream,
-    target: &Target,
-    config: &Arc<rustls::ClientConfig>,
-    timeouts: &Timeouts,
-    wire: &Wire,
-) -> anyhow::Result<Stream> {
-    // The name the certificate must carry; an IP literal is checked against the IP SANs.
-    let name = ServerName::try_from(target.host.clone())
-        .map_err(|e| fail(Kind::Tls, format!("{:?} is not a TLS server name: {e}", target.host)))?;
-    let mut session = rustls::ClientConnection::new(Arc::clone(config), name)
-        .map_err(|e| fail(kind_of_tls(&e), format!("could not start TLS: {e}")))?;
-    let wait = timeouts.next_wait(timeouts.connect)?;
-    tcp.set_read_timeout(Some(wait))?;
-    tcp.set_write_timeout(Some(wait))?;
-    wire.info("TLS handshake: ClientHello ->");
-    while session.is_handshaking() {
-        if let Err(err) = session.complete_io(&mut tcp) {
-            // Whatever ends the handshake early (a close, a reset, an alert) is a TLS failure
-            // (35), as curl counts it; only a certificate the check refused is 60.
-            let what = match kind_of_io(&err) {
-                Kind::Timeout => {
-                    return Err(timeouts.timeout_error("in the TLS handshake", wait));
-                }
-                Kind::Certificate => Kind::Certificate,
-                _ => Kind::Tls,
-            };
-            return Err(fail_because(
-                what,
-                format!("TLS handshake with {} failed", target.host),
-                err,
-            ));
-        }
-    }
-    let version = session.protocol_version().map_or("?".into(), |v| format!("{v:?}"));
-    let suite =
-        session.negotiated_cipher_suite().map_or("?".into(), |s| format!("{:?}", s.suite()));
-    wire.info(&format!("TLS connection using {version} / {suite}"));
-    let alpn = session.alpn_protocol().map(String::from_utf8_lossy);
-    wire.info(&format!("ALPN: server accepted {}", alpn.as_deref().unwrap_or("(none)")));
-    Ok(Stream::Tls(Box::new(rustls::StreamOwned::new(session, tcp))))
-}
-// ANCHOR_END: handshake
-
 impl Connection {
+    /// A connection over `stream`, just opened, with an empty read buffer.
+    pub fn new(
+        stream: Stream,
+        origin: Origin,
+        id: u32,
+        peer: SocketAddr,
+        timeouts: Timeouts,
+        wire: Wire,
+    ) -> Self {
+        Connection {
+            stream,
+            origin,
+            id,
+            peer,
+            buf: vec![0; READ_BUF_SIZE].into_boxed_slice(),
+            start: 0,
+            end: 0,
+            eof: false,
+            tls_unclean_close: false,
+            timeouts,
+            wire,
+        }
+    }
+
     /// The scheme, host and port this connection reaches.
     pub fn origin(&self) -> &Origin {
         &self.origin
@@ -310,9 +173,7 @@ impl Connection {
                 narrate!(self.wire.narrator, "sendall({} bytes)", data.len());
                 Ok(())
             }
-            Err(e) if matches!(e.kind(), io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock) => {
-                Err(self.timeouts.timeout_error("sending", wait))
-            }
+            Err(e) if is_timeout(&e) => Err(self.timeouts.timeout_error("sending", wait)),
             Err(e) => {
                 // A reset or a closed connection while sending is curl's "failure sending"
                 // (55), unless TLS itself failed.
@@ -421,6 +282,8 @@ impl Connection {
                 other => other,
             },
         };
+        // ANCHOR_END: fill
+        // ANCHOR: fill_result
         match result {
             Ok(n) => {
                 let call =
@@ -431,7 +294,7 @@ impl Connection {
                 self.eof = n == 0;
                 Ok(n)
             }
-            Err(e) if matches!(e.kind(), io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock) => {
+            Err(e) if is_timeout(&e) => {
                 Err(self.timeouts.timeout_error("waiting for the server", wait))
             }
             Err(e) => {
@@ -444,7 +307,7 @@ impl Connection {
             }
         }
     }
-    // ANCHOR_END: fill
+    // ANCHOR_END: fill_result
 
     /// Closes the connection; for TLS, says goodbye with a close_notify alert first.
     pub fn close(mut self) {
@@ -454,9 +317,4 @@ impl Connection {
         }
         narrate!(self.wire.narrator, "close({})", common::narrate::fd(self.stream.tcp()));
     }
-}
-
-/// The scheme decides whether a connection needs TLS.
-pub fn needs_tls(target: &Target) -> bool {
-    target.scheme == Scheme::Https
 }

@@ -11,21 +11,24 @@
 //! at the path, writes a canned response, and keeps the connection for the next request.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::thread;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use ch01_echo::listen::{ListenOptions, listen};
 use common::accept::AcceptPolicy;
 use common::narrate;
 use common::narrate::Narrator;
-use socket2::{Domain, Socket, Type};
 
-use crate::client::{self, Options};
+use crate::client;
+use crate::options::Options;
 use crate::seed::{self, SeedOutcome};
 use crate::target::Target;
 use crate::wire::Wire;
 
+/// A small backlog: the demo's only clients are its own, one or two at a time.
+const LISTEN_OPTIONS: ListenOptions = ListenOptions { backlog: 16, reuse_address: true };
 /// 8 KiB: the demo server's largest request head.
 const MAX_REQUEST_HEAD: usize = 8 * 1024;
 /// How long the demo server waits for a request before closing an idle connection.
@@ -39,7 +42,9 @@ const SEED_PATIENCE: Duration = Duration::from_secs(1);
 /// When loopback cannot be bound or a fetch fails.
 pub fn run(trace: bool) -> Result<()> {
     let server = Narrator::new("server", true);
-    let listener = listen_loopback(server)?;
+    // Chapter 01's recipe, narrated: socket, SO_REUSEADDR, bind to an ephemeral port, listen.
+    let loopback = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+    let listener = listen(loopback, &LISTEN_OPTIONS, server)?;
     let addr = listener.local_addr()?;
     println!("listening on {addr}");
     thread::spawn(move || serve(&listener, server));
@@ -76,22 +81,11 @@ pub fn run(trace: bool) -> Result<()> {
             ),
         }
     }
-    narrate!(demo, "the client reads by Content-Length or chunks instead; see response.rs");
+    narrate!(
+        demo,
+        "the client reads by Content-Length or chunks instead; see response.rs and body.rs"
+    );
     Ok(())
-}
-
-/// The demo's listening socket, built call by call as in chapter 01, on an ephemeral port.
-fn listen_loopback(n: Narrator) -> Result<TcpListener> {
-    let addr: SocketAddr = "127.0.0.1:0".parse()?;
-    let socket =
-        Socket::new(Domain::IPV4, Type::STREAM, None).context("could not create a socket")?;
-    narrate!(n, "socket(AF_INET, SOCK_STREAM)");
-    socket.set_reuse_address(true)?;
-    socket.bind(&addr.into()).context("could not bind 127.0.0.1:0")?;
-    socket.listen(16)?;
-    let listener: TcpListener = socket.into();
-    narrate!(n, "bind(127.0.0.1:0) + listen(16) -> {}", listener.local_addr()?);
-    Ok(listener)
 }
 
 /// `/slow` sends its 3000-byte body in two writes with a pause between them.
@@ -116,12 +110,12 @@ fn serve(listener: &TcpListener, n: Narrator) {
         // One thread per connection, as in chapter 02: the seed's hung loop keeps its
         // connection open while the next one is served.
         thread::spawn(move || {
-            let _ = serve_connection(stream, n);
+            let _ = serve_client(stream, n);
         });
     }
 }
 
-fn serve_connection(mut stream: TcpStream, n: Narrator) -> std::io::Result<()> {
+fn serve_client(mut stream: TcpStream, n: Narrator) -> std::io::Result<()> {
     stream.set_read_timeout(Some(SERVER_IDLE))?;
     let mut buf = Vec::new();
     loop {

@@ -9,7 +9,6 @@
 use std::fmt;
 use std::io;
 
-// ANCHOR: kinds
 /// The kinds of failure, each with its own exit code (curl's numbers).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -45,6 +44,7 @@ pub enum Kind {
     FileSize,
 }
 
+// ANCHOR: exit_code
 impl Kind {
     /// The process exit code for this kind of failure.
     pub fn exit_code(self) -> u8 {
@@ -67,7 +67,7 @@ impl Kind {
         }
     }
 }
-// ANCHOR_END: kinds
+// ANCHOR_END: exit_code
 
 /// An error with its [`Kind`] and, when an I/O error caused it, that error as its `source`.
 /// `anyhow` context can be stacked on top, and [`kind_of`] finds it again underneath.
@@ -134,8 +134,10 @@ pub fn kind_of_io(err: &io::Error) -> Kind {
     if let Some(tls) = err.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
         return kind_of_tls(tls);
     }
+    if common::timeout::is_timeout(err) {
+        return Kind::Timeout;
+    }
     match err.kind() {
-        TimedOut | WouldBlock => Kind::Timeout,
         UnexpectedEof => Kind::Partial,
         // The peer's kernel sent a RST: the connection is gone, whatever we were doing.
         ConnectionReset | ConnectionAborted => Kind::Recv,

@@ -11,8 +11,8 @@
 //! The command line copies curl's, not the workspace's `server`/`client` shape: this chapter is
 //! a client for servers that already exist, and curl's flags are the ones a student already
 //! meets in every HTTP tutorial, so `-v` output can be compared with curl's line by line.
-//! This file is only the command line; the protocol is in `request.rs`, `response.rs` and
-//! `client.rs`.
+//! This file is only the command line; the protocol is in `request.rs`, `response.rs`, `body.rs`
+//! and `client.rs`.
 
 use std::fs;
 use std::io::Write;
@@ -20,16 +20,21 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use ch06_http_client::client::{self, Options};
-use ch06_http_client::conn::Family;
+use ch06_http_client::client;
+use ch06_http_client::connect::Family;
 use ch06_http_client::demo;
 use ch06_http_client::error::{Kind, fail_because, kind_of};
+use ch06_http_client::options::{self, Options};
 use ch06_http_client::request::{self, Body};
 use ch06_http_client::target::Target;
 use ch06_http_client::tls::Trust;
 use ch06_http_client::wire::Wire;
 use clap::{Args, Parser, Subcommand};
 use common::narrate::Narrator;
+
+/// One day: the longest `--connect-timeout`, `--max-time` or `--idle-timeout`, so a typo
+/// (`-m 36000000`) is caught rather than waited out.
+const MAX_SECONDS: f64 = 86_400.0;
 
 /// A small curl that shows the wire: HTTP/1.1 written and read by hand.
 #[derive(Parser)]
@@ -135,7 +140,7 @@ struct FetchArgs {
     follow: bool,
 
     /// With -L: the most redirects to follow.
-    #[arg(long, value_name = "N", default_value_t = client::DEFAULT_MAX_REDIRS)]
+    #[arg(long, value_name = "N", default_value_t = options::DEFAULT_MAX_REDIRS)]
     max_redirs: u32,
 
     /// Treat an HTTP status of 400 or more as an error (exit 22), without printing the body.
@@ -155,15 +160,15 @@ struct FetchArgs {
     ipv6: bool,
 
     /// Seconds to wait for each connect and TLS handshake.
-    #[arg(long, value_name = "SECS", value_parser = seconds, default_value = "10")]
+    #[arg(long, value_name = "SECS", value_parser = common::cli::seconds(0.0, MAX_SECONDS), default_value = "10")]
     connect_timeout: Duration,
 
     /// Seconds the whole run may take.
-    #[arg(short = 'm', long, value_name = "SECS", value_parser = seconds)]
+    #[arg(short = 'm', long, value_name = "SECS", value_parser = common::cli::seconds(0.0, MAX_SECONDS))]
     max_time: Option<Duration>,
 
     /// Seconds of silence from the server before giving up (not a curl flag).
-    #[arg(long, value_name = "SECS", value_parser = seconds, default_value = "30")]
+    #[arg(long, value_name = "SECS", value_parser = common::cli::seconds(0.0, MAX_SECONDS), default_value = "30")]
     idle_timeout: Duration,
 
     /// Trust only the CA certificates in this PEM file for https.
@@ -181,13 +186,6 @@ fn method(text: &str) -> Result<String, String> {
         Ok(text.to_owned())
     } else {
         Err(format!("`{text}` is not an HTTP method"))
-    }
-}
-
-fn seconds(text: &str) -> Result<Duration, String> {
-    match text.parse::<f64>() {
-        Ok(secs) if secs > 0.0 && secs <= 86_400.0 => Ok(Duration::from_secs_f64(secs)),
-        _ => Err(format!("`{text}` is not a number of seconds between 0 and 86400")),
     }
 }
 

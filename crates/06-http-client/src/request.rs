@@ -67,6 +67,8 @@ pub fn format(request: &Request, target: &Target, accept: &str) -> Vec<u8> {
         // A body-carrying method with no body still says so; some servers answer 411 otherwise.
         headers.push(("Content-Length".into(), "0".into()));
     }
+    // ANCHOR_END: format
+    // ANCHOR: format_bytes
     for (name, value) in &request.headers {
         headers.retain(|(ours, _)| !ours.eq_ignore_ascii_case(name));
         if let Some(value) = value {
@@ -86,7 +88,7 @@ pub fn format(request: &Request, target: &Target, accept: &str) -> Vec<u8> {
     }
     bytes
 }
-// ANCHOR_END: format
+// ANCHOR_END: format_bytes
 
 /// Parses one `-H` argument the way curl does: `Name: value` sets a header, `Name:` removes one
 /// of ours, `Name;` sends it with an empty value.

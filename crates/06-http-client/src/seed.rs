@@ -46,7 +46,7 @@ pub fn recv_until_short(
         let mut chunk = [0u8; 1024];
         let n = match stream.read(&mut chunk) {
             Ok(n) => n,
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+            Err(e) if common::timeout::is_timeout(&e) => {
                 return Ok(SeedOutcome::Hung(response));
             }
             Err(e) => return Err(e),

@@ -53,7 +53,6 @@ pub struct Target {
 pub type Origin = (Scheme, String, u16);
 
 impl Target {
-    // ANCHOR: parse
     /// Parses `text` as an absolute `http://` or `https://` URL. Like curl, a URL without a
     /// scheme is taken as `http://`, and an empty port (`http://host:/`) means the default one.
     /// A `#fragment` is the browser's business and is dropped. Bytes a request target may not
@@ -104,7 +103,6 @@ impl Target {
         };
         Ok(Target { scheme, host, port, path })
     }
-    // ANCHOR_END: parse
 
     /// Which connection this target needs.
     pub fn origin(&self) -> Origin {
@@ -165,6 +163,7 @@ impl Target {
 /// resolver.
 pub const MAX_HOST_LEN: usize = 253;
 
+// ANCHOR: parse_authority
 /// Splits `host[:port]` or `[v6]:port` into the host (without brackets) and the port, if one
 /// is written. Every rejection names the rule it broke.
 fn parse_authority(authority: &str) -> Result<(String, Option<u16>), String> {
@@ -199,6 +198,7 @@ fn parse_authority(authority: &str) -> Result<(String, Option<u16>), String> {
     };
     Ok((host, port))
 }
+// ANCHOR_END: parse_authority
 
 /// A host name or IPv4 address: letters, digits, `-`, `.` and `_`, nothing else. Anything
 /// else (a space, a second `:` of an IPv6 address without brackets, a `%`) would reach the
@@ -221,6 +221,7 @@ fn check_host_name(host: &str) -> Result<(), String> {
     Ok(())
 }
 
+// ANCHOR: parse_port
 /// A TCP port: decimal digits only, 1 to 65535. Port 0 means "any port" to `bind()` and
 /// reaches no server, so it is refused too.
 fn parse_port(text: &str) -> Result<u16, String> {
@@ -233,6 +234,7 @@ fn parse_port(text: &str) -> Result<u16, String> {
         _ => Err(why()),
     }
 }
+// ANCHOR_END: parse_port
 
 // ANCHOR: encode_target
 /// Percent-encodes the bytes a request target may not carry raw: controls, space, DEL, `"`,

@@ -79,6 +79,8 @@ pub fn run(
     narrate!(server, "listen(backlog={backlog})");
     println!("listening on {addr} with listen(backlog={backlog}); accept() is never called");
 
+    // ANCHOR_END: backlog
+    // ANCHOR: fill_queue
     // Every connection that completes is kept open: closing it would free its queue slot.
     let mut open = Vec::new();
     let (mut timed_out, mut failed) = (0, 0);
@@ -95,12 +97,7 @@ pub fn run(
                 );
                 open.push(socket);
             }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
-                ) =>
-            {
+            Err(e) if common::timeout::is_timeout(&e) => {
                 narrate!(client, "connect({addr}) -> no answer in {timeout:?}");
                 println!(
                     "connection {i}: timed out after {} ms: the queue is full, the kernel dropped the SYN",
@@ -115,7 +112,7 @@ pub fn run(
             }
         }
     }
-    // ANCHOR_END: backlog
+    // ANCHOR_END: fill_queue
 
     let queue_in_table = sockets::read_table()
         .ok()

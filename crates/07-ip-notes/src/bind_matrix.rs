@@ -111,12 +111,14 @@ impl Outcome {
     }
 
     fn from_error(err: &io::Error) -> Self {
+        if common::timeout::is_timeout(err) {
+            return Outcome::TimedOut;
+        }
         match err.kind() {
             io::ErrorKind::ConnectionRefused => Outcome::Refused,
             io::ErrorKind::NetworkUnreachable | io::ErrorKind::HostUnreachable => {
                 Outcome::Unreachable { error: err.to_string() }
             }
-            io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => Outcome::TimedOut,
             _ => Outcome::Error { error: err.to_string() },
         }
     }
@@ -219,6 +221,8 @@ pub fn run_row(spec: BindSpec, targets: &[IpAddr], trace: bool) -> Row {
     // SO_RCVTIMEO bounds accept() too (on Linux and the BSDs), so a lost connection cannot
     // hang the experiment.
     let _ = listener.set_read_timeout(Some(ACCEPT_TIMEOUT));
+    // ANCHOR_END: row
+    // ANCHOR: row_probe
     let mut cells = Vec::new();
     for &target in targets {
         let (mut outcome, conn) = connect(SocketAddr::new(target, port), client);
@@ -249,9 +253,8 @@ pub fn run_row(spec: BindSpec, targets: &[IpAddr], trace: bool) -> Row {
     let listener_addr = local.map_or_else(|| spec.to_string(), |a| a.to_string());
     Row { bind: spec.to_string(), listener: Ok(listener_addr), cells }
 }
-// ANCHOR_END: row
+// ANCHOR_END: row_probe
 
-// ANCHOR: explain
 /// Why a cell came out as it did, from the rules of bind and connect.
 pub fn explain(spec: BindSpec, target: IpAddr, outcome: &Outcome) -> String {
     let bind = spec.addr;
@@ -320,7 +323,6 @@ pub fn explain(spec: BindSpec, target: IpAddr, outcome: &Outcome) -> String {
         Outcome::Error { error } => format!("{rewritten}{error}"),
     }
 }
-// ANCHOR_END: explain
 
 /// The `bind-matrix` command.
 pub fn run(binds: &[BindSpec], targets: &[IpAddr], trace: bool) -> Vec<Row> {

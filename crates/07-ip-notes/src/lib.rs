@@ -1,6 +1,7 @@
 //! Chapter 07: the IP address notes, each turned into a command that shows it on your machine.
 //!
 //! - [`classify`]: an address's historical class, its special ranges and RFCs, CIDR networks;
+//! - [`ranges`]: the data `classify` reads: each special range, its RFC and its meaning;
 //! - [`special`]: the table of special address forms ({0,0}, {-1,-1}, {127,any}, …);
 //! - [`interfaces`]: this machine's interfaces and addresses;
 //! - [`bind_matrix`]: which bind address is reachable through which destination, live;
@@ -20,6 +21,7 @@ pub mod classify;
 pub mod demo;
 pub mod interfaces;
 pub mod lab;
+pub mod ranges;
 pub mod resolve;
 pub mod reuseaddr;
 pub mod sockets;

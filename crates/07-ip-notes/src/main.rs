@@ -113,7 +113,7 @@ enum Command {
         #[arg(long, default_value_t = backlog::DEFAULT_BACKLOG, value_parser = clap::value_parser!(i32).range(0..=65535))]
         backlog: i32,
         /// How many connections to open, one after another.
-        #[arg(long, default_value_t = backlog::DEFAULT_CONNECTIONS, value_parser = parse_connections)]
+        #[arg(long, default_value_t = backlog::DEFAULT_CONNECTIONS, value_parser = common::cli::count(backlog::MAX_CONNECTIONS))]
         connections: usize,
         /// How long each connect() may wait, in milliseconds.
         #[arg(long, value_name = "MS", default_value_t = backlog::DEFAULT_CONNECT_TIMEOUT.as_millis() as u64, value_parser = clap::value_parser!(u64).range(1..=60_000))]
@@ -168,13 +168,6 @@ enum Command {
         #[arg(long, value_delimiter = ',', required = true)]
         targets: Vec<IpAddr>,
     },
-}
-
-fn parse_connections(text: &str) -> Result<usize, String> {
-    match text.parse::<usize>() {
-        Ok(n @ 1..=backlog::MAX_CONNECTIONS) => Ok(n),
-        _ => Err(format!("must be a number from 1 to {}", backlog::MAX_CONNECTIONS)),
-    }
 }
 
 fn parse_state(text: &str) -> Result<String, String> {

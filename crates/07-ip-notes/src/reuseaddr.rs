@@ -43,7 +43,7 @@ fn new_socket(addr: SocketAddr, reuse: bool, n: Narrator) -> Result<Socket> {
     Ok(socket)
 }
 
-// ANCHOR: experiment
+// ANCHOR: listen_and_connect
 /// Runs the experiment on `host` and prints each step.
 ///
 /// # Errors
@@ -72,6 +72,8 @@ pub fn run(host: std::net::IpAddr, trace: bool) -> Result<()> {
         crate::bind_matrix::show_addr(&peer)
     );
 
+    // ANCHOR_END: listen_and_connect
+    // ANCHOR: close_first
     // 2. The server closes first: *its* side goes to TIME_WAIT once the client closes too.
     drop(conn_server);
     narrate!(server, "close() (the connection: the server closes first)");
@@ -94,6 +96,8 @@ pub fn run(host: std::net::IpAddr, trace: bool) -> Result<()> {
         Err(e) => println!("3. (cannot show the socket table here: {e:#})"),
     }
 
+    // ANCHOR_END: close_first
+    // ANCHOR: rebind
     // 4. A restart without SO_REUSEADDR fails ...
     let again = new_socket(addr, false, server)?;
     match again.bind(&addr.into()) {
@@ -124,7 +128,7 @@ pub fn run(host: std::net::IpAddr, trace: bool) -> Result<()> {
     );
     Ok(())
 }
-// ANCHOR_END: experiment
+// ANCHOR_END: rebind
 
 /// Polls the socket table until the TIME-WAIT entry for `addr` shows up.
 ///

@@ -45,6 +45,7 @@ const OPTIONS: &[Opt] = &[
         read: |s| s.reuse_address().map(on_off),
         applies: [true; 4],
     },
+    // ANCHOR_END: options
     Opt {
         name: "SO_KEEPALIVE",
         meaning: "probe an idle TCP connection to notice a vanished peer (after 2 h on Linux)",
@@ -76,7 +77,6 @@ const OPTIONS: &[Opt] = &[
         applies: [false, true, false, true],
     },
 ];
-// ANCHOR_END: options
 
 fn on_off(value: bool) -> String {
     if value { "on".to_owned() } else { "off".to_owned() }

@@ -23,7 +23,6 @@ pub struct Form {
     pub meaning: &'static str,
 }
 
-// ANCHOR: forms
 /// The special forms, in the order the classic table gives them.
 pub const FORMS: &[Form] = &[
     Form {
@@ -94,7 +93,6 @@ pub const FORMS: &[Form] = &[
                   it on a wire is dropped",
     },
 ];
-// ANCHOR_END: forms
 
 /// The table for people.
 pub fn render() -> String {

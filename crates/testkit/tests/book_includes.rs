@@ -85,6 +85,52 @@ fn every_book_include_and_anchor_resolves() {
     assert!(checked > 0, "no page includes any code: the book should show the crates' code");
 }
 
+/// Every `ANCHOR: name` in `dir`'s Rust files (recursively, `target/` aside), with its file.
+fn anchors(dir: &Path, found: &mut Vec<(PathBuf, String)>) {
+    for entry in fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() && path.file_name().is_some_and(|name| name != "target") {
+            anchors(&path, found);
+        } else if path.extension().is_some_and(|ext| ext == "rs") {
+            for line in fs::read_to_string(&path).unwrap().lines() {
+                let marker = line.trim_start().trim_start_matches("//").trim();
+                if let Some(name) = marker.strip_prefix("ANCHOR: ") {
+                    found.push((path.clone(), name.trim().to_owned()));
+                }
+            }
+        }
+    }
+}
+
+/// The other direction: an anchor no page includes marks lines for a listing that is gone, and
+/// misleads a reader of the code about what the book shows.
+#[test]
+fn every_anchor_in_the_code_is_included_by_some_page() {
+    let root = testkit::workspace_root();
+    let src = root.join("docs/src");
+    let mut pages = Vec::new();
+    markdown_files(&src, &mut pages);
+    let mut used = std::collections::HashSet::new();
+    for page in &pages {
+        for (path, anchor) in includes(&fs::read_to_string(page).unwrap()) {
+            if let (Ok(file), Some(anchor)) =
+                (page.parent().unwrap().join(path).canonicalize(), anchor)
+            {
+                used.insert((file, anchor));
+            }
+        }
+    }
+    let mut marked = Vec::new();
+    anchors(&root.join("crates"), &mut marked);
+    assert!(!marked.is_empty(), "no anchors found under crates/");
+    let unused: Vec<String> = marked
+        .into_iter()
+        .filter(|(file, name)| !used.contains(&(file.canonicalize().unwrap(), name.clone())))
+        .map(|(file, name)| format!("{}: ANCHOR `{name}`", file.display()))
+        .collect();
+    assert!(unused.is_empty(), "anchors no page includes:\n{}", unused.join("\n"));
+}
+
 #[test]
 fn the_include_scanner_reads_paths_anchors_and_line_ranges() {
     let found = includes(

@@ -71,3 +71,54 @@ fn the_tour_shows_its_build_progress() {
     assert!(called.starts_with("build --workspace"), "{called}");
     assert!(!called.contains("--quiet") && !called.contains("-q"), "a silent build: {called}");
 }
+
+/// The README's "Patterns the code demonstrates" table sends a reader to a file and the names
+/// to read there (`[file](path), `name``): each file must exist and define each name
+/// (`fn name`, `struct name`, `Type::method`), so moving code cannot leave the table pointing
+/// at nothing.
+#[test]
+fn the_readmes_pattern_table_names_code_that_exists() {
+    let readme = read("README.md");
+    let table = readme
+        .split("## Patterns the code demonstrates")
+        .nth(1)
+        .and_then(|rest| rest.split("\n## ").next())
+        .expect("the README has its pattern table");
+    let mut problems = Vec::new();
+    let mut named = 0;
+    for row in table.lines().filter(|l| l.starts_with("| ") && !l.starts_with("| Pattern")) {
+        let place = row.trim_end_matches('|').rsplit(" | ").next().unwrap_or_default();
+        // Each `;`-separated part is one file, then the names to read in it.
+        for part in place.split(';') {
+            let Some(start) = part.find("](") else { continue };
+            let path = &part[start + 2..start + 2 + part[start + 2..].find(')').unwrap()];
+            let full = testkit::workspace_root().join(path);
+            if !full.exists() {
+                problems.push(format!("{path}: no such file or folder"));
+                continue;
+            }
+            let after = &part[start + 2 + path.len() + 1..];
+            for name in after.split('`').skip(1).step_by(2) {
+                named += 1;
+                let code = fs::read_to_string(&full).unwrap_or_default();
+                let (ty, item) = name.split_once("::").unwrap_or(("", name));
+                let defined = [
+                    format!("fn {item}("),
+                    format!("fn {item}<"),
+                    format!("struct {item}"),
+                    format!("enum {item}"),
+                ]
+                .iter()
+                .any(|def| code.contains(def.as_str()));
+                let in_type = ty.is_empty()
+                    || code.contains(&format!("impl {ty}"))
+                    || code.contains(&format!("impl<'_> {ty}"));
+                if !defined || !in_type {
+                    problems.push(format!("{path}: no `{name}` there"));
+                }
+            }
+        }
+    }
+    assert!(named > 20, "only {named} names found: is the table parsed right?");
+    assert!(problems.is_empty(), "the README's pattern table is stale:\n{}", problems.join("\n"));
+}
