@@ -143,11 +143,11 @@ pub static EXERCISES: &[Exercise] = &[
         task: "Write the listening socket (socket, setsockopt SO_REUSEADDR, bind, listen) and the \
                echo loop (recv until 0 bytes, sendall each piece). The server serves one client \
                after another and survives a client that resets.",
-        book: "docs/src/01-echo.md#the-listening-socket-listen_tcp",
+        book: "docs/src/01-echo.md#the-listening-socket",
         hints: &[
             "socket2 gives you each call by its C name: Socket::new(Domain::for_address(addr), \
              Type::STREAM, None), then set_reuse_address(true), bind(&addr.into()), listen(128). \
-             Turn it into a std TcpListener with .into(). See docs/src/01-echo.md#the-listening-socket-listen_tcp",
+             Turn it into a std TcpListener with .into(). See docs/src/01-echo.md#the-listening-socket",
             "recv returns whatever has arrived, from 1 byte to the buffer's size, and 0 only when \
              the client has closed its side: loop on read() until it returns Ok(0), and send back \
              each piece with write_all (sendall), not write. See docs/src/01-echo.md#recv",
