@@ -200,9 +200,13 @@ fn hint(exercise: &Exercise) -> ExitCode {
 }
 
 fn solution(exercise: &Exercise) -> ExitCode {
-    println!("// The reference solution of {} ({}).", exercise.id, exercise.title);
-    println!("// The book explains it in {}.", exercise.book);
-    println!("// Grade it yourself: cargo exercise check {} --solution\n", exercise.id);
-    print!("{}", exercise.reference);
+    let text = format!(
+        "// The reference solution of {} ({}).\n// The book explains it in {}.\n// Grade it \
+         yourself: cargo exercise check {} --solution\n\n{}",
+        exercise.id, exercise.title, exercise.book, exercise.id, exercise.reference
+    );
+    // Written, not print!ed: `cargo exercise solution ID | head` closes the pipe early, and
+    // that is no reason to panic.
+    let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes());
     ExitCode::SUCCESS
 }
