@@ -376,7 +376,7 @@ def frame_bytes():
     s.text(kx, 146, ["kind", "0x01 =", "TEXT"], "s")
     tx = x0 + 5 * cell
     s.path(f"M{tx} 120 L{tx} 128 L{x0 + 16 * cell - 4} 128 L{x0 + 16 * cell - 4} 120", "lg", False)
-    s.text(tx + 10, 146, ["content: length - 1 = 11 bytes of UTF-8, checked by the receiver", "(the server relays it as \"alice: hello, room\": 24 bytes on the wire)"], "s")
+    s.text(tx + 10, 146, ["content: length - 1 = 11 bytes of UTF-8, checked by the receiver", "(the server relays it as \"alice: hello, room\": 23 bytes on the wire)"], "s")
     s.text(20, 210, ["Network byte order puts the most significant byte first. A little-endian machine writing its native",
                      "order would send 0c 00 00 00, which a reader takes for 201,326,592: more than MAX_FRAME_LEN (64 KiB)."], "s")
     return s

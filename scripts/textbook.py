@@ -30,7 +30,9 @@ MAX_FILE_LINES = 400
 MAX_LISTING_LINES = 60
 MAX_MEDIAN_LISTING_LINES = 25
 
-INCLUDE = re.compile(r"\{\{#(?:rustdoc_)?include\s+([^}:\s]+)(?::([A-Za-z_][\w-]*))?[^}]*\}\}")
+INCLUDE = re.compile(
+    r"\{\{#(?:rustdoc_)?include\s+([^}:\s]+)(?::([A-Za-z_][\w-]*))?(?::(\d*)(?::(\d*))?)?[^}]*\}\}"
+)
 ANCHOR = re.compile(r"^\s*//\s*ANCHOR:\s*(\S+)")
 ANCHOR_ANY = re.compile(r"^\s*//\s*ANCHOR(_END)?:\s*\S+")
 CRATE_PATH = re.compile(r"\bcrate::([a-z_][a-z0-9_]*)")
@@ -96,10 +98,23 @@ def page_listings(page):
                 fence_has_include = True
                 file = (page.parent / match.group(1)).resolve()
                 anchor = match.group(2)
-                if file.exists():
-                    size = anchor_sizes(file).get(anchor) if anchor else len(file.read_text().splitlines())
-                else:
+                if not file.exists():
                     size = None
+                elif anchor:
+                    size = anchor_sizes(file).get(anchor)
+                else:
+                    # mdBook's ranges: `file:N` is line N, `file:N:M` lines N to M, `file:N:`
+                    # line N on, `file::M` up to line M.
+                    total = len(file.read_text().splitlines())
+                    start, end = match.group(3), match.group(4)
+                    first = int(start) if start else 1
+                    if start is None:
+                        last = total
+                    elif end is None:
+                        last = first
+                    else:
+                        last = int(end) if end else total
+                    size = max(0, min(last, total) - first + 1)
                 listings.append((number, file, anchor, size))
         elif line.strip():
             prose_since = True

@@ -254,6 +254,7 @@ fn spawn_reader(
     events: Sender<Event>,
     n: Narrator,
 ) -> io::Result<thread::JoinHandle<()>> {
+    // ANCHOR: network_loop
     thread::Builder::new().name("network".into()).spawn(move || {
         let stream = writer.stream();
         let mut conn = Connection::new(stream);
@@ -276,6 +277,7 @@ fn spawn_reader(
                         printer.line(&line);
                     }
                 }
+                // ANCHOR_END: network_loop
                 Ok(None) => {
                     // ANCHOR_END: reader
                     narrate!(
