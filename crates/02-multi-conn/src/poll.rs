@@ -108,6 +108,7 @@ struct EventLoop<'a> {
 
 impl EventLoop<'_> {
     // ANCHOR: event_loop
+    // ANCHOR: event_loop_wait
     /// Waits until some sockets are ready, handles each event, and waits again, until `stop`.
     fn run(&mut self, stop: &Stop) -> Result<()> {
         let mut events = Events::with_capacity(EVENTS_CAPACITY);
@@ -120,10 +121,12 @@ impl EventLoop<'_> {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e).context("poll failed"),
             }
+            // ANCHOR_END: event_loop_wait
             if self.accept_again_at.is_some_and(|at| Instant::now() >= at) {
                 // The back-off is over: accept what queued up meanwhile (or back off again).
                 self.accept_all().context("accept failed")?;
             }
+            // ANCHOR: event_loop_dispatch
             for event in events.iter() {
                 match event.token() {
                     LISTENER if self.accept_again_at.is_none() => {
@@ -136,6 +139,7 @@ impl EventLoop<'_> {
         }
         Ok(())
     }
+    // ANCHOR_END: event_loop_dispatch
     // ANCHOR_END: event_loop
 
     // ANCHOR: accept_all

@@ -164,6 +164,7 @@ fn serve_loop(socket: &UdpSocket, config: &Config, stop: &Arc<Stop>) -> Summary 
     let mut buf = vec![0u8; config.buf_size + 1];
     // ANCHOR_END: serve_loop
     // ANCHOR: recvfrom
+    // ANCHOR: recvfrom_one
     loop {
         // recvfrom() returns one whole datagram (or its first buf.len() bytes) and its sender.
         let (len, peer) = match socket.recv_from(&mut buf) {
@@ -175,6 +176,7 @@ fn serve_loop(socket: &UdpSocket, config: &Config, stop: &Arc<Stop>) -> Summary 
                 continue;
             }
         };
+        // ANCHOR_END: recvfrom_one
         if stop.is_stopping() {
             break; // The wake-up datagram (or one that came too late).
         }
@@ -186,9 +188,11 @@ fn serve_loop(socket: &UdpSocket, config: &Config, stop: &Arc<Stop>) -> Summary 
             peers.insert(peer);
         }
         narrate!(n, "recvfrom({}) -> {} bytes from {peer}", config.buf_size, data.len());
+        // ANCHOR: print_datagram
         if !config.quiet {
             println!("Received from {peer}: {}", describe(data));
         }
+        // ANCHOR_END: print_datagram
         if truncated {
             summary.truncated += 1;
             eprintln!(
@@ -239,11 +243,13 @@ fn serve_loop(socket: &UdpSocket, config: &Config, stop: &Arc<Stop>) -> Summary 
                     }
                 }
                 _ => {
+                    // ANCHOR: sendto_one
                     // sendto(): a new datagram to the address recvfrom() reported.
                     if let Err(e) = socket.send_to(reply, peer) {
                         eprintln!("sendto {peer} failed: {e}");
                         continue;
                     }
+                    // ANCHOR_END: sendto_one
                     narrate!(n, "sendto({} bytes, {peer})", reply.len());
                 }
             }
