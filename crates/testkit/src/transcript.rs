@@ -45,6 +45,11 @@
 //! that needs root) says so on the page: a visible paragraph `*Not replayed: REASON.*` right
 //! above it, and the info string ` ```console,not-replayed `, which is what this checker reads. Each
 //! needs the other, so the mark is never invisible to the reader.
+//!
+//! A ` ```text ` block is for figures (byte layouts, wire formats, annotated requests), which
+//! nothing replays. So a text block with a `$ ` command running one of our binaries is an
+//! error: it is a transcript that would escape this checker, and must be a console block,
+//! replayed or marked.
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -197,6 +202,44 @@ pub fn console_blocks(page: &str, text: &str) -> Vec<Block> {
     blocks
 }
 
+/// Every ` ```text ` block of one page with a `$ ` command running one of our binaries, as a
+/// problem naming its page line: such a transcript is never replayed, so it would go stale
+/// unnoticed.
+pub fn text_transcripts(page: &str, text: &str) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut fence: Option<(usize, bool)> = None;
+    for (i, line) in text.lines().enumerate() {
+        match fence {
+            None if line.starts_with("```") => {
+                let info = &line[3..];
+                let is_text = info
+                    .strip_prefix("text")
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with(','));
+                fence = Some((i + 1, is_text));
+            }
+            None => {}
+            Some(_) if line.starts_with("```") => fence = None,
+            Some((start, true)) => {
+                let ours = line
+                    .strip_prefix("$ ")
+                    .and_then(|command| binary_of(&rewrite_cargo_run(command)));
+                if let Some(binary) = ours {
+                    problems.push(format!(
+                        "docs/src/{page}:{start}: a transcript of our program in a text block \
+                         (`{binary}`, line {}): make it console, replayed or marked \
+                         `console,{NOT_REPLAYED}` with a `{NOTE_PREFIX} reason.*` line above",
+                        i + 1
+                    ));
+                    // One problem per block is enough to find it.
+                    fence = Some((start, false));
+                }
+            }
+            Some(_) => {}
+        }
+    }
+    problems
+}
+
 /// `cargo run -p ch01-echo -- server` and `cargo run --bin 01-echo -- server` become
 /// `01-echo server`, the form the rest of the book uses.
 pub fn rewrite_cargo_run(command: &str) -> String {
@@ -241,6 +284,7 @@ pub fn check_chapter(binary: &str, book_src: &Path, bin_dir: &Path, scratch: &Pa
         let text = fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         blocks.extend(console_blocks(&name, &text));
+        problems.extend(text_transcripts(&name, &text));
     }
 
     let mut units: Vec<(Block, Option<Block>)> = Vec::new();
@@ -848,5 +892,28 @@ mod tests {
             client_command("06-http-client http://127.0.0.1:8000/a", "4242", Some("8000")),
             "06-http-client http://127.0.0.1:4242/a"
         );
+    }
+
+    #[test]
+    fn a_transcript_of_ours_in_a_text_block_is_an_error_and_a_figure_is_not() {
+        let transcript = concat!(
+            "Intro.\n\n```text\nlistening on 127.0.0.1:9998\n```\n\n",
+            "```text\n$ 03-long-chat client --name alice\nconnected to 127.0.0.1:9998\n```\n",
+        );
+        let problems = text_transcripts("p.md", transcript);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].starts_with("docs/src/p.md:7: a transcript of our program"));
+        assert!(problems[0].contains("make it console"));
+        let cargo_run = "```text\n$ cargo run -p ch01-echo -- server\nlistening on x\n```\n";
+        assert_eq!(text_transcripts("p.md", cargo_run).len(), 1);
+
+        let figures = concat!(
+            "```text\n00 00 00 0c   length: 12\n01            kind: TEXT\n```\n\n",
+            "```text\n$ python3 docs/src/python/07-address-notes.py 10.1.2.3\n```\n\n",
+            "```text\n$ curl -sv http://127.0.0.1:9990/\n< HTTP/1.1 200 OK\n```\n\n",
+            "```console\n$ 01-echo server\nlistening on 127.0.0.1:65432\n```\n\n",
+            "```rust\n// $ 01-echo server\n```\n",
+        );
+        assert_eq!(text_transcripts("p.md", figures), Vec::<String>::new());
     }
 }
