@@ -80,7 +80,7 @@ int main(int argc, char **argv) {
 }
 '
 
-# Python: the seed's UDP server, made to echo: what a reader writes first.
+# Python: the tutorial's UDP server, made to echo: what a reader writes first.
 PY_ECHO='
 import socket
 

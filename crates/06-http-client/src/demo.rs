@@ -4,7 +4,7 @@
 //! 1. three URLs on one keep-alive connection: a `Content-Length` body, a chunked body, and a
 //!    301 redirect followed with `-L` (the second and later requests say `Re-using existing
 //!    connection`);
-//! 2. the seed's "recv until a short read" loop against two responses it gets wrong: one sent
+//! 2. the tutorial's "recv until a short read" loop against two responses it gets wrong: one sent
 //!    in two pieces (truncated) and one exactly 1024 bytes long (hangs until a timeout).
 //!
 //! The server is the least an HTTP/1.1 server can be: it reads a request head (bounded), looks
@@ -23,8 +23,8 @@ use common::narrate::Narrator;
 
 use crate::client;
 use crate::options::Options;
-use crate::seed::{self, SeedOutcome};
 use crate::target::Target;
+use crate::tutorial::{self, TutorialOutcome};
 use crate::wire::Wire;
 
 /// A small backlog: the demo's only clients are its own, one or two at a time.
@@ -33,8 +33,8 @@ const LISTEN_OPTIONS: ListenOptions = ListenOptions { backlog: 16, reuse_address
 const MAX_REQUEST_HEAD: usize = 8 * 1024;
 /// How long the demo server waits for a request before closing an idle connection.
 const SERVER_IDLE: Duration = Duration::from_secs(5);
-/// How long the seed's loop may wait for bytes that never come, in the demo.
-const SEED_PATIENCE: Duration = Duration::from_secs(1);
+/// How long the tutorial's loop may wait for bytes that never come, in the demo.
+const TUTORIAL_PATIENCE: Duration = Duration::from_secs(1);
 
 /// Runs the demo.
 ///
@@ -60,24 +60,24 @@ pub fn run(trace: bool) -> Result<()> {
     options.follow = true;
     client::run(options, Wire::new(true, Narrator::new("client", trace), None))?;
 
-    narrate!(demo, "2. the seed's loop: recv(1024) until a recv returns fewer than 1024 bytes");
+    narrate!(demo, "2. the tutorial's loop: recv(1024) until a recv returns fewer than 1024 bytes");
     for (path, total) in [("/slow", SLOW_BODY_LEN), ("/exact", EXACT_RESPONSE_LEN)] {
         let mut stream =
             TcpStream::connect(addr).context("could not connect to the demo server")?;
         let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n\r\n");
-        match seed::recv_until_short(&mut stream, request.as_bytes(), SEED_PATIENCE)? {
-            SeedOutcome::Stopped(got) => narrate!(
+        match tutorial::recv_until_short(&mut stream, request.as_bytes(), TUTORIAL_PATIENCE)? {
+            TutorialOutcome::Stopped(got) => narrate!(
                 demo,
                 "GET {path}: a short read stopped the loop after {} bytes, head included, but \
                  the body alone is {total} bytes: TRUNCATED",
                 got.len()
             ),
-            SeedOutcome::Hung(got) => narrate!(
+            TutorialOutcome::Hung(got) => narrate!(
                 demo,
                 "GET {path}: {} bytes, every recv full, so it called recv again and waited: \
                  HUNG (gave up after {} s)",
                 got.len(),
-                SEED_PATIENCE.as_secs()
+                TUTORIAL_PATIENCE.as_secs()
             ),
         }
     }
@@ -107,7 +107,7 @@ fn serve(listener: &TcpListener, n: Narrator) {
         accept_errors.accepted();
         let peer = stream.peer_addr().map(|p| p.to_string()).unwrap_or_default();
         narrate!(n, "accept() -> {}, peer {peer}", common::narrate::fd(&stream));
-        // One thread per connection, as in chapter 02: the seed's hung loop keeps its
+        // One thread per connection, as in chapter 02: the tutorial's hung loop keeps its
         // connection open while the next one is served.
         thread::spawn(move || {
             let _ = serve_client(stream, n);

@@ -16,7 +16,7 @@
 //! - [`tls`]: whom https trusts (`--cacert`, `-k`);
 //! - [`wire`]: `-v`, `--trace-ascii` and `--trace`, the teaching view;
 //! - [`error`]: kinds of failure and their exit codes (curl's);
-//! - [`seed`]: the seed's wrong "recv until short" loop, kept to show it failing.
+//! - [`tutorial`]: the tutorial's wrong "recv until short" loop, kept to show it failing.
 
 pub mod body;
 pub mod client;
@@ -29,7 +29,7 @@ pub mod output;
 pub mod redirect;
 pub mod request;
 pub mod response;
-pub mod seed;
 pub mod target;
 pub mod tls;
+pub mod tutorial;
 pub mod wire;

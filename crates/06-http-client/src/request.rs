@@ -61,7 +61,7 @@ pub fn format(request: &Request, target: &Target, accept: &str) -> Vec<u8> {
     ];
     if let Some(body) = &request.body {
         headers.push(("Content-Type".into(), body.content_type.into()));
-        // The seed sent a body without Content-Length: the server cannot tell where it ends.
+        // The tutorial's client sent a body without Content-Length: the server cannot tell where it ends.
         headers.push(("Content-Length".into(), body.data.len().to_string()));
     } else if ["POST", "PUT", "PATCH"].iter().any(|m| request.method.eq_ignore_ascii_case(m)) {
         // A body-carrying method with no body still says so; some servers answer 411 otherwise.

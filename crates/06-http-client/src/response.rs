@@ -11,7 +11,7 @@
 //! 4. neither: the body ends when the server closes the connection (so the connection cannot
 //!    be reused).
 //!
-//! What the seed did instead, "read until a `recv` returns fewer than 1024 bytes", is not one
+//! What the tutorial did instead, "read until a `recv` returns fewer than 1024 bytes", is not one
 //! of them: `recv` returns what has arrived so far, which can be fewer bytes in the middle of a
 //! body (truncation) or exactly 1024 at the very end (a hang). The book shows both.
 //!

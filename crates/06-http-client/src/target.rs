@@ -111,7 +111,7 @@ impl Target {
 
     // ANCHOR: host_header
     /// The `Host` header's value: the host as the URL wrote it, brackets and all for IPv6, and
-    /// the port only when it is not the scheme's default (RFC 9110 §7.2). The seed's client
+    /// the port only when it is not the scheme's default (RFC 9110 §7.2). The tutorial's client
     /// always added `:80`, which some virtual-hosting servers do not match.
     pub fn host_header(&self) -> String {
         let host =

@@ -11,7 +11,7 @@ use std::net::TcpListener;
 use support::{code, fetch};
 
 #[test]
-fn demo_runs_by_itself_and_shows_reuse_redirect_and_the_seed_bug() {
+fn demo_runs_by_itself_and_shows_reuse_redirect_and_the_tutorials_bug() {
     let done = fetch(&["demo"]);
     assert_eq!(code(&done), 0, "{done:?}");
     assert!(done.stdout.starts_with("listening on 127.0.0.1:"), "{}", done.stdout);

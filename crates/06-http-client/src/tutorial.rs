@@ -1,4 +1,4 @@
-//! The seed's response loop, kept on purpose so the book and the demo can show it failing.
+//! The tutorial's response loop, kept on purpose so the book and the demo can show it failing.
 //!
 //! The tutorial's client read a response like this: call `recv(1024)` until one call returns
 //! fewer than 1024 bytes, and take that as the end. It confuses "what has arrived so far" with
@@ -17,9 +17,9 @@ use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-/// How the seed's loop ended.
+/// How the tutorial's loop ended.
 #[derive(Debug, PartialEq, Eq)]
-pub enum SeedOutcome {
+pub enum TutorialOutcome {
     /// A short read ended the loop; these are the bytes it had by then.
     Stopped(Vec<u8>),
     /// `recv` blocked until `patience` ran out: without a timeout, it would wait forever.
@@ -27,9 +27,9 @@ pub enum SeedOutcome {
 }
 
 // ANCHOR: recv_until_short
-/// WRONG, on purpose: the seed's "read until a recv returns less than 1024 bytes".
+/// WRONG, on purpose: the tutorial's "read until a recv returns less than 1024 bytes".
 ///
-/// `patience` is the read timeout that turns the seed's endless wait into something a demo
+/// `patience` is the read timeout that turns the tutorial's endless wait into something a demo
 /// can report.
 ///
 /// # Errors
@@ -38,7 +38,7 @@ pub fn recv_until_short(
     stream: &mut TcpStream,
     request: &[u8],
     patience: Duration,
-) -> io::Result<SeedOutcome> {
+) -> io::Result<TutorialOutcome> {
     stream.set_read_timeout(Some(patience))?;
     stream.write_all(request)?;
     let mut response = Vec::new();
@@ -47,14 +47,14 @@ pub fn recv_until_short(
         let n = match stream.read(&mut chunk) {
             Ok(n) => n,
             Err(e) if common::timeout::is_timeout(&e) => {
-                return Ok(SeedOutcome::Hung(response));
+                return Ok(TutorialOutcome::Hung(response));
             }
             Err(e) => return Err(e),
         };
         response.extend_from_slice(&chunk[..n]);
         if n < 1024 {
-            // The seed's mistake: a short read means "nothing more right now", not "the end".
-            return Ok(SeedOutcome::Stopped(response));
+            // The tutorial's mistake: a short read means "nothing more right now", not "the end".
+            return Ok(TutorialOutcome::Stopped(response));
         }
     }
 }
