@@ -8,7 +8,8 @@
 //! - [`poll`]: one thread, non-blocking sockets and an event loop (mio), with backpressure;
 //! - [`client`]: many non-blocking connections from one thread: verify, ping-pong, hold;
 //! - [`shared`] and [`limits`]: the settings and counters the modes share, and the
-//!   open-files limit the server and the client both raise.
+//!   open-files limit the server and the client both raise;
+//! - [`slots`]: the slot table the event loop keeps its clients in (chapter 03's room too).
 
 pub mod client;
 pub mod demo;
@@ -16,4 +17,5 @@ pub mod limits;
 pub mod poll;
 pub mod server;
 pub mod shared;
+pub mod slots;
 pub mod threads;

@@ -33,11 +33,12 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Registry, Token, Waker};
 
 use crate::shared::{Config, Stats};
+use crate::slots::Slots;
 
 mod connection;
 
 pub use connection::MAX_PENDING_OUTPUT;
-use connection::{Connection, Slots, pump};
+use connection::{Connection, pump};
 
 /// Bytes asked for in each `recv`.
 const READ_CHUNK: usize = 64 << 10;
@@ -95,7 +96,7 @@ struct EventLoop<'a> {
     listener: TcpListener,
     poll: Poll,
     /// Every open connection, in a slot its token names.
-    conns: Slots,
+    conns: Slots<Connection>,
     /// Where each `recv` lands before its bytes join a connection's output.
     scratch: Vec<u8>,
     accept_errors: AcceptPolicy,

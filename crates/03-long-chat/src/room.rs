@@ -335,7 +335,7 @@ impl Room {
     fn resume_if_drained(&mut self, scratch: &mut [u8]) {
         let n = self.n;
         let now = Instant::now();
-        self.paused = self.clients.iter().flatten().any(|c| holds_back(c, now));
+        self.paused = self.clients.iter().any(|c| holds_back(c, now));
         while !self.paused {
             let Some(slot) = self.waiting.pop_front() else { return };
             let Some(client) = self.get(slot) else { continue };
@@ -351,7 +351,7 @@ impl Room {
         let n = self.n;
         narrate!(n, "stopping: closing {} connection(s)", self.live());
         let goodbye = Frame::new(Kind::Error, "the server is shutting down").to_bytes();
-        for slot in 0..self.clients.len() {
+        for slot in self.clients.numbers() {
             let Some(client) = self.get(slot) else { continue };
             // Said only to those with room for it: a client that far behind is not counted
             // as dropped, it is simply closed with everyone else.

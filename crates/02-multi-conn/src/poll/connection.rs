@@ -1,5 +1,6 @@
 //! One client of the event loop: what the loop remembers about it ([`Connection`]), the work
-//! one readiness event allows on it ([`pump`], [`flush`]), and the slots that hold them all.
+//! one readiness event allows on it ([`pump`], [`flush`]). They are kept in a
+//! [`crate::slots::Slots`] table.
 //!
 //! A blocking server keeps this state on a thread's stack without naming it; an event loop
 //! must write it down, because it leaves each connection after every `WouldBlock` and comes
@@ -76,47 +77,6 @@ impl Connection {
         }
     }
     // ANCHOR_END: reregister
-}
-
-/// The connections, in slots reused as clients come and go (a token names a slot).
-#[derive(Default)]
-pub(super) struct Slots {
-    slots: Vec<Option<Connection>>,
-    free: Vec<usize>,
-}
-
-impl Slots {
-    /// Keeps `conn` in a free slot and returns the slot's number.
-    pub(super) fn insert(&mut self, conn: Connection) -> usize {
-        match self.free.pop() {
-            Some(slot) => {
-                self.slots[slot] = Some(conn);
-                slot
-            }
-            None => {
-                self.slots.push(Some(conn));
-                self.slots.len() - 1
-            }
-        }
-    }
-
-    /// The connection in `slot`, if it is still open.
-    pub(super) fn get(&mut self, slot: usize) -> Option<&mut Connection> {
-        self.slots.get_mut(slot).and_then(Option::as_mut)
-    }
-
-    /// Takes the connection out of `slot`, freeing the slot.
-    pub(super) fn remove(&mut self, slot: usize) -> Option<Connection> {
-        let conn = self.slots.get_mut(slot)?.take()?;
-        self.free.push(slot);
-        Some(conn)
-    }
-
-    /// Takes every connection out.
-    pub(super) fn drain(&mut self) -> impl Iterator<Item = Connection> + '_ {
-        self.free.clear();
-        self.slots.drain(..).flatten()
-    }
 }
 
 // ANCHOR: pump

@@ -55,8 +55,8 @@ impl Room {
         let bytes = frame.to_bytes();
         let now = Instant::now();
         let mut too_slow = Vec::new();
-        for slot in 0..self.clients.len() {
-            let Some(client) = self.clients[slot].as_mut() else { continue };
+        for slot in self.clients.numbers() {
+            let Some(client) = self.clients.get(slot) else { continue };
             if Some(slot) == except || client.name.is_none() || client.closing.is_some() {
                 continue;
             }

@@ -153,12 +153,7 @@ impl Room {
 
     /// The names of everyone who has joined and is not leaving.
     fn names(&self) -> Vec<String> {
-        self.clients
-            .iter()
-            .flatten()
-            .filter(|c| c.closing.is_none())
-            .filter_map(|c| c.name.clone())
-            .collect()
+        self.clients.iter().filter(|c| c.closing.is_none()).filter_map(|c| c.name.clone()).collect()
     }
 
     // ANCHOR: heartbeat
@@ -167,8 +162,8 @@ impl Room {
     pub(super) fn check_heartbeats(&mut self) {
         let now = Instant::now();
         let live = self.liveness;
-        for slot in 0..self.clients.len() {
-            let Some(client) = self.clients[slot].as_mut() else { continue };
+        for slot in self.clients.numbers() {
+            let Some(client) = self.clients.get(slot) else { continue };
             if client.closing.is_some() {
                 if client.heartbeat.silent(now) >= live.peer_timeout {
                     self.doomed.insert(slot); // Said goodbye but will not take its last bytes.

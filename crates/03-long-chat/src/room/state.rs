@@ -14,6 +14,8 @@ use common::text::plural;
 use mio::Interest;
 use mio::net::TcpStream;
 
+use ch02_multi_conn::slots::Slots;
+
 use crate::frame::Decoder;
 use crate::liveness::{Heartbeat, Liveness};
 
@@ -90,8 +92,7 @@ impl Client {
 /// The room: every client, in slots a token names, plus the loop's bookkeeping.
 pub(super) struct Room {
     /// Chapter 02's slot table: a client's slot is its poll token (minus the first client's).
-    pub(super) clients: Vec<Option<Client>>,
-    pub(super) free: Vec<usize>,
+    pub(super) clients: Slots<Client>,
     /// Slots with output to send after this round of events.
     pub(super) dirty: HashSet<usize>,
     /// Slots to close after this round.
@@ -111,8 +112,7 @@ impl Room {
     /// An empty room.
     pub(super) fn new(liveness: Liveness, n: Narrator) -> Self {
         Self {
-            clients: Vec::new(),
-            free: Vec::new(),
+            clients: Slots::default(),
             dirty: HashSet::new(),
             doomed: HashSet::new(),
             paused: false,
@@ -126,32 +126,22 @@ impl Room {
     }
 
     pub(super) fn get(&mut self, slot: usize) -> Option<&mut Client> {
-        self.clients.get_mut(slot).and_then(Option::as_mut)
+        self.clients.get(slot)
     }
 
     /// Clients connected, joined or not.
     pub(super) fn live(&self) -> usize {
-        self.clients.len() - self.free.len()
+        self.clients.live()
     }
 
     /// Puts a client in a free slot (a closed client's, or a new one at the end); returns it.
     pub(super) fn insert(&mut self, client: Client) -> usize {
-        match self.free.pop() {
-            Some(slot) => {
-                self.clients[slot] = Some(client);
-                slot
-            }
-            None => {
-                self.clients.push(Some(client));
-                self.clients.len() - 1
-            }
-        }
+        self.clients.insert(client)
     }
 
     /// Empties a slot for the next client.
     pub(super) fn remove(&mut self, slot: usize) -> Option<Client> {
-        let client = self.clients.get_mut(slot).and_then(Option::take)?;
-        self.free.push(slot);
+        let client = self.clients.remove(slot)?;
         self.dirty.remove(&slot);
         Some(client)
     }
