@@ -313,10 +313,12 @@ fn usage_mistakes_exit_2_without_a_backtrace() {
 
 #[test]
 fn piping_the_client_into_head_ends_quietly() {
-    // `head` exits after one line; the client's next print meets a closed pipe (EPIPE).
+    // `head` exits after one line; the client's next print meets a closed pipe (EPIPE). 5000
+    // lines are more than a pipe holds (64 KiB), so the client cannot finish before `head`
+    // exits however the two are scheduled; with 100 it sometimes did, and exited 0.
     let (_srv, port) = server(&["--quiet"]);
     let script = format!(
-        "set -o pipefail; '{}' client --port {port} messages --count 100 | head -n 1",
+        "set -o pipefail; '{}' client --port {port} messages --count 5000 | head -n 1",
         env!("CARGO_BIN_EXE_04-udp")
     );
     let out = run(Command::new("bash").args(["-c", &script]));
