@@ -33,8 +33,8 @@ MAX_MEDIAN_LISTING_LINES = 25
 INCLUDE = re.compile(
     r"\{\{#(?:rustdoc_)?include\s+([^}:\s]+)(?::([A-Za-z_][\w-]*))?(?::(\d*)(?::(\d*))?)?[^}]*\}\}"
 )
-ANCHOR = re.compile(r"^\s*//\s*ANCHOR:\s*(\S+)")
-ANCHOR_ANY = re.compile(r"^\s*//\s*ANCHOR(_END)?:\s*\S+")
+ANCHOR = re.compile(r"^\s*(?://|#)\s*ANCHOR:\s*(\S+)")
+ANCHOR_ANY = re.compile(r"^\s*(?://|#)\s*ANCHOR(_END)?:\s*\S+")
 CRATE_PATH = re.compile(r"\bcrate::([a-z_][a-z0-9_]*)")
 USE_CRATE_GROUP = re.compile(r"\buse\s+crate::\{([^;]*)\}", re.S)
 
@@ -62,8 +62,8 @@ def anchor_sizes(path):
     """{anchor: number of code lines in its region(s)}, marker lines left out."""
     sizes, open_ = {}, {}
     for line in path.read_text().splitlines():
-        start = re.match(r"^\s*//\s*ANCHOR:\s*(\S+)", line)
-        end = re.match(r"^\s*//\s*ANCHOR_END:\s*(\S+)", line)
+        start = ANCHOR.match(line)
+        end = re.match(r"^\s*(?://|#)\s*ANCHOR_END:\s*(\S+)", line)
         if start:
             open_[start.group(1)] = True
             sizes.setdefault(start.group(1), 0)
@@ -238,7 +238,9 @@ def main():
                     f"line {end}, with no prose between"
                 )
 
-        for path in sorted(crate.rglob("*.rs")):
+        # The chapter's code, and the tutorial's Python the page shows beside it.
+        python = (ROOT / "docs" / "src" / "python").glob(f"{number}-*.py")
+        for path in sorted([*crate.rglob("*.rs"), *python]):
             if "target" in path.parts:
                 continue
             for line in path.read_text().splitlines():

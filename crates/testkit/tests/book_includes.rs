@@ -68,8 +68,10 @@ fn every_book_include_and_anchor_resolves() {
             if let Some(anchor) = anchor {
                 let has = |marker: &str| {
                     code.lines().any(|line| {
-                        line.trim_start().trim_start_matches("//").trim()
-                            == format!("{marker}: {anchor}")
+                        let comment = line.trim_start();
+                        // `// ANCHOR:` in Rust, `# ANCHOR:` in the tutorial's Python.
+                        let text = comment.strip_prefix("//").or_else(|| comment.strip_prefix('#'));
+                        text.is_some_and(|t| t.trim() == format!("{marker}: {anchor}"))
                     })
                 };
                 if !has("ANCHOR") || !has("ANCHOR_END") {
@@ -91,9 +93,11 @@ fn anchors(dir: &Path, found: &mut Vec<(PathBuf, String)>) {
         let path = entry.unwrap().path();
         if path.is_dir() && path.file_name().is_some_and(|name| name != "target") {
             anchors(&path, found);
-        } else if path.extension().is_some_and(|ext| ext == "rs") {
+        } else if path.extension().is_some_and(|ext| ext == "rs" || ext == "py") {
             for line in fs::read_to_string(&path).unwrap().lines() {
-                let marker = line.trim_start().trim_start_matches("//").trim();
+                let comment = line.trim_start();
+                let marker = comment.strip_prefix("//").or_else(|| comment.strip_prefix('#'));
+                let marker = marker.unwrap_or_default().trim();
                 if let Some(name) = marker.strip_prefix("ANCHOR: ") {
                     found.push((path.clone(), name.trim().to_owned()));
                 }
@@ -122,6 +126,7 @@ fn every_anchor_in_the_code_is_included_by_some_page() {
     }
     let mut marked = Vec::new();
     anchors(&root.join("crates"), &mut marked);
+    anchors(&root.join("docs/src/python"), &mut marked);
     assert!(!marked.is_empty(), "no anchors found under crates/");
     let unused: Vec<String> = marked
         .into_iter()

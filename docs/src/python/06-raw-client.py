@@ -15,6 +15,7 @@ class Request:
         self.method, self.path = method, parts.path or "/"
         self.headers, self.data = dict(headers or {}), data
 
+    # ANCHOR: content
     def content(self):
         head = f"{self.method} {self.path} HTTP/1.1\r\n"
         self.headers.setdefault("Host", f"{self.host}:{self.port}")  # always with the port
@@ -22,11 +23,14 @@ class Request:
         # Bug 3: a body with no Content-Length: the server cannot tell where it ends.
         body = json.dumps(self.data) + "\n" if self.data else ""
         return (head + "\r\n" + body).encode()
+    # ANCHOR_END: content
 
 
+# ANCHOR: response
 class Response:
     def __init__(self, sock):
         raw = b""
+        # ANCHOR: recv_loop
         while True:
             data = sock.recv(1024)
             raw += data
@@ -34,12 +38,14 @@ class Response:
             # far; the rest of a response that comes in pieces is lost.
             if len(data) < 1024:
                 break
+        # ANCHOR_END: recv_loop
         status_line, *lines = raw.decode().split("\r\n")
         self.status_code = int(status_line.split(" ", 2)[1])
         # Bug 2: the body is taken to be the text after the last CR LF. A body with lines of
         # its own puts them among the headers, where a line without ": " stops the parse.
         self.headers = dict(line.split(": ", 1) for line in lines[:-2])
         self.text = lines[-1]
+# ANCHOR_END: response
 
 
 def send(method, url, headers=None, data=None):
