@@ -4,7 +4,7 @@
 //! without waiting?" (`poll`: epoll on Linux, kqueue on macOS). Then it does exactly that
 //! much work on each ready socket, and asks again. No call ever blocks, so one slow client
 //! cannot stop the others. What a blocking server keeps on its thread's stack, the loop keeps
-//! in a [`Connection`] per client: the bytes received but not yet echoed.
+//! in a `Connection` per client: the bytes received but not yet echoed.
 //!
 //! Interest is the lesson the tutorial's `selectors` server gets wrong. A socket is almost
 //! always *writable* (its send buffer has room), so registering write interest all the time

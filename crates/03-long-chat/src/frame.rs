@@ -305,7 +305,7 @@ impl Decoder {
     }
 
     /// One `recv` into the buffer: returns the byte count, 0 at end of stream. At most
-    /// [`READ_CHUNK`] bytes, so the buffer never grows by more than what actually arrived.
+    /// `READ_CHUNK` bytes, so the buffer never grows by more than what actually arrived.
     ///
     /// # Errors
     /// The socket's error, including `WouldBlock`/`TimedOut` from a non-blocking socket or a

@@ -21,7 +21,7 @@ use crate::send::SMALL_BODY;
 use crate::shared::Shared;
 
 /// How long, at most, a connection closed after an error waits for the client to stop
-/// sending (see [`linger_close`]).
+/// sending (see `linger_close`).
 pub const LINGER_TIME: Duration = Duration::from_secs(2);
 /// How much, at most, it reads and drops meanwhile.
 pub const LINGER_BYTES: usize = 256 << 10;

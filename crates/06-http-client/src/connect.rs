@@ -1,8 +1,8 @@
 //! Opening a connection: resolve the host, connect to one of its addresses, and for https run
 //! the TLS handshake over that same socket. The result is a [`Connection`], ready for a request.
 //!
-//! The order is the order of the calls: [`open`] is the entry, then [`resolve`]
-//! (getaddrinfo), then the TCP connect to each address in turn, then [`handshake`]. Every step
+//! The order is the order of the calls: [`open`] is the entry, then `resolve`
+//! (getaddrinfo), then the TCP connect to each address in turn, then `handshake`. Every step
 //! waits at most `--connect-timeout`, and never past `--max-time`.
 
 use std::net::{IpAddr, SocketAddr, TcpStream};

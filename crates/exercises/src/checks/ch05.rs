@@ -62,7 +62,7 @@ const TARGETS: &[(&str, &str, Option<&[u8]>)] = &[
     ("a file that is not there", "/nope.txt", None),
 ];
 
-/// safe_path: every target of [`TARGETS`] on its own connection, then the server still runs.
+/// safe_path: every target of `TARGETS` on its own connection, then the server still runs.
 ///
 /// # Errors
 /// The first target answered wrongly.
