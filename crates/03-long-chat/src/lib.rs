@@ -14,7 +14,7 @@
 //! - [`server`]: on top, the listening socket and the choice of mode;
 //! - [`client`]: two threads, keyboard and network, and a polite half-closed goodbye;
 //! - [`demo`]: a room and three scripted clients in one process, narrated;
-//! - [`bench`]: the load generator behind `scripts/bench/03-long-chat.sh`.
+//! - [`bench`](mod@bench): the load generator behind `scripts/bench/03-long-chat.sh`.
 
 pub mod bench;
 pub mod client;

@@ -6,7 +6,7 @@
 //!
 //! - [`cli`]: the value parsers for counts, seconds, sizes and probabilities, with bounds;
 //! - [`accept`]: what an accept loop does when `accept()` fails, one policy for every server;
-//! - [`narrate`]: the `--trace` narration, one line per socket call, free when it is off;
+//! - [`narrate`](mod@narrate): the `--trace` narration, one line per socket call, free when it is off;
 //! - [`report`]: how `main` turns an error into `error: …` plus a teaching `hint:` and an exit
 //!   code;
 //! - [`stop`]: Ctrl-C handling, so a server stops cleanly and prints its summary;
