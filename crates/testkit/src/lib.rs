@@ -31,7 +31,14 @@ pub struct Proc {
     /// Notified whenever stderr grows, so a test can wait for a line without sleeping.
     stderr_grew: Arc<Condvar>,
     readers: Vec<JoinHandle<()>>,
+    /// One message per reader thread that reached the end of its pipe.
+    readers_done: Receiver<()>,
 }
+
+/// How long [`Proc::finish`] waits, after the process exited, for its output pipes to close.
+/// A process it started and left running (a gunicorn worker whose master died) keeps them
+/// open; the test then goes on with the output so far instead of waiting for ever.
+pub const OUTPUT_GRACE: Duration = Duration::from_secs(5);
 
 /// What a finished process left behind.
 #[derive(Debug)]
@@ -54,6 +61,8 @@ impl Proc {
             .spawn()
             .unwrap_or_else(|e| panic!("could not start {cmd:?}: {e}"));
         let (tx, lines) = mpsc::channel();
+        let (done_tx, readers_done) = mpsc::channel();
+        let err_done = done_tx.clone();
         let stdout = Arc::new(Mutex::new(String::new()));
         let stderr = Arc::new(Mutex::new(String::new()));
         let out_pipe = child.stdout.take().expect("stdout is piped");
@@ -64,6 +73,7 @@ impl Proc {
                 lock(&all_out).push_str(&format!("{line}\n"));
                 let _ = tx.send(line);
             }
+            let _ = done_tx.send(());
         });
         let all_err = Arc::clone(&stderr);
         let stderr_grew = Arc::new(Condvar::new());
@@ -76,6 +86,7 @@ impl Proc {
                 grew.notify_all();
             }
             grew.notify_all(); // End of stream: waiters see it and stop waiting.
+            let _ = err_done.send(());
         });
         Self {
             pid: child.id(),
@@ -85,6 +96,7 @@ impl Proc {
             stderr,
             stderr_grew,
             readers: vec![out_reader, err_reader],
+            readers_done,
         }
     }
 
@@ -181,8 +193,26 @@ impl Proc {
         }
         .expect("wait for child");
         let _ = waiter.join();
-        for reader in self.readers.drain(..) {
-            let _ = reader.join();
+        // Both pipes reach their end when the last process holding them exits. Joining a reader
+        // that is still blocked would hang the test, so the readers are joined only once they
+        // have said they are done, and left behind after OUTPUT_GRACE otherwise.
+        let deadline = Instant::now() + OUTPUT_GRACE;
+        let mut done = 0;
+        while done < self.readers.len() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.readers_done.recv_timeout(left) {
+                Ok(()) => done += 1,
+                Err(_) => break,
+            }
+        }
+        if done == self.readers.len() {
+            for reader in self.readers.drain(..) {
+                let _ = reader.join();
+            }
+        } else {
+            lock(&self.stderr).push_str(
+                "[testkit: the process exited, but a process it started still holds its output]\n",
+            );
         }
         Finished { status, stdout: lock(&self.stdout).clone(), stderr: lock(&self.stderr).clone() }
     }

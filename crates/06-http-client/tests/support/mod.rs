@@ -7,6 +7,7 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
@@ -142,8 +143,12 @@ impl Drop for Httpbin {
     fn drop(&mut self) {
         if let Some(proc) = self.proc.lock().unwrap_or_else(|e| e.into_inner()).take() {
             // SIGINT is gunicorn's quick shutdown: the master stops its worker, then exits.
+            // A worker that outlives its master (seen once on a loaded machine) would keep
+            // serving, and holding the test's pipes: the whole process group goes after it.
+            let group = proc.pid();
             proc.interrupt();
             proc.finish();
+            let _ = Command::new("kill").args(["-KILL", "--", &format!("-{group}")]).status();
         }
     }
 }
@@ -183,11 +188,14 @@ pub fn httpbin() -> Arc<Httpbin> {
     let venv = ensure_venv();
     // Port 0: gunicorn binds an ephemeral port and reports it in "Listening at: URL (pid)".
     // gthread workers keep connections alive; a second thread serves /delay beside others.
-    let proc = Proc::spawn(
-        Command::new(venv.join("bin/gunicorn"))
-            .args(["-b", "127.0.0.1:0", "--threads", "4", "--no-control-socket"])
-            .args(["--log-level", "info", "httpbin:app"]),
-    );
+    let mut gunicorn = Command::new(venv.join("bin/gunicorn"));
+    gunicorn
+        .args(["-b", "127.0.0.1:0", "--threads", "4", "--no-control-socket"])
+        .args(["--log-level", "info", "httpbin:app"])
+        // Its own process group (the master's pid), so that Drop can end the master and every
+        // worker it forked, and nothing else.
+        .process_group(0);
+    let proc = Proc::spawn(&mut gunicorn);
     proc.wait_for_stderr("Booting worker");
     let log = proc.stderr();
     let base = log
