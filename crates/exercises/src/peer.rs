@@ -14,6 +14,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use common::text::{py_bytes, py_bytes_preview};
+use common::timeout::is_timeout;
 use socket2::SockRef;
 
 /// How much of a byte string a message shows before it says how long the rest was.
@@ -367,8 +368,4 @@ pub fn show(data: &[u8]) -> String {
 /// Bytes shown in full, the way Python prints them, for short messages.
 pub fn show_all(data: &[u8]) -> String {
     py_bytes(data)
-}
-
-fn is_timeout(e: &io::Error) -> bool {
-    matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut)
 }
