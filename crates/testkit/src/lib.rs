@@ -258,6 +258,13 @@ pub fn chromium(profile: &std::path::Path, args: &[&str]) -> Finished {
     out
 }
 
+/// Kills (SIGKILL) every process of the process group `group`: a command started with
+/// `process_group(0)` leads a group of its own, numbered by its pid, so this ends it and every
+/// process it forked (a server's workers), and nothing the test did not start.
+pub fn kill_group(group: u32) {
+    let _ = Command::new("kill").args(["-KILL", "--", &format!("-{group}")]).status();
+}
+
 fn signal(pid: u32, which: &str) {
     // `kill(1)` keeps the test kit free of unsafe code and of a libc dependency.
     let _ = Command::new("kill").args([which, &pid.to_string()]).status();
@@ -386,6 +393,19 @@ pub fn peak_memory(pid: u32) -> u64 {
         .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
         .expect("VmHWM: N kB");
     kib * 1024
+}
+
+/// The book's pages: every `.md` file in `src` (the book's `docs/src`), sorted by name. The
+/// book is flat; its subfolders hold pictures (`img/`) and the tutorial's Python (`python/`).
+pub fn book_pages(src: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut pages: Vec<_> = std::fs::read_dir(src)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", src.display()))
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| path.extension().is_some_and(|ext| ext == "md"))
+        .collect();
+    pages.sort();
+    assert!(!pages.is_empty(), "the book has no pages in {}", src.display());
+    pages
 }
 
 /// The workspace's top folder (where `Cargo.toml`, `docs/` and `scripts/` are), for the tests

@@ -53,7 +53,7 @@
 
 use std::collections::BTreeSet;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -274,13 +274,7 @@ fn binary_of(command: &str) -> Option<&'static str> {
 pub fn check_chapter(binary: &str, book_src: &Path, bin_dir: &Path, scratch: &Path) {
     let mut blocks = Vec::new();
     let mut problems = Vec::new();
-    let mut pages: Vec<PathBuf> = fs::read_dir(book_src)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", book_src.display()))
-        .filter_map(|entry| entry.ok().map(|e| e.path()))
-        .filter(|path| path.extension().is_some_and(|ext| ext == "md"))
-        .collect();
-    pages.sort();
-    for path in &pages {
+    for path in &crate::book_pages(book_src) {
         let text = fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         blocks.extend(console_blocks(&name, &text));
@@ -422,7 +416,7 @@ impl Shell<'_> {
         let deadline = Instant::now() + ONE_SHOT_LIMIT;
         while proc.next_line(deadline.saturating_duration_since(Instant::now())).is_some() {}
         if Instant::now() >= deadline {
-            end_group(&proc);
+            crate::kill_group(proc.pid());
             return Err(format!(
                 "`{command}` still ran after {ONE_SHOT_LIMIT:?}: the page shows it ending"
             ));
@@ -460,13 +454,6 @@ fn lone_command(command: &str, shown: &[(usize, String)], closed_port: &str) -> 
         out = rebuilt;
     }
     out
-}
-
-/// Ends every process of `proc`'s group (the `Proc` itself is then killed and reaped when
-/// dropped).
-fn end_group(proc: &Proc) {
-    let group = format!("-{}", proc.pid());
-    let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
 }
 
 /// Replays one block (and its second terminal) and returns what is stale.
@@ -539,7 +526,7 @@ fn replay(shell: &Shell<'_>, block: &Block, client: Option<&Block>) -> Vec<Strin
             }
         };
         let Some(port) = port else {
-            end_group(&server);
+            crate::kill_group(server.pid());
             let done = server.finish();
             compare(block, step, &done.stdout, None, &mut problems);
             return problems;

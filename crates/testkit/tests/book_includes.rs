@@ -8,18 +8,6 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-fn markdown_files(dir: &Path, found: &mut Vec<PathBuf>) {
-    for entry in fs::read_dir(dir).unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
-    {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            markdown_files(&path, found);
-        } else if path.extension().is_some_and(|ext| ext == "md") {
-            found.push(path);
-        }
-    }
-}
-
 /// Every `{{#include PATH}}`, `{{#include PATH:ANCHOR}}` (and `rustdoc_include`) in `text`.
 fn includes(text: &str) -> Vec<(String, Option<String>)> {
     let mut found = Vec::new();
@@ -49,10 +37,7 @@ fn includes(text: &str) -> Vec<(String, Option<String>)> {
 
 #[test]
 fn every_book_include_and_anchor_resolves() {
-    let src = testkit::workspace_root().join("docs/src");
-    let mut pages = Vec::new();
-    markdown_files(&src, &mut pages);
-    assert!(!pages.is_empty(), "the book has no pages in {}", src.display());
+    let pages = testkit::book_pages(&testkit::workspace_root().join("docs/src"));
 
     let mut problems = Vec::new();
     let mut checked = 0;
@@ -111,9 +96,7 @@ fn anchors(dir: &Path, found: &mut Vec<(PathBuf, String)>) {
 #[test]
 fn every_anchor_in_the_code_is_included_by_some_page() {
     let root = testkit::workspace_root();
-    let src = root.join("docs/src");
-    let mut pages = Vec::new();
-    markdown_files(&src, &mut pages);
+    let pages = testkit::book_pages(&root.join("docs/src"));
     let mut used = std::collections::HashSet::new();
     for page in &pages {
         for (path, anchor) in includes(&fs::read_to_string(page).unwrap()) {

@@ -89,14 +89,10 @@ fn links(page: &str) -> Vec<(usize, String)> {
 
 #[test]
 fn every_link_between_pages_names_a_page_and_a_heading_that_exist() {
-    let src = testkit::workspace_root().join("docs/src");
     let mut pages = HashMap::new();
-    for entry in fs::read_dir(&src).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e == "md") {
-            let name = path.file_name().unwrap().to_string_lossy().into_owned();
-            pages.insert(name, fs::read_to_string(&path).unwrap());
-        }
+    for path in testkit::book_pages(&testkit::workspace_root().join("docs/src")) {
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        pages.insert(name, fs::read_to_string(&path).unwrap());
     }
     let ids: HashMap<&String, HashSet<String>> =
         pages.iter().map(|(name, text)| (name, heading_ids(text))).collect();

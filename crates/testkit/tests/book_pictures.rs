@@ -55,11 +55,7 @@ fn every_picture_is_referenced_exists_and_has_alt_text() {
     let src = testkit::workspace_root().join("docs/src");
     let mut referenced = BTreeSet::new();
     let mut problems = Vec::new();
-    for entry in fs::read_dir(&src).unwrap() {
-        let page = entry.unwrap().path();
-        if page.extension().is_none_or(|ext| ext != "md") {
-            continue;
-        }
+    for page in testkit::book_pages(&src) {
         let text = fs::read_to_string(&page).unwrap();
         let name = page.file_name().unwrap().to_string_lossy().into_owned();
         for (alt, target) in markdown_images(&text) {

@@ -148,7 +148,7 @@ impl Drop for Httpbin {
             let group = proc.pid();
             proc.interrupt();
             proc.finish();
-            let _ = Command::new("kill").args(["-KILL", "--", &format!("-{group}")]).status();
+            testkit::kill_group(group);
         }
     }
 }
