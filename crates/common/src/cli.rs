@@ -14,14 +14,17 @@ pub fn count(max: usize) -> impl Fn(&str) -> Result<usize, String> + Clone + Sen
     }
 }
 
-/// A parser of seconds, fractions allowed (`0.5`), from `min` to `max`.
+/// A parser of seconds, fractions allowed (`0.5`), from `min` to `max`; never 0, which as a
+/// socket timeout would mean "wait for ever".
 pub fn seconds(
     min: f64,
     max: f64,
 ) -> impl Fn(&str) -> Result<Duration, String> + Clone + Send + Sync + 'static {
+    let range =
+        if min > 0.0 { format!("from {min} to {max}") } else { format!("above 0, up to {max}") };
     move |text| match text.parse::<f64>() {
         Ok(secs) if (min..=max).contains(&secs) && secs > 0.0 => Ok(Duration::from_secs_f64(secs)),
-        _ => Err(format!("`{text}` is not a number of seconds from {min} to {max} (0.5 works)")),
+        _ => Err(format!("`{text}` is not a number of seconds {range} (0.5 works)")),
     }
 }
 
@@ -70,6 +73,10 @@ mod tests {
         let s = seconds(0.01, 60.0);
         assert_eq!(s("0.5"), Ok(Duration::from_millis(500)));
         assert!(s("0").is_err() && s("61").is_err() && s("NaN").is_err());
+        assert_eq!(
+            seconds(0.0, 60.0)("0"),
+            Err("`0` is not a number of seconds above 0, up to 60 (0.5 works)".into())
+        );
         let b = size(1, 65_535, " (the largest UDP datagram)");
         assert_eq!(
             b("64K"),
