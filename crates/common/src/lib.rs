@@ -6,7 +6,10 @@
 //!
 //! - [`cli`]: the value parsers for counts, seconds, sizes and probabilities, with bounds;
 //! - [`accept`]: what an accept loop does when `accept()` fails, one policy for every server;
-//! - [`narrate`](mod@narrate): the `--trace` narration, one line per socket call, free when it is off;
+//! - [`narrate`](mod@narrate): the `--trace` narration, one line per socket call, free when it is
+//!   off, with `--step` (pause before each call) and `--kernel` (the kernel's view after it);
+//! - [`socket_table`]: the kernel's table of TCP and UDP sockets, read from `/proc/net` (Linux),
+//!   which `--kernel` and chapter 07's `sockets` and `watch` show;
 //! - [`report`]: how `main` turns an error into `error: …` plus a teaching `hint:` and an exit
 //!   code;
 //! - [`stop`]: Ctrl-C handling, so a server stops cleanly and prints its summary;
@@ -22,6 +25,7 @@ pub mod cli;
 pub mod host;
 pub mod narrate;
 pub mod report;
+pub mod socket_table;
 pub mod stop;
 pub mod text;
 pub mod timeout;

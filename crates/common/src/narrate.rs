@@ -12,6 +12,15 @@
 //! Narration goes to stderr, so stdout stays the program's result. When it is off, the
 //! [`narrate!`](crate::narrate!) macro checks one `bool` and formats nothing.
 //!
+//! Two more flags build on it, for stepping through a chapter in front of a class:
+//! - `--step` ([`step`]) pauses before each socket call, naming it, until Enter is pressed on
+//!   the terminal: the [`step!`](crate::step!) lines sit right above the calls;
+//! - `--kernel` ([`kernel`]) adds, after a call's line, the kernel's view of its socket: TCP
+//!   state, accept queue, receive and send queues. A call site names the socket:
+//!   `narrate!(n, &conn, "recv(1024) -> {got} bytes")`.
+//!
+//! Every chapter's command line flattens [`TraceArgs`] to get all three.
+//!
 //! A program with a line editor on the terminal (chapter 03's prompt) must not have anything
 //! else write to that terminal: a line written straight to stderr lands in the middle of the
 //! prompt and of what is being typed. Such a program hands its printer to [`route_through`],
@@ -20,6 +29,42 @@
 use std::fmt;
 use std::io::Write;
 use std::sync::{Mutex, PoisonError};
+
+pub mod kernel;
+pub mod step;
+
+pub use kernel::{Key, Watch};
+
+/// `--trace`, `--step` and `--kernel`, flattened into every chapter's command line.
+#[derive(clap::Args, Debug, Clone, Copy, Default)]
+pub struct TraceArgs {
+    /// Print every socket call as it happens (to stderr), named as in C and Python.
+    #[arg(long, global = true)]
+    pub trace: bool,
+
+    /// Pause before each socket call, naming it, until Enter is pressed on the terminal
+    /// (c + Enter runs on). Implies --trace. Reads the terminal, so stdin stays the program's.
+    #[arg(long, global = true)]
+    pub step: bool,
+
+    /// After each socket call, show the kernel's view of its socket: TCP state, accept queue,
+    /// bytes in the receive and send queues. Implies --trace. Linux only (reads /proc/net).
+    #[arg(long, global = true)]
+    pub kernel: bool,
+}
+
+impl TraceArgs {
+    /// Turns on what was asked and says whether narration is on. `--step` with no terminal,
+    /// or `--kernel` off Linux, is a usage error of `C`'s command line (exit 2).
+    pub fn start<C: clap::CommandFactory>(&self) -> bool {
+        let started = (if self.step { step::start() } else { Ok(()) })
+            .and_then(|()| if self.kernel { kernel::start() } else { Ok(()) });
+        if let Err(message) = started {
+            C::command().error(clap::error::ErrorKind::ArgumentConflict, message).exit();
+        }
+        self.trace || self.step || self.kernel
+    }
+}
 
 /// Prints one narration line (no newline) somewhere other than stderr; `false` if it could
 /// not, and the line goes to stderr after all.
@@ -73,16 +118,104 @@ impl Narrator {
     }
 }
 
+impl Narrator {
+    /// Prints the kernel's view of `keys` under the line just said, if `--kernel` is on.
+    /// [`narrate!`](crate::narrate!) calls this when it is given sockets.
+    pub fn kernel_view(&self, keys: &[Option<Key>]) {
+        let keys: Vec<Key> = keys.iter().flatten().cloned().collect();
+        if self.on && kernel::is_on() && !keys.is_empty() {
+            self.say(format_args!("{}", kernel::view(&keys)));
+        }
+    }
+
+    /// Pauses before a call, if `--step` is on: shows `call` (and, with `--kernel`, the view
+    /// of `keys`), then waits for Enter. Prefer the [`step!`](crate::step!) macro.
+    pub fn pause(&self, call: fmt::Arguments<'_>, keys: &[Option<Key>]) {
+        if self.on && step::is_on() {
+            let keys: Vec<Key> = keys.iter().flatten().cloned().collect();
+            let mut prompt = format!("[{}] next: {call}", self.role);
+            if kernel::is_on() && !keys.is_empty() {
+                prompt.push_str(&format!("\n[{}] {}", self.role, kernel::view(&keys)));
+            }
+            prompt.push_str(&format!("\n[{}] (Enter runs it, c + Enter runs on)", self.role));
+            step::pause(&prompt);
+        }
+    }
+}
+
 /// Prints one narration line when narration is on: `narrate!(n, "bind({addr})")`.
+///
+/// Given a socket first, `narrate!(n, &conn, "recv(1024) -> {got} bytes")`, it also prints
+/// the kernel's view of that socket under the line when `--kernel` is on; a call that involves
+/// two sockets names both: `narrate!(n, (&listener, &conn), "accept() -> ...")`.
 ///
 /// The arguments are not even formatted when it is off, so narration costs one branch.
 #[macro_export]
 macro_rules! narrate {
-    ($narrator:expr, $($arg:tt)*) => {
+    ($narrator:expr, $fmt:literal $($arg:tt)*) => {
         if $narrator.is_on() {
-            $narrator.say(format_args!($($arg)*));
+            $narrator.say(format_args!($fmt $($arg)*));
         }
     };
+    ($narrator:expr, ($($socket:expr),+), $fmt:literal $($arg:tt)*) => {
+        if $narrator.is_on() {
+            $narrator.say(format_args!($fmt $($arg)*));
+            if $crate::narrate::kernel::is_on() {
+                $narrator.kernel_view(&[$($crate::narrate::Watch::key($socket)),+]);
+            }
+        }
+    };
+    ($narrator:expr, $socket:expr, $fmt:literal $($arg:tt)*) => {
+        $crate::narrate!($narrator, ($socket), $fmt $($arg)*)
+    };
+}
+
+/// With `--step`, pauses before a socket call until Enter: `step!(n, "accept()")`.
+///
+/// Given the socket the call uses, `step!(n, &conn, "recv({})", buf.len())`, the pause also
+/// shows the kernel's view of it *before* the call (with `--kernel`): the bytes waiting in the
+/// receive queue, the connections waiting to be accepted. Off, it costs one branch.
+#[macro_export]
+macro_rules! step {
+    ($narrator:expr, $fmt:literal $($arg:tt)*) => {
+        if $narrator.is_on() && $crate::narrate::step::is_on() {
+            $narrator.pause(format_args!($fmt $($arg)*), &[]);
+        }
+    };
+    ($narrator:expr, ($($socket:expr),+), $fmt:literal $($arg:tt)*) => {
+        if $narrator.is_on() && $crate::narrate::step::is_on() {
+            let keys = if $crate::narrate::kernel::is_on() {
+                vec![$($crate::narrate::Watch::key($socket)),+]
+            } else {
+                Vec::new()
+            };
+            $narrator.pause(format_args!($fmt $($arg)*), &keys);
+        }
+    };
+    ($narrator:expr, $socket:expr, $fmt:literal $($arg:tt)*) => {
+        $crate::step!($narrator, ($socket), $fmt $($arg)*)
+    };
+}
+
+/// `close()`: pauses before it (`--step`), narrates it, closes `socket` by dropping it, then
+/// shows what the kernel keeps of the connection (`--kernel`): FIN-WAIT, TIME-WAIT or nothing.
+/// `note` follows the call on the line, as in `close(fd 3) (the listening socket)`.
+#[cfg(unix)]
+pub fn close<S: std::os::fd::AsFd + std::os::fd::AsRawFd>(n: Narrator, socket: S, note: &str) {
+    if !n.is_on() {
+        return drop(socket);
+    }
+    crate::step!(n, &socket, "close({}){note}", fd(&socket));
+    n.say(format_args!("close({}){note}", fd(&socket)));
+    let key = kernel::is_on().then(|| Key::of(&socket).closed());
+    drop(socket);
+    n.kernel_view(&[key]);
+}
+
+/// `close()`: narrates it and closes `socket` by dropping it.
+#[cfg(windows)]
+pub fn close<S: std::os::windows::io::AsRawSocket>(n: Narrator, socket: S, note: &str) {
+    crate::narrate!(n, "close({}){note}", fd(&socket));
 }
 
 /// The C name of an IP address's family, for narration: `AF_INET` or `AF_INET6`.

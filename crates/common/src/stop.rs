@@ -48,6 +48,8 @@ impl Stop {
                 last_words();
                 std::process::exit(130);
             }
+            // A `--step` prompt waiting for Enter would hold the program; Ctrl-C means stop.
+            crate::narrate::step::run_on();
             stop.trigger();
         })?;
         Ok(())
