@@ -19,7 +19,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use common::narrate;
-use common::narrate::Narrator;
+use common::narrate::{Narrator, Watch};
+use common::step;
 
 use crate::stream::Stream;
 
@@ -73,7 +74,7 @@ fn run_job<S: Stream>(mut conn: S, job: Job, n: Narrator) -> Result<()> {
             return print_latency(&round_trips(&mut conn, count, size)?, count, size);
         }
     }
-    narrate!(n, "close({})", conn.fd());
+    narrate::close(n, conn, "");
     Ok(())
 }
 // ANCHOR_END: run_job
@@ -83,13 +84,14 @@ fn run_job<S: Stream>(mut conn: S, job: Job, n: Narrator) -> Result<()> {
 ///
 /// # Errors
 /// When the connection fails, or the server closes before echoing everything.
-pub fn send_and_receive<S: Read + Write>(
+pub fn send_and_receive<S: Read + Write + Watch>(
     conn: &mut S,
     message: &[u8],
     n: Narrator,
 ) -> Result<Vec<u8>> {
+    step!(n, &*conn, "sendall({} bytes)", message.len());
     conn.write_all(message).context("could not send")?;
-    narrate!(n, "sendall({} bytes)", message.len());
+    narrate!(n, &*conn, "sendall({} bytes)", message.len());
 
     // One recv() is not enough: it returns what has arrived so far, which may be only the
     // start of the echo. Keep reading until every byte we sent has come back.
@@ -97,8 +99,9 @@ pub fn send_and_receive<S: Read + Write>(
     let mut received = 0;
     while received < reply.len() {
         let wanted = reply.len() - received;
+        step!(n, &*conn, "recv({wanted})");
         let got = conn.read(&mut reply[received..]).context("could not receive")?;
-        narrate!(n, "recv({wanted}) -> {got} bytes");
+        narrate!(n, &*conn, "recv({wanted}) -> {got} bytes");
         if got == 0 {
             bail!(
                 "server closed the connection after echoing {received} of {} bytes",
@@ -139,8 +142,9 @@ pub fn bulk<S: Stream>(conn: S, total: u64, n: Narrator) -> Result<BulkReport> {
             narrate!(n, "sendall({BULK_CHUNK}) x {calls}: {sent} bytes sent");
             // Half-close: "no more data from me". The server echoes what is left, sees
             // recv() return 0, and closes, which our reader sees as the end.
+            step!(n, &sender, "shutdown({}, SHUT_WR)", sender.fd());
             sender.shutdown(Shutdown::Write)?;
-            narrate!(n, "shutdown({}, SHUT_WR)", sender.fd());
+            narrate!(n, &sender, "shutdown({}, SHUT_WR)", sender.fd());
             Ok(())
         }
     });
@@ -169,12 +173,12 @@ pub fn bulk<S: Stream>(conn: S, total: u64, n: Narrator) -> Result<BulkReport> {
         received += got as u64;
     }
     let elapsed = started.elapsed();
-    narrate!(n, "recv({BULK_CHUNK}) x {calls}: {received} bytes received and checked");
+    narrate!(n, &receiver, "recv({BULK_CHUNK}) x {calls}: {received} bytes received and checked");
     sending
         .join()
         .map_err(|_| anyhow::anyhow!("the sending thread panicked"))?
         .context("could not send")?;
-    narrate!(n, "close({})", receiver.fd());
+    narrate::close(n, receiver, "");
     Ok(BulkReport { bytes: total, elapsed })
 }
 // ANCHOR_END: bulk_receive

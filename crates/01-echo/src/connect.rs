@@ -18,6 +18,7 @@ use anyhow::Context;
 use common::narrate;
 use common::narrate::Narrator;
 use common::report::{Doing, Transport, doing};
+use common::step;
 use socket2::{Domain, Protocol, Socket, Type};
 
 // ANCHOR: connect
@@ -58,22 +59,25 @@ pub fn connect_addrs(
     let mut last_error = None;
     for &addr in addrs {
         let domain = Domain::for_address(addr);
+        step!(n, "socket({}, SOCK_STREAM)", narrate::family(addr.ip()));
         let socket = Socket::new(domain, Type::STREAM, Some(Protocol::TCP))?;
         narrate!(
             n,
+            &socket,
             "socket({}, SOCK_STREAM) -> {}",
             narrate::family(addr.ip()),
             narrate::fd(&socket)
         );
         // connect() runs TCP's three-way handshake: SYN, SYN-ACK, ACK. It returns once the
         // server's kernel has answered, before the server calls accept().
+        step!(n, &socket, "connect({addr})");
         let attempt = match timeout {
             Some(timeout) => socket.connect_timeout(&addr.into(), timeout),
             None => socket.connect(&addr.into()),
         };
         match attempt {
             Ok(()) => {
-                narrate!(n, "connect({addr})");
+                narrate!(n, &socket, "connect({addr})");
                 return Ok(socket.into());
             }
             Err(e) => {

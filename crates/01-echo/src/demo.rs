@@ -18,6 +18,7 @@ use std::thread;
 use anyhow::Result;
 use common::narrate;
 use common::narrate::Narrator;
+use common::step;
 use common::stop::Stop;
 use common::text::py_bytes;
 
@@ -64,19 +65,19 @@ pub fn run() -> Result<()> {
         demo,
         "client B is connected, but waits in the accept queue: the server is busy with A"
     );
-    narrate!(a, "close({})", conn_a.fd());
-    drop(conn_a);
+    narrate::close(a, conn_a, "");
 
     let reply = client::send_and_receive(&mut conn_b, b"Hello again: one client at a time", b)?;
     println!("client B: Received {}", py_bytes(&reply));
     // Half-close, then wait for the server's own close: when recv() returns 0, the server is
     // done with B and back in accept(), so stopping it now interrupts nobody.
+    step!(b, &conn_b, "shutdown({}, SHUT_WR)", conn_b.fd());
     conn_b.shutdown(Shutdown::Write)?;
-    narrate!(b, "shutdown({}, SHUT_WR)", conn_b.fd());
+    narrate!(b, &conn_b, "shutdown({}, SHUT_WR)", conn_b.fd());
+    step!(b, &conn_b, "recv(1)");
     let closed = conn_b.read(&mut [0u8; 1])?;
-    narrate!(b, "recv(1) -> {closed} bytes (the server closed)");
-    narrate!(b, "close({})", conn_b.fd());
-    drop(conn_b);
+    narrate!(b, &conn_b, "recv(1) -> {closed} bytes (the server closed)");
+    narrate::close(b, conn_b, "");
 
     stop.trigger();
     let summary = serving.join().map_err(|_| anyhow::anyhow!("the server thread panicked"))?;

@@ -11,7 +11,8 @@
 use std::io::{self, Read, Write};
 
 use common::narrate;
-use common::narrate::Narrator;
+use common::narrate::{Key, Narrator, Watch};
+use common::step;
 
 // ANCHOR: echo
 /// recv → sendall until the peer closes (`recv` returns 0); returns the bytes echoed.
@@ -19,7 +20,7 @@ use common::narrate::Narrator;
 /// # Errors
 /// The first failed `recv` or `send`, for instance a reset by the peer or a timeout
 /// (`SO_RCVTIMEO`, `SO_SNDTIMEO`); see [`Tally`] to count what was echoed before it.
-pub fn echo_until_closed<S: Read + Write>(
+pub fn echo_until_closed<S: Read + Write + Watch>(
     conn: &mut S,
     buf: &mut [u8],
     n: Narrator,
@@ -29,21 +30,23 @@ pub fn echo_until_closed<S: Read + Write>(
     loop {
         // recv() returns whatever has arrived, from 1 byte up to buf.len(): TCP is a byte
         // stream, not a sequence of messages. 0 means the peer closed its sending side.
+        step!(n, &*conn, "recv({})", buf.len());
         let received = match conn.read(buf) {
             Ok(0) => {
-                narrate!(n, "recv({}) -> 0 bytes (peer closed)", buf.len());
+                narrate!(n, &*conn, "recv({}) -> 0 bytes (peer closed)", buf.len());
                 return Ok(echoed);
             }
             Ok(received) => received,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         };
-        narrate!(n, "recv({}) -> {received} bytes", buf.len());
+        narrate!(n, &*conn, "recv({}) -> {received} bytes", buf.len());
 
         // sendall(): send() may take only part of the data when the socket's send buffer is
         // nearly full; write_all() loops until every byte is handed to the kernel.
+        step!(n, &*conn, "sendall({received} bytes)");
         conn.write_all(&buf[..received])?;
-        narrate!(n, "sendall({received} bytes)");
+        narrate!(n, &*conn, "sendall({received} bytes)");
         echoed += received as u64;
     }
     // ANCHOR_END: echo_loop
@@ -68,6 +71,20 @@ impl<S> Tally<S> {
     /// Bytes of every `write_all` that completed.
     pub fn sent(&self) -> u64 {
         self.sent
+    }
+}
+
+/// `--kernel` looks through the tally at the socket it counts (borrowed by the tally, as
+/// chapter 01's session and chapter 02's threads do).
+impl<S: Watch + ?Sized> Watch for Tally<&mut S> {
+    fn key(&self) -> Option<Key> {
+        self.stream.key()
+    }
+}
+
+impl<S: Watch + ?Sized> Watch for Tally<&S> {
+    fn key(&self) -> Option<Key> {
+        self.stream.key()
     }
 }
 
@@ -124,6 +141,13 @@ mod tests {
         }
     }
 
+    /// No descriptor, so nothing for `--kernel` to look up.
+    impl Watch for Peer {
+        fn key(&self) -> Option<Key> {
+            None
+        }
+    }
+
     fn peer(sends: &[u8], then_fail: bool) -> Peer {
         Peer { incoming: io::Cursor::new(sends.to_vec()), then_fail, echoed: Vec::new() }
     }
@@ -139,7 +163,8 @@ mod tests {
 
     #[test]
     fn a_tally_keeps_the_count_when_the_connection_fails() {
-        let mut conn = Tally::new(peer(b"abc", true));
+        let mut peer = peer(b"abc", true);
+        let mut conn = Tally::new(&mut peer);
         let quiet = Narrator::new("test", false);
         let err = echo_until_closed(&mut conn, &mut [0; 4], quiet).expect_err("reset");
         assert_eq!(err.kind(), io::ErrorKind::ConnectionReset);

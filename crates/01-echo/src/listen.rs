@@ -20,6 +20,7 @@ use anyhow::Context;
 use common::narrate;
 use common::narrate::Narrator;
 use common::report::{Doing, Transport, doing};
+use common::step;
 use socket2::{Domain, Protocol, Socket, Type};
 
 /// The choices a server makes about its listening socket.
@@ -45,33 +46,51 @@ pub fn listen(
 ) -> anyhow::Result<TcpListener> {
     // socket(): an IPv4 or IPv6 endpoint (the address family) for a byte stream (TCP).
     let domain = Domain::for_address(addr);
+    step!(n, "socket({}, SOCK_STREAM)", narrate::family(addr.ip()));
     let socket = Socket::new(domain, Type::STREAM, Some(Protocol::TCP))
         .context("could not create a socket")?;
-    narrate!(n, "socket({}, SOCK_STREAM) -> {}", narrate::family(addr.ip()), narrate::fd(&socket));
+    narrate!(
+        n,
+        &socket,
+        "socket({}, SOCK_STREAM) -> {}",
+        narrate::family(addr.ip()),
+        narrate::fd(&socket)
+    );
 
     // SO_REUSEADDR lets a restarted server bind its port while connections of the old one
     // still sit in TIME_WAIT. Without it, a quick restart fails with "Address already in use".
     if options.reuse_address {
+        step!(n, "setsockopt(SOL_SOCKET, SO_REUSEADDR, 1)");
         socket.set_reuse_address(true)?;
         narrate!(n, "setsockopt(SOL_SOCKET, SO_REUSEADDR, 1)");
     }
     // Bound to "::" (every IPv6 address), a dual-stack socket also accepts IPv4 clients, seen
     // as ::ffff:a.b.c.d. Operating systems disagree on the default, so we say it.
     if addr.is_ipv6() && addr.ip().is_unspecified() {
+        step!(n, "setsockopt(IPPROTO_IPV6, IPV6_V6ONLY, 0)");
         socket.set_only_v6(false)?;
         narrate!(n, "setsockopt(IPPROTO_IPV6, IPV6_V6ONLY, 0)");
     }
 
     // bind(): claim the address and port. Port 0 asks the kernel for any free port.
+    step!(n, &socket, "bind({addr})");
     socket
         .bind(&addr.into())
         .with_context(|| doing(Doing::Bind(Transport::Tcp), format!("could not bind {addr}")))?;
-    narrate!(n, "bind({addr})");
+    narrate!(n, &socket, "bind({addr})");
 
     // listen(): from now on the kernel completes handshakes on its own and queues up to
     // `backlog` connections for accept(), even while we are busy with another client.
+    step!(n, &socket, "listen(backlog={})", options.backlog);
     socket.listen(options.backlog).with_context(|| format!("could not listen on {addr}"))?;
-    narrate!(n, "listen(backlog={}){}", options.backlog, backlog_cap_note(options.backlog));
+    narrate::kernel::note_backlog(&socket, options.backlog);
+    narrate!(
+        n,
+        &socket,
+        "listen(backlog={}){}",
+        options.backlog,
+        backlog_cap_note(options.backlog)
+    );
     // The finished socket becomes std's TcpListener: from here on, plain std.
     Ok(socket.into())
 }

@@ -15,7 +15,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use common::narrate::Narrator;
+use common::narrate::{Narrator, TraceArgs};
 
 use ch01_echo::session::Config;
 use ch01_echo::{client, demo, server};
@@ -32,15 +32,15 @@ use ch01_echo::{client, demo, server};
                   `01-echo demo` to watch both, narrated.",
     after_help = "Examples:\n  \
                   01-echo server --trace             narrate every socket call\n  \
+                  01-echo server --step --kernel     pause at each call; show the kernel's view\n  \
                   01-echo client --message 'hi'      send one message\n  \
                   01-echo client --bytes 100M        stream 100 MiB and verify the echo\n  \
                   01-echo server --host ::1          the same over IPv6\n  \
                   01-echo server --unix /tmp/echo.sock   a Unix domain socket"
 )]
 struct Cli {
-    /// Print every socket call as it happens (to stderr), named as in C and Python.
-    #[arg(long, global = true)]
-    trace: bool,
+    #[command(flatten)]
+    trace: TraceArgs,
 
     #[command(subcommand)]
     command: Command,
@@ -144,6 +144,7 @@ fn parse_buf_size(text: &str) -> Result<usize, String> {
 fn main() -> ExitCode {
     common::report::install_panic_hook();
     let cli = Cli::parse();
+    let trace = cli.trace.start::<Cli>();
     let result = match cli.command {
         Command::Server(args) => {
             let config = Config {
@@ -151,7 +152,7 @@ fn main() -> ExitCode {
                 buf_size: args.buf_size,
                 reuse_address: !args.no_reuseaddr,
                 timeout: (args.timeout > 0).then(|| Duration::from_secs(args.timeout)),
-                narrator: Narrator::new("server", cli.trace),
+                narrator: Narrator::new("server", trace),
             };
             match args.target.unix_path() {
                 #[cfg(unix)]
@@ -169,7 +170,7 @@ fn main() -> ExitCode {
             } else {
                 client::Job::Message(args.message)
             };
-            let n = Narrator::new("client", cli.trace);
+            let n = Narrator::new("client", trace);
             match args.target.unix_path() {
                 #[cfg(unix)]
                 Some(path) => client::run_unix(path, job, n),

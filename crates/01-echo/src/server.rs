@@ -15,6 +15,7 @@ use std::time::Duration;
 use anyhow::Result;
 use common::accept::AcceptPolicy;
 use common::narrate;
+use common::step;
 use common::stop::Stop;
 
 use crate::listen::{ListenOptions, listen};
@@ -87,13 +88,8 @@ impl Server {
     pub fn serve(self, stop: &Arc<Stop>) -> Summary {
         let _wake_accept = self.wake_on_stop(stop);
         let summary = accept_loop(&self.listener, &self.config, stop);
-        narrate!(
-            self.config.narrator,
-            "close({}) (the listening socket)",
-            narrate::fd(&self.listener)
-        );
+        narrate::close(self.config.narrator, self.listener, " (the listening socket)");
         summary
-        // Dropping `self` closes the listening socket.
     }
     // ANCHOR_END: serve
 }
@@ -108,6 +104,7 @@ fn accept_loop(listener: &TcpListener, config: &Config, stop: &Arc<Stop>) -> Sum
     while !stop.is_stopping() {
         // accept() returns a *new* socket for this one client; the listening socket stays
         // open and keeps queueing the clients that arrive meanwhile.
+        step!(n, listener, "accept()");
         let (mut conn, peer) = match listener.accept() {
             Ok(accepted) => accepted,
             // A client that gave up while queued is retried at once; out of descriptors, we
@@ -124,12 +121,11 @@ fn accept_loop(listener: &TcpListener, config: &Config, stop: &Arc<Stop>) -> Sum
             common::stop::discard_woken(&conn);
             break;
         }
-        narrate!(n, "accept() -> {}, peer {peer}", narrate::fd(&conn));
+        narrate!(n, (listener, &conn), "accept() -> {}, peer {peer}", narrate::fd(&conn));
         println!("Connected by {peer}");
         summary.connections += 1;
         summary.bytes_echoed += serve_one(&mut conn, &peer.to_string(), &mut buf, config, stop);
-        narrate!(n, "close({})", narrate::fd(&conn));
-        // Dropping `conn` closes the socket.
+        narrate::close(n, conn, "");
     }
     summary
 }

@@ -13,8 +13,8 @@ use std::net::{Shutdown, TcpStream};
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
-/// A connected stream socket: TCP or Unix-domain.
-pub trait Stream: Read + Write + Sized + Send + 'static {
+/// A connected stream socket: TCP or Unix-domain. (`Watch`: `--kernel` can look it up.)
+pub trait Stream: Read + Write + common::narrate::Watch + Sized + Send + 'static {
     /// A second handle to the same socket (`dup`), so one thread can send while another
     /// receives, or a Ctrl-C handler can shut down a socket another thread is blocked on.
     fn try_clone(&self) -> io::Result<Self>;

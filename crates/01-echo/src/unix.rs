@@ -18,6 +18,7 @@ use common::accept::AcceptPolicy;
 use common::narrate;
 use common::narrate::Narrator;
 use common::report::{Doing, Transport, doing};
+use common::step;
 use common::stop::Stop;
 use socket2::{Domain, SockAddr, Socket, Type};
 
@@ -42,9 +43,9 @@ pub fn run_server(path: &Path, config: &Config) -> Result<()> {
         }
     });
     let summary = accept_loop(&listener, config, &stop);
-    narrate!(config.narrator, "close({}) (the listening socket)", narrate::fd(&listener));
+    narrate::close(config.narrator, listener, " (the listening socket)");
     // Closing the socket does not remove its file; dropping `file` does.
-    drop((listener, file));
+    drop(file);
     eprintln!("server stopped: {summary}");
     Ok(())
 }
@@ -58,22 +59,25 @@ pub fn run_server(path: &Path, config: &Config) -> Result<()> {
 /// `bind`/`listen` fail (a missing folder, no permission).
 pub fn listen(path: &Path, backlog: i32, n: Narrator) -> Result<(UnixListener, SocketFile)> {
     remove_stale_socket_file(path)?;
+    step!(n, "socket(AF_UNIX, SOCK_STREAM)");
     let socket =
         Socket::new(Domain::UNIX, Type::STREAM, None).context("could not create a socket")?;
-    narrate!(n, "socket(AF_UNIX, SOCK_STREAM) -> {}", narrate::fd(&socket));
+    narrate!(n, &socket, "socket(AF_UNIX, SOCK_STREAM) -> {}", narrate::fd(&socket));
     // sockaddr_un holds the path in a fixed array (sun_path): 108 bytes on Linux, 104 on macOS,
     // including the terminating NUL.
     let addr = SockAddr::unix(path).with_context(|| {
         format!("{} is not a usable socket path (at most 107 bytes on Linux)", path.display())
     })?;
+    step!(n, &socket, "bind({:?})", path);
     socket.bind(&addr).with_context(|| {
         doing(Doing::Bind(Transport::Unix), format!("could not bind {}", path.display()))
     })?;
-    narrate!(n, "bind({:?})", path);
+    narrate!(n, &socket, "bind({:?})", path);
     // From here the file exists and is ours: SocketFile removes it when the server ends.
     let file = SocketFile(path.to_owned());
+    step!(n, &socket, "listen(backlog={backlog})");
     socket.listen(backlog).with_context(|| format!("could not listen on {}", path.display()))?;
-    narrate!(n, "listen(backlog={backlog}){}", backlog_cap_note(backlog));
+    narrate!(n, &socket, "listen(backlog={backlog}){}", backlog_cap_note(backlog));
     let listener = UnixListener::from(std::os::fd::OwnedFd::from(socket));
     Ok((listener, file))
 }
@@ -116,6 +120,7 @@ fn accept_loop(listener: &UnixListener, config: &Config, stop: &Arc<Stop>) -> Su
     let mut buf = vec![0u8; config.buf_size];
     let mut accept_errors = AcceptPolicy::new(n);
     while !stop.is_stopping() {
+        step!(n, listener, "accept()");
         let (mut conn, peer) = match listener.accept() {
             Ok(accepted) => accepted,
             Err(e) => match accept_errors.recover(e) {
@@ -132,11 +137,11 @@ fn accept_loop(listener: &UnixListener, config: &Config, stop: &Arc<Stop>) -> Su
             Some(path) => format!("unix:{}", path.display()),
             None => "an unnamed unix socket".to_owned(),
         };
-        narrate!(n, "accept() -> {}, peer {peer}", narrate::fd(&conn));
+        narrate!(n, (listener, &conn), "accept() -> {}, peer {peer}", narrate::fd(&conn));
         println!("Connected by {peer}");
         summary.connections += 1;
         summary.bytes_echoed += serve_one(&mut conn, &peer, &mut buf, config, stop);
-        narrate!(n, "close({})", narrate::fd(&conn));
+        narrate::close(n, conn, "");
     }
     summary
 }
@@ -148,6 +153,7 @@ fn accept_loop(listener: &UnixListener, config: &Config, stop: &Arc<Stop>) -> Su
 /// When nobody listens at `path` (no file: "No such file or directory"; a stale file:
 /// "Connection refused").
 pub fn connect(path: &Path, n: Narrator) -> Result<UnixStream> {
+    step!(n, "socket(AF_UNIX, SOCK_STREAM) and connect({:?})", path);
     let stream = UnixStream::connect(path).with_context(|| {
         doing(
             Doing::Connect(Transport::Unix),
@@ -155,7 +161,7 @@ pub fn connect(path: &Path, n: Narrator) -> Result<UnixStream> {
         )
     })?;
     narrate!(n, "socket(AF_UNIX, SOCK_STREAM) -> {}", narrate::fd(&stream));
-    narrate!(n, "connect({:?})", path);
+    narrate!(n, &stream, "connect({:?})", path);
     Ok(stream)
 }
 // ANCHOR_END: connect_unix

@@ -128,6 +128,16 @@ impl Narrator {
         }
     }
 
+    /// Prints a call's line and, under it, the kernel's view of `keys`, in one write, so that
+    /// another thread's narration cannot come between them.
+    pub fn say_with_kernel(&self, line: fmt::Arguments<'_>, keys: &[Option<Key>]) {
+        let keys: Vec<Key> = keys.iter().flatten().cloned().collect();
+        if keys.is_empty() {
+            return self.say(line);
+        }
+        self.say(format_args!("{line}\n[{}] {}", self.role, kernel::view(&keys)));
+    }
+
     /// Pauses before a call, if `--step` is on: shows `call` (and, with `--kernel`, the view
     /// of `keys`), then waits for Enter. Prefer the [`step!`](crate::step!) macro.
     pub fn pause(&self, call: fmt::Arguments<'_>, keys: &[Option<Key>]) {
@@ -159,9 +169,11 @@ macro_rules! narrate {
     };
     ($narrator:expr, ($($socket:expr),+), $fmt:literal $($arg:tt)*) => {
         if $narrator.is_on() {
-            $narrator.say(format_args!($fmt $($arg)*));
             if $crate::narrate::kernel::is_on() {
-                $narrator.kernel_view(&[$($crate::narrate::Watch::key($socket)),+]);
+                let keys = [$($crate::narrate::Watch::key($socket)),+];
+                $narrator.say_with_kernel(format_args!($fmt $($arg)*), &keys);
+            } else {
+                $narrator.say(format_args!($fmt $($arg)*));
             }
         }
     };
@@ -200,22 +212,18 @@ macro_rules! step {
 /// `close()`: pauses before it (`--step`), narrates it, closes `socket` by dropping it, then
 /// shows what the kernel keeps of the connection (`--kernel`): FIN-WAIT, TIME-WAIT or nothing.
 /// `note` follows the call on the line, as in `close(fd 3) (the listening socket)`.
-#[cfg(unix)]
-pub fn close<S: std::os::fd::AsFd + std::os::fd::AsRawFd>(n: Narrator, socket: S, note: &str) {
+pub fn close<S: Watch>(n: Narrator, socket: S, note: &str) {
     if !n.is_on() {
         return drop(socket);
     }
-    crate::step!(n, &socket, "close({}){note}", fd(&socket));
-    n.say(format_args!("close({}){note}", fd(&socket)));
-    let key = kernel::is_on().then(|| Key::of(&socket).closed());
+    let key = socket.key();
+    let fd = key.as_ref().map_or_else(|| "the socket".to_owned(), |k| k.fd().to_owned());
+    crate::step!(n, &socket, "close({fd}){note}");
+    if !kernel::is_on() {
+        return n.say(format_args!("close({fd}){note}"));
+    }
     drop(socket);
-    n.kernel_view(&[key]);
-}
-
-/// `close()`: narrates it and closes `socket` by dropping it.
-#[cfg(windows)]
-pub fn close<S: std::os::windows::io::AsRawSocket>(n: Narrator, socket: S, note: &str) {
-    crate::narrate!(n, "close({}){note}", fd(&socket));
+    n.say_with_kernel(format_args!("close({fd}){note}"), &[key.map(Key::closed)]);
 }
 
 /// The C name of an IP address's family, for narration: `AF_INET` or `AF_INET6`.

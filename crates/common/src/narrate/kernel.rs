@@ -29,6 +29,11 @@ static ON: AtomicBool = AtomicBool::new(false);
 /// accept queue, not its limit, so [`note_backlog`] remembers the limit when `listen()` runs.
 static BACKLOGS: Mutex<Option<HashMap<u64, i32>>> = Mutex::new(None);
 
+/// The two addresses of each connected socket seen so far, by inode. Once the peer's FIN has
+/// moved a connection to TIME-WAIT, `getpeername()` fails (the socket is no longer connected)
+/// while the table still lists it under those addresses.
+static PAIRS: Mutex<Option<HashMap<u64, (SocketAddr, SocketAddr)>>> = Mutex::new(None);
+
 /// Turns the kernel view on.
 ///
 /// # Errors
@@ -82,18 +87,38 @@ impl Key {
             _ => None,
         };
         let fd = socket.as_fd().as_raw_fd();
-        Key {
-            fd: format!("fd {fd}"),
-            kind,
-            inode: socket_table::inode_of(fd),
-            local: sock.local_addr().ok().and_then(|a| a.as_socket()),
-            peer: sock.peer_addr().ok().and_then(|a| a.as_socket()),
+        let inode = socket_table::inode_of(fd);
+        let mut local = sock.local_addr().ok().and_then(|a| a.as_socket());
+        let mut peer = sock.peer_addr().ok().and_then(|a| a.as_socket());
+        if let Some(inode) = inode {
+            let mut pairs = PAIRS.lock().unwrap_or_else(PoisonError::into_inner);
+            let pairs = pairs.get_or_insert_with(HashMap::new);
+            match (local, peer) {
+                (Some(l), Some(p)) => {
+                    pairs.insert(inode, (l, p));
+                }
+                _ => {
+                    if let Some(&(l, p)) = pairs.get(&inode) {
+                        (local, peer) = (Some(l), Some(p));
+                    }
+                }
+            }
         }
+        Key { fd: format!("fd {fd}"), kind, inode, local, peer }
+    }
+
+    /// The descriptor, as narration names it: `fd 4`.
+    pub fn fd(&self) -> &str {
+        &self.fd
     }
 
     /// The same socket once it is closed: its descriptor (and inode) is gone, so it is looked
     /// up by its addresses.
     pub fn closed(self) -> Self {
+        if let Some(inode) = self.inode {
+            let mut pairs = PAIRS.lock().unwrap_or_else(PoisonError::into_inner);
+            pairs.get_or_insert_with(HashMap::new).remove(&inode);
+        }
         Key { inode: None, ..self }
     }
 }
@@ -115,7 +140,8 @@ impl<T: std::os::fd::AsFd + ?Sized> Watch for T {
 #[cfg(windows)]
 impl<T: std::os::windows::io::AsRawSocket + ?Sized> Watch for T {
     fn key(&self) -> Option<Key> {
-        None
+        let fd = format!("socket {}", self.as_raw_socket());
+        Some(Key { fd, kind: None, inode: None, local: None, peer: None })
     }
 }
 
@@ -159,15 +185,16 @@ fn describe(key: &Key, table: &[Entry], unix: &str) -> String {
         return describe_unix(key, unix);
     }
     let by_inode = key.inode.and_then(|inode| table.iter().find(|e| e.inode == inode));
-    // After close() the descriptor, and so the inode, is gone; the connection may live on in
-    // the kernel (FIN-WAIT, TIME-WAIT) under its two addresses, owned by no process.
+    // A connection in TIME-WAIT belongs to no socket any more (inode 0), even while the
+    // program still holds the descriptor; after close() the descriptor is gone too. Either way
+    // it lives on in the table under its two addresses.
     let by_addresses = || {
         let (local, peer) = (key.local?, key.peer?);
         table.iter().find(|e| e.proto == Proto::Tcp && e.local == local && e.remote == peer)
     };
-    match by_inode.or_else(|| if key.inode.is_none() { by_addresses() } else { None }) {
+    match by_inode.or_else(by_addresses) {
         Some(entry) => describe_entry(entry),
-        None if key.inode.is_none() => {
+        None if key.inode.is_none() || key.peer.is_some() => {
             "CLOSED · gone from the table: nothing left to send or to wait for".to_owned()
         }
         None => match key.kind {
