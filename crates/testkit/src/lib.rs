@@ -6,8 +6,10 @@
 //! fails halfway.
 
 //!
-//! [`transcript`] replays the book's console transcripts against today's binaries.
+//! [`transcript`] replays the book's console transcripts against today's binaries;
+//! [`terminal`] runs a program on a pseudo-terminal, for `--step`.
 
+pub mod terminal;
 pub mod transcript;
 
 use std::io::{BufRead, BufReader, Read};
