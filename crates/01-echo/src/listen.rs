@@ -45,17 +45,11 @@ pub fn listen(
     n: Narrator,
 ) -> anyhow::Result<TcpListener> {
     // socket(): an IPv4 or IPv6 endpoint (the address family) for a byte stream (TCP).
-    let domain = Domain::for_address(addr);
-    step!(n, "socket({}, SOCK_STREAM)", narrate::family(addr.ip()));
+    let (domain, family) = (Domain::for_address(addr), narrate::family(addr.ip()));
+    step!(n, "socket({family}, SOCK_STREAM)");
     let socket = Socket::new(domain, Type::STREAM, Some(Protocol::TCP))
         .context("could not create a socket")?;
-    narrate!(
-        n,
-        &socket,
-        "socket({}, SOCK_STREAM) -> {}",
-        narrate::family(addr.ip()),
-        narrate::fd(&socket)
-    );
+    narrate!(n, &socket, "socket({family}, SOCK_STREAM) -> {}", narrate::fd(&socket));
 
     // SO_REUSEADDR lets a restarted server bind its port while connections of the old one
     // still sit in TIME_WAIT. Without it, a quick restart fails with "Address already in use".

@@ -95,7 +95,7 @@ fn each_enter_runs_one_call_and_the_kernel_shows_the_queue_before_accept() {
     // (The lines before it are the rest of the accept() pause, which showed the queue empty.)
     let accepted = between.iter().position(|l| l.starts_with("[server] accept()")).expect("call");
     let view = &between[accepted + 1];
-    assert!(view.contains("LISTEN · accept queue 2 (backlog 128)"), "{view}");
+    assert!(view.contains("LISTEN · accept queue 2 of backlog 128"), "{view}");
     assert!(view.contains("ESTAB · receive queue 1 "), "{view}");
     let (_, pause_view) = term.expect_line("[server]   kernel:");
     assert!(pause_view.contains("ESTAB · receive queue 1 "), "before recv: {pause_view}");

@@ -7,7 +7,7 @@
 //! ([`crate::socket_table`], `/proc/net/tcp` and friends) and says, in one line:
 //!
 //! ```text
-//! [server]   kernel: LISTEN · accept queue 2 (backlog 128)
+//! [server]   kernel: LISTEN · accept queue 2 of backlog 128
 //! [server]   kernel: CLOSE-WAIT (the peer sent FIN: it will send no more) · receive queue 0 · send queue 0
 //! ```
 //!
@@ -225,11 +225,9 @@ fn describe_entry(e: &Entry) -> String {
             .unwrap_or_else(PoisonError::into_inner)
             .as_ref()
             .and_then(|m| m.get(&e.inode).copied());
-        let of = backlog.map(|b| format!(" (backlog {b})")).unwrap_or_default();
-        return format!(
-            "LISTEN · accept queue {}{of}: handshakes done, waiting for accept()",
-            e.recv_q
-        );
+        // The accept queue holds connections whose handshake is done, waiting for accept().
+        let of = backlog.map(|b| format!(" of backlog {b}")).unwrap_or_default();
+        return format!("LISTEN · accept queue {}{of}", e.recv_q);
     }
     let mut line = e.state.to_owned();
     if let Some(gloss) = gloss(e.state) {
