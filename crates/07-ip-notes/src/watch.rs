@@ -66,7 +66,7 @@ pub fn run(options: &Options) -> Result<()> {
     });
     let terminal = std::io::stdout().is_terminal();
     let started = Instant::now();
-    let (mut previous, mut frame, mut changes) = (None, String::new(), 0);
+    let (mut previous, mut frame, mut last_change) = (None, String::new(), started);
     let mut refreshes = 0;
     // ANCHOR: refresh
     while !stop.is_stopping() && options.count.is_none_or(|count| refreshes < count) {
@@ -76,10 +76,10 @@ pub fn run(options: &Options) -> Result<()> {
         if changed {
             // The marks stay on screen until the next change, so a late look still sees them.
             frame = render(&compare(previous.as_ref(), &current), terminal);
-            changes += 1;
+            last_change = Instant::now();
         }
         let text = match (terminal, changed) {
-            (true, _) => format!("{CLEAR}{}\n{frame}", header(options, started, changes)),
+            (true, _) => format!("{CLEAR}{}\n{frame}", header(options, last_change)),
             (false, true) => format!("at {:.2} s\n{frame}\n", started.elapsed().as_secs_f64()),
             (false, false) => String::new(),
         };
@@ -200,8 +200,8 @@ fn render(rows: &[(Mark, Entry)], terminal: bool) -> String {
     out
 }
 
-/// The terminal's header line: the clock, the filter, the interval and the last change.
-fn header(options: &Options, started: Instant, changes: usize) -> String {
+/// The terminal's header, two lines: what is watched, the clock and the last change; the marks.
+fn header(options: &Options, last_change: Instant) -> String {
     let port = options.filter.port.map_or("all ports".to_owned(), |p| format!("port {p}"));
     let proto = match options.filter.proto {
         Some(Proto::Tcp) => "tcp",
@@ -210,13 +210,13 @@ fn header(options: &Options, started: Instant, changes: usize) -> String {
     };
     let secs = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()) % 86_400;
     format!(
-        "07-ip-notes watch  {:02}:{:02}:{:02} UTC  {port}, {proto}  every {} s  \
-         {changes} change(s) in {:.1} s  (+ new, * state changed, - gone; Ctrl-C stops)",
+        "watch {port}, {proto}, every {} s   {:02}:{:02}:{:02} UTC, last change {:.1} s ago\n\
+         + new   * state changed   - gone            Ctrl-C stops",
+        options.interval.as_secs_f64(),
         secs / 3600,
         secs / 60 % 60,
         secs % 60,
-        options.interval.as_secs_f64(),
-        started.elapsed().as_secs_f64(),
+        last_change.elapsed().as_secs_f64(),
     )
 }
 

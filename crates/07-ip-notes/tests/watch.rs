@@ -186,6 +186,29 @@ fn ctrl_c_stops_it_at_once_and_cleanly() {
     assert!(done.stderr.contains("stopped after 1 refresh\n"), "{}", done.stderr);
 }
 
+#[cfg(target_os = "linux")]
+#[test]
+fn on_a_terminal_every_refresh_redraws_in_place_under_a_header() {
+    if Command::new("script").arg("--version").output().is_err() {
+        return testkit::skip("util-linux `script` (a pseudo-terminal) is not installed");
+    }
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let watch = format!(
+        "'{}' watch --port {port} --count 3 --interval {TEST_INTERVAL}",
+        env!("CARGO_BIN_EXE_07-ip-notes")
+    );
+    // -q: no "Script started" lines; -e: script exits with watch's own code.
+    let done = testkit::run(Command::new("script").args(["-qec", &watch, "/dev/null"]));
+    assert!(done.status.success(), "{done:?}");
+    let screens: Vec<&str> = done.stdout.split("\x1b[H\x1b[2J").skip(1).collect();
+    assert_eq!(screens.len(), 3, "one redraw per refresh, quiet or not: {:?}", done.stdout);
+    for screen in screens {
+        assert!(screen.starts_with(&format!("watch port {port}, tcp+udp")), "{screen:?}");
+        assert!(screen.contains("LISTEN"), "{screen:?}");
+    }
+}
+
 #[cfg(not(target_os = "linux"))]
 #[test]
 fn off_linux_it_says_what_to_use_instead() {
