@@ -69,7 +69,7 @@ pub fn run(options: &Options) -> Result<()> {
     let (mut previous, mut frame, mut last_change) = (None, String::new(), started);
     let mut refreshes = 0;
     // ANCHOR: refresh
-    while !stop.is_stopping() && options.count.is_none_or(|count| refreshes < count) {
+    while !stop.is_stopping() {
         let current = snapshot(&options.filter)?;
         refreshes += 1;
         let changed = previous.as_ref().is_none_or(|before| differs(before, &current));
@@ -87,6 +87,9 @@ pub fn run(options: &Options) -> Result<()> {
             return Ok(()); // The reader went away (`| head`): it has what it wanted.
         }
         previous = Some(current);
+        if options.count.is_some_and(|count| refreshes >= count) {
+            break; // Done: no wait after the last refresh.
+        }
         let _ = woken.recv_timeout(options.interval); // A refresh's wait, or Ctrl-C's wake-up.
     }
     // ANCHOR_END: refresh

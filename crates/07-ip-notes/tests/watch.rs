@@ -170,6 +170,12 @@ fn count_stops_it_and_a_quiet_table_prints_one_frame() {
     assert!(out.stdout.contains("LISTEN"), "{}", out.stdout);
     assert!(!out.stdout.contains('\x1b'), "{}", out.stdout);
     assert!(out.stderr.is_empty(), "a counted run ends quietly: {}", out.stderr);
+
+    // The last refresh is not followed by a wait: with a minute between refreshes, a single
+    // one ends at once (testkit would kill it, failing the test, long before the minute).
+    let once =
+        testkit::run(notes().args(["watch", "--port", &port, "--count", "1", "--interval", "60"]));
+    assert!(once.status.success(), "{once:?}");
 }
 
 #[cfg(target_os = "linux")]
