@@ -11,6 +11,7 @@
 //! - [`resolve`]: every answer `getaddrinfo()` gives for a name;
 //! - [`sockopts`]: the options a fresh socket starts with;
 //! - [`sockets`]: the socket table, read from `/proc/net` (Linux);
+//! - [`watch`]: that table refreshed in place, with each change marked;
 //! - [`demo`]: a short tour of the quick, loopback-only experiments.
 //!
 //! The binary (`src/main.rs`) only parses the command line and calls these.
@@ -27,6 +28,7 @@ pub mod reuseaddr;
 pub mod sockets;
 pub mod sockopts;
 pub mod special;
+pub mod watch;
 
 /// Lays out rows of cells as aligned columns (two spaces apart, no trailing spaces), the way
 /// `ss` and `ip` print their tables. The first row is the header.

@@ -22,7 +22,7 @@ use clap::{Parser, Subcommand};
 use ch07_ip_notes::bind_matrix::{self, BindSpec};
 use ch07_ip_notes::classify::{self, Input};
 use ch07_ip_notes::sockets::{self, Proto};
-use ch07_ip_notes::{backlog, demo, interfaces, lab, resolve, reuseaddr, sockopts, special};
+use ch07_ip_notes::{backlog, demo, interfaces, lab, resolve, reuseaddr, sockopts, special, watch};
 
 /// The IP address notes as experiments: classes, special ranges, loopback vs 0.0.0.0, NAT,
 /// TIME_WAIT, the backlog, DNS, and the socket table.
@@ -35,7 +35,8 @@ use ch07_ip_notes::{backlog, demo, interfaces, lab, resolve, reuseaddr, sockopts
                   which addresses the machine has (interfaces), which listener a connection can \
                   reach (bind-matrix, and lab for the two-machine example), TIME_WAIT and \
                   SO_REUSEADDR (reuseaddr), the accept queue (backlog), what a name resolves to \
-                  (resolve), a fresh socket's options (sockopts) and the socket table (sockets).\n\n\
+                  (resolve), a fresh socket's options (sockopts) and the socket table (sockets; \
+                  watch shows it change).\n\n\
                   Start with `07-ip-notes demo`. Every experiment uses loopback addresses only, \
                   except `lab`, which builds its own network in two namespaces.",
     after_help = "Examples:\n  \
@@ -150,6 +151,27 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The socket table refreshed in place (like `watch ss -tan`), each change marked.
+    #[command(after_long_help = watch::HELP)]
+    Watch {
+        /// Only sockets with this local or remote port.
+        #[arg(long)]
+        port: Option<u16>,
+        /// Seconds between refreshes: twice a second shows a step taken in another pane at
+        /// once and stays readable; SYN-SENT or LAST-ACK on loopback pass quicker than any.
+        #[arg(long, value_name = "SECS", default_value = watch::DEFAULT_INTERVAL_SECS,
+              value_parser = common::cli::seconds(watch::MIN_INTERVAL_SECS, watch::MAX_INTERVAL_SECS))]
+        interval: Duration,
+        /// Stop after N refreshes (default: until Ctrl-C).
+        #[arg(long, value_name = "N", value_parser = common::cli::count(watch::MAX_REFRESHES))]
+        count: Option<usize>,
+        /// Only TCP sockets.
+        #[arg(long, conflicts_with = "udp")]
+        tcp: bool,
+        /// Only UDP sockets.
+        #[arg(long)]
+        udp: bool,
+    },
     /// A quick narrated tour: classify, a loopback bind-matrix, resolve, sockopts.
     Demo,
     /// (used by `lab`) Listen on each address, print `ready`, hold until stdin closes.
@@ -176,6 +198,15 @@ fn parse_state(text: &str) -> Result<String, String> {
         Ok(state)
     } else {
         Err(format!("unknown state; one of: {}", sockets::STATES.join(", ")))
+    }
+}
+
+/// `--tcp` / `--udp` (clap keeps them exclusive) as a protocol filter.
+fn proto(tcp: bool, udp: bool) -> Option<Proto> {
+    match (tcp, udp) {
+        (true, _) => Some(Proto::Tcp),
+        (_, true) => Some(Proto::Udp),
+        _ => None,
     }
 }
 
@@ -258,18 +289,17 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Sockopts => print!("{}", sockopts::run(trace)?),
         Command::Sockets { port, state, tcp, udp, processes, json } => {
-            let proto = match (tcp, udp) {
-                (true, _) => Some(Proto::Tcp),
-                (_, true) => Some(Proto::Udp),
-                _ => None,
-            };
-            let filter = sockets::Filter { port, state, proto };
+            let filter = sockets::Filter { port, state, proto: proto(tcp, udp) };
             let entries: Vec<_> =
                 sockets::read_table()?.into_iter().filter(|e| filter.keeps(e)).collect();
             if json {
                 return print_json(&entries);
             }
             print!("{}", sockets::render(&entries, processes));
+        }
+        Command::Watch { port, interval, count, tcp, udp } => {
+            let filter = sockets::Filter { port, state: None, proto: proto(tcp, udp) };
+            watch::run(&watch::Options { filter, interval, count })?;
         }
         Command::Demo => demo::run()?,
         Command::LabListen { bind } => lab::listen_until_stdin_closes(&bind, trace)?,
