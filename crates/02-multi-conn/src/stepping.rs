@@ -19,7 +19,7 @@ pub fn would_block<S: Watch + ?Sized>(
     call: fmt::Arguments<'_>,
     because: &str,
 ) {
-    if narrate::step::is_on() {
+    if n.is_on() && narrate::step::is_on() {
         narrate!(n, socket, "{call} -> WouldBlock ({because})");
     }
 }
