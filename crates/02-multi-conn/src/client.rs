@@ -134,13 +134,15 @@ fn connect_all(
     for id in 0..job.connections() {
         // A non-blocking connect() returns at once; the socket becomes writable when the
         // handshake is done (or has failed: then take_error() tells why).
+        common::step!(n, "connection {}: socket(), non-blocking connect({server})", id + 1);
         let mut stream =
             TcpStream::connect(server).with_context(|| format!("could not connect to {server}"))?;
         narrate!(
             n,
+            &stream,
             "connection {}: socket(), non-blocking connect({server}) -> {}",
             id + 1,
-            common::narrate::fd(&stream)
+            narrate::fd(&stream)
         );
         let interest = Interest::READABLE | Interest::WRITABLE;
         registry.register(&mut stream, Token(id), interest)?;
@@ -246,8 +248,9 @@ impl Clients {
             if self.plan.verbose {
                 println!("Closing connection {}", id + 1);
             }
-            narrate!(n, "close({})", common::narrate::fd(&conn.stream));
-            self.conns[id] = None; // Dropping the stream closes the socket.
+            if let Some(finished) = self.conns[id].take() {
+                narrate::close(n, finished.stream, "");
+            }
         }
         Ok(())
     }

@@ -19,7 +19,7 @@ use ch02_multi_conn::client::{self, Job};
 use ch02_multi_conn::shared::{self, DEFAULT_BACKLOG, DEFAULT_MAX_CONNS, DEFAULT_PORT};
 use ch02_multi_conn::{demo, server};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use common::narrate::Narrator;
+use common::narrate::{Narrator, TraceArgs};
 
 /// The most connections (or messages) one flag may ask for: a bound on what one run opens.
 const MAX_COUNT: usize = 100_000;
@@ -38,14 +38,14 @@ const MAX_MESSAGE_SIZE: usize = 16 << 20;
                   another, or `02-multi-conn demo` to watch both, narrated.",
     after_help = "Examples:\n  \
                   02-multi-conn server --mode threads                  a thread per connection\n  \
+                  02-multi-conn server --step --kernel                 pause at each call; show the kernel's view\n  \
                   02-multi-conn client --connections 200 --messages 10 --size 1K -q  one summary line\n  \
                   02-multi-conn client --connections 100 --duration 5  ping-pong load: messages/s, p50/p99\n  \
                   02-multi-conn client --hold 10000                    10,000 idle connections (Ctrl-C ends)"
 )]
 struct Cli {
-    /// Print every socket call as it happens (to stderr), named as in C and Python.
-    #[arg(long, global = true)]
-    trace: bool,
+    #[command(flatten)]
+    trace: TraceArgs,
 
     #[command(subcommand)]
     command: Command,
@@ -159,6 +159,7 @@ fn run_client(args: ClientArgs, trace: bool) -> anyhow::Result<()> {
 fn main() -> ExitCode {
     common::report::install_panic_hook();
     let cli = Cli::parse();
+    let trace = cli.trace.start::<Cli>();
     let result = match cli.command {
         Command::Server(args) => server::run(shared::Config {
             host: args.host,
@@ -169,9 +170,9 @@ fn main() -> ExitCode {
             },
             backlog: args.backlog,
             max_conns: args.max_conns,
-            narrator: Narrator::new("server", cli.trace),
+            narrator: Narrator::new("server", trace),
         }),
-        Command::Client(args) => run_client(args, cli.trace),
+        Command::Client(args) => run_client(args, trace),
         Command::Demo => demo::run(),
     };
     common::report::exit_code(result)

@@ -27,6 +27,7 @@ use anyhow::{Context, Result};
 use common::accept::{AcceptPolicy, AcceptStep};
 use common::narrate;
 use common::narrate::Narrator;
+use common::step;
 use common::stop::Stop;
 use mio::event::Event;
 use mio::net::{TcpListener, TcpStream};
@@ -34,6 +35,7 @@ use mio::{Events, Interest, Poll, Registry, Token, Waker};
 
 use crate::shared::{Config, Stats};
 use crate::slots::Slots;
+use crate::stepping::would_block;
 
 mod connection;
 
@@ -65,8 +67,9 @@ pub fn serve(
     listener.set_nonblocking(true).context("could not make the listener non-blocking")?;
     let mut listener = TcpListener::from_std(listener);
     let poll = Poll::new().context("could not create the poller (epoll/kqueue)")?;
+    step!(n, &listener, "register(listener, READABLE)");
     poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
-    narrate!(n, "register(listener, READABLE)");
+    narrate!(n, &listener, "register(listener, READABLE)");
     // Ctrl-C arrives on another thread; the waker makes our poll() return.
     let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
     let _wake = stop.watch(move || {
@@ -154,13 +157,17 @@ impl EventLoop<'_> {
         let n = self.config.narrator;
         self.accept_again_at = None;
         loop {
+            step!(n, &self.listener, "accept()");
             let (stream, peer) = match self.listener.accept() {
                 Ok(accepted) => accepted,
                 // WouldBlock: the queue is empty. A client that gave up while queued: next. Out of
                 // file descriptors: the clients stay queued in the kernel; stop accepting until the
                 // back-off timer, instead of spinning on an error that will repeat.
                 Err(e) => match self.accept_errors.after_error(&e) {
-                    AcceptStep::WaitForReadiness => return Ok(()),
+                    AcceptStep::WaitForReadiness => {
+                        would_block(n, &self.listener, format_args!("accept()"), "queue empty");
+                        return Ok(());
+                    }
                     AcceptStep::AcceptAgain => continue,
                     AcceptStep::BackOff(pause) => {
                         self.accept_again_at = Some(Instant::now() + pause);
@@ -177,8 +184,9 @@ impl EventLoop<'_> {
                 self.stats.refused_one();
                 narrate!(
                     n,
+                    (&self.listener, &stream),
                     "accept() -> {}, peer {peer}: refused, {} open (--max-conns)",
-                    common::narrate::fd(&stream),
+                    narrate::fd(&stream),
                     self.config.max_conns
                 );
                 continue;
@@ -195,7 +203,6 @@ impl EventLoop<'_> {
         let n = self.config.narrator;
         // Small echoes should go out at once, not wait for Nagle's algorithm.
         let _ = stream.set_nodelay(true);
-        let fd = common::narrate::fd(&stream);
         let conn = Connection {
             stream,
             peer,
@@ -213,7 +220,14 @@ impl EventLoop<'_> {
             return;
         }
         self.stats.opened();
-        narrate!(n, "accept() -> {fd}, peer {peer}; register({fd}, READABLE)");
+        let fd = || narrate::fd(&conn.stream);
+        narrate!(
+            n,
+            (&self.listener, &conn.stream),
+            "accept() -> {}, peer {peer}; register({}, READABLE)",
+            fd(),
+            fd()
+        );
     }
     // ANCHOR_END: admit
 
@@ -258,7 +272,9 @@ impl EventLoop<'_> {
 fn close(conn: Option<Connection>, registry: &Registry, stats: &Stats, n: Narrator) {
     if let Some(mut conn) = conn {
         let _ = registry.deregister(&mut conn.stream);
-        narrate!(n, "close({}) peer {}", common::narrate::fd(&conn.stream), conn.peer);
+        // Built only when narrating: closing is on the busy path of a server with many clients.
+        let note = if n.is_on() { format!(" peer {}", conn.peer) } else { String::new() };
+        narrate::close(n, conn.stream, &note);
         stats.closed();
     }
 }

@@ -16,6 +16,7 @@ use ch01_echo::echo::{Tally, echo_until_closed};
 use common::accept::AcceptPolicy;
 use common::narrate;
 use common::narrate::Narrator;
+use common::step;
 use common::stop::Stop;
 
 use crate::shared::{Config, Stats};
@@ -45,6 +46,7 @@ pub fn serve(
     let mut workers: Vec<JoinHandle<()>> = Vec::new();
     let mut accept_errors = AcceptPolicy::new(n);
     while !stop.is_stopping() {
+        step!(n, &listener, "accept()");
         let (stream, peer) = match listener.accept() {
             Ok(accepted) => accepted,
             // A client that gave up while queued: next. Out of file descriptors: the clients
@@ -62,7 +64,7 @@ pub fn serve(
             break;
         }
         workers.retain(|worker| !worker.is_finished());
-        workers.extend(admit(stream, peer, config, stop, stats));
+        workers.extend(admit(&listener, stream, peer, config, stop, stats));
     }
     narrate!(n, "stopping: waiting for {} thread(s)", workers.len());
     for worker in workers {
@@ -74,8 +76,10 @@ pub fn serve(
 
 // ANCHOR: admit
 /// Gives a newly accepted client its thread, or refuses it when `--max-conns` threads are
-/// busy or the system will not start another.
+/// busy or the system will not start another. (`listener` is only for `--kernel`: the accept
+/// line shows its queue next to the new connection.)
 fn admit(
+    listener: &TcpListener,
     stream: TcpStream,
     peer: SocketAddr,
     config: &Config,
@@ -87,6 +91,7 @@ fn admit(
         stats.refused_one();
         narrate!(
             n,
+            (listener, &stream),
             "accept() -> peer {peer}: refused, {} threads busy (--max-conns)",
             config.max_conns
         );
@@ -94,7 +99,7 @@ fn admit(
     }
     // ANCHOR_END: admit
     // ANCHOR: admit_serve
-    narrate!(n, "accept() -> {}, peer {peer}", common::narrate::fd(&stream));
+    narrate!(n, (listener, &stream), "accept() -> {}, peer {peer}", narrate::fd(&stream));
     stats.opened();
     // Small echoes should go out at once, not wait for Nagle's algorithm (as in poll mode).
     let _ = stream.set_nodelay(true);
@@ -133,7 +138,7 @@ fn spawn_worker(
     // ANCHOR: worker_thread
     let stats = Arc::clone(stats);
     thread::Builder::new().name("echo".into()).stack_size(THREAD_STACK).spawn(move || {
-        let fd = common::narrate::fd(&*stream);
+        let fd = narrate::fd(&*stream);
         // Chapter 01's loop: recv, sendall, until the client closes. The tally counts what
         // was echoed even when the connection ends in an error. (`Read` and `Write` are
         // implemented for `&TcpStream`: a socket needs no exclusive access to be used.)
@@ -143,8 +148,10 @@ fn spawn_worker(
             narrate!(n, "connection on {fd}: {e}");
         }
         stats.echoed(conn.sent());
+        // The stop's copy of the socket goes with its watch: ours is the last, and dropping it
+        // (in narrate::close) closes the socket.
         drop(watch);
-        narrate!(n, "close({fd})");
+        narrate::close(n, stream, "");
         stats.closed();
     })
 }

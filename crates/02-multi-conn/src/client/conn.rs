@@ -15,6 +15,7 @@ use mio::{Interest, Registry, Token};
 
 use super::report::Histogram;
 use super::{Job, TUTORIAL_MESSAGES};
+use crate::stepping::would_block;
 
 /// What every connection of a run does alike.
 pub(super) struct Plan {
@@ -170,6 +171,8 @@ fn send_due(conn: &mut Conn, plan: &Plan) -> Result<()> {
             .copied()
             .find(|&end| end > conn.sent)
             .unwrap_or(conn.outbox.len());
+        let (id, size) = (conn.id + 1, next_end - conn.sent);
+        common::step!(n, &conn.stream, "connection {id}: send({size} bytes)");
         match conn.stream.write(&conn.outbox[conn.sent..next_end]) {
             Ok(written) => {
                 if plan.verbose && written > 0 {
@@ -179,15 +182,14 @@ fn send_due(conn: &mut Conn, plan: &Plan) -> Result<()> {
                         conn.id + 1
                     );
                 }
-                narrate!(
-                    n,
-                    "connection {}: send({} bytes) -> {written}",
-                    conn.id + 1,
-                    next_end - conn.sent
-                );
+                narrate!(n, &conn.stream, "connection {id}: send({size} bytes) -> {written}");
                 conn.sent += written;
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                let call = format_args!("connection {id}: send({size} bytes)");
+                would_block(n, &conn.stream, call, "send buffer full");
+                break;
+            }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e).context("send failed"),
         }
@@ -200,7 +202,9 @@ fn send_due(conn: &mut Conn, plan: &Plan) -> Result<()> {
 /// Reads whatever has arrived and checks it against what was sent.
 fn receive_echo(conn: &mut Conn, scratch: &mut [u8], plan: &Plan) -> Result<()> {
     let n = plan.narrator;
+    let id = conn.id + 1;
     loop {
+        common::step!(n, &conn.stream, "connection {id}: recv({})", scratch.len());
         match conn.stream.read(scratch) {
             Ok(0) => bail!(
                 "the server closed the connection after echoing {} of {} bytes",
@@ -208,7 +212,12 @@ fn receive_echo(conn: &mut Conn, scratch: &mut [u8], plan: &Plan) -> Result<()> 
                 conn.outbox.len()
             ),
             Ok(got) => {
-                narrate!(n, "connection {}: recv({}) -> {got} bytes", conn.id + 1, scratch.len());
+                narrate!(
+                    n,
+                    &conn.stream,
+                    "connection {id}: recv({}) -> {got} bytes",
+                    scratch.len()
+                );
                 let expected = conn.outbox.get(conn.received..conn.received + got);
                 if expected != Some(&scratch[..got]) {
                     bail!("the echo differs from what was sent, at byte {}", conn.received);
@@ -222,7 +231,11 @@ fn receive_echo(conn: &mut Conn, scratch: &mut [u8], plan: &Plan) -> Result<()> 
                 }
                 conn.received += got;
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                let call = format_args!("connection {id}: recv({})", scratch.len());
+                would_block(n, &conn.stream, call, "nothing received");
+                break;
+            }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e).context("recv failed"),
         }

@@ -11,10 +11,12 @@ use std::net::SocketAddr;
 
 use common::narrate;
 use common::narrate::Narrator;
+use common::step;
 use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
 
 use crate::shared::Stats;
+use crate::stepping::would_block;
 
 /// Pending output per connection before we stop reading from it: a slow reader costs us at
 /// most this much memory (plus one read).
@@ -63,11 +65,13 @@ impl Connection {
     fn reregister(&mut self, token: Token, registry: &Registry, n: Narrator) -> io::Result<()> {
         match self.wanted_interest() {
             Some(wanted) if wanted != self.interest => {
+                step!(n, &self.stream, "reregister({}, {wanted:?})", narrate::fd(&self.stream));
                 registry.reregister(&mut self.stream, token, wanted)?;
                 narrate!(
                     n,
+                    &self.stream,
                     "reregister({}, {wanted:?}) ({} bytes pending)",
-                    common::narrate::fd(&self.stream),
+                    narrate::fd(&self.stream),
                     self.pending()
                 );
                 self.interest = wanted;
@@ -97,13 +101,14 @@ pub(super) fn pump(
     // ANCHOR_END: pump
     // ANCHOR: pump_read
     while !conn.peer_closed && conn.pending() < MAX_PENDING_OUTPUT {
+        step!(n, &conn.stream, "recv({})", fd(conn));
         match conn.stream.read(scratch) {
             Ok(0) => {
-                narrate!(n, "recv({}) -> 0 bytes (peer closed)", common::narrate::fd(&conn.stream));
+                narrate!(n, &conn.stream, "recv({}) -> 0 bytes (peer closed)", fd(conn));
                 conn.peer_closed = true;
             }
             Ok(received) => {
-                narrate!(n, "recv({}) -> {received} bytes", common::narrate::fd(&conn.stream));
+                narrate!(n, &conn.stream, "recv({}) -> {received} bytes", fd(conn));
                 stats.echoed(received as u64);
                 conn.out.extend_from_slice(&scratch[..received]);
                 flush(conn, n)?;
@@ -116,7 +121,15 @@ pub(super) fn pump(
                     break;
                 }
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                would_block(
+                    n,
+                    &conn.stream,
+                    format_args!("recv({})", fd(conn)),
+                    "nothing received",
+                );
+                break;
+            }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         }
@@ -131,12 +144,14 @@ pub(super) fn pump(
 /// on a non-blocking socket takes what fits and returns: a partial write is normal here.
 pub(super) fn flush(conn: &mut Connection, n: Narrator) -> io::Result<()> {
     while conn.pending() > 0 {
+        step!(n, &conn.stream, "send({}, {} bytes)", fd(conn), conn.pending());
         match conn.stream.write(&conn.out[conn.sent..]) {
             Ok(written) => {
                 narrate!(
                     n,
+                    &conn.stream,
                     "send({}, {} bytes) -> {written}",
-                    common::narrate::fd(&conn.stream),
+                    fd(conn),
                     conn.pending()
                 );
                 let short = written < conn.pending();
@@ -147,7 +162,11 @@ pub(super) fn flush(conn: &mut Connection, n: Narrator) -> io::Result<()> {
                     break;
                 }
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                let call = format_args!("send({})", fd(conn));
+                would_block(n, &conn.stream, call, "send buffer full");
+                break;
+            }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         }
@@ -170,3 +189,8 @@ pub(super) fn flush(conn: &mut Connection, n: Narrator) -> io::Result<()> {
     Ok(())
 }
 // ANCHOR_END: flush_tidy
+
+/// A connection's descriptor as narration names it: `fd 6`.
+fn fd(conn: &Connection) -> String {
+    narrate::fd(&conn.stream)
+}
