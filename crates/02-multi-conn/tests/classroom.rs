@@ -9,13 +9,11 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::Path;
 use std::process::Command;
 
 use testkit::{PATIENCE, Proc, run};
 
-mod support;
-use support::Stepped;
+use testkit::terminal::Terminal;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_02-multi-conn");
 
@@ -57,17 +55,12 @@ fn kernel_shows_three_clients_queued_with_their_bytes_before_the_server_reads() 
             .collect();
         signal(&server, "-CONT");
         // The third accept's line (the listen line shows an empty queue too, but alone).
-        server.wait_for_stderr(
-            "accept queue 0 (backlog 4096): handshakes done, waiting for accept() | fd",
-        );
+        server.wait_for_stderr("accept queue 0 of backlog 4096 | fd");
         let stderr = server.stderr();
         // Each accept() takes one of the three from the queue; the connection it returns
         // already holds its client's 7 bytes.
         for queued in [2, 1, 0] {
-            let shown = format!(
-                "LISTEN · accept queue {queued} (backlog 4096): handshakes done, waiting for \
-                 accept() | fd "
-            );
+            let shown = format!("LISTEN · accept queue {queued} of backlog 4096 | fd ");
             let line = stderr.lines().find(|l| l.contains(&shown));
             let line = line.unwrap_or_else(|| panic!("{mode}: no {shown:?} in\n{stderr}"));
             assert!(line.ends_with(": ESTAB · receive queue 7 · send queue 0"), "{mode}: {line}");
@@ -102,7 +95,7 @@ fn each_enter_runs_one_call_and_c_runs_on() {
         return;
     }
     let args = ["server", "--port", "0", "--step", "--kernel"];
-    let Some(mut term) = Stepped::start(Path::new(BINARY), &args) else { return };
+    let Some(mut term) = Terminal::spawn(BINARY, &args) else { return };
     // The listening socket, one call per Enter: each Enter prints exactly one line, the call
     // its prompt named (with the kernel's view under it, not counted here).
     let mut call = term.prompt("server");
@@ -153,8 +146,9 @@ fn each_enter_runs_one_call_and_c_runs_on() {
     term.type_keys("c\n");
     term.until("[server] close(fd ");
     term.type_keys("\x03"); // Ctrl-C at the terminal.
-    let (clean, screen) = term.finish();
-    assert!(clean, "Ctrl-C is a clean stop:\n{screen}");
+    let done = term.finish();
+    let screen = done.stdout;
+    assert!(done.status.success(), "Ctrl-C is a clean stop:\n{screen}");
     let after_c = screen.split("recv(fd").last().unwrap_or_default();
     assert!(!after_c.contains("next: "), "no prompt after c:\n{screen}");
     assert!(screen.contains("server stopped: served 1 connection"), "{screen}");

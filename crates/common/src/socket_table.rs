@@ -160,11 +160,23 @@ fn parse_line(proto: Proto, line: &str) -> Option<Entry> {
 /// On a system without `/proc/net` (anything but Linux), with the tool to use instead.
 #[cfg(target_os = "linux")]
 pub fn read_table() -> Result<Vec<Entry>> {
+    read_table_where(|_| true)
+}
+
+/// Reads the table, parsing only the lines `keep` accepts (it sees the raw line): a busy
+/// machine's table holds tens of thousands of TIME-WAIT lines, and `--kernel` wants one.
+///
+/// # Errors
+/// As [`read_table`].
+#[cfg(target_os = "linux")]
+pub fn read_table_where(keep: impl Fn(&str) -> bool) -> Result<Vec<Entry>> {
     use anyhow::Context;
     let mut all = Vec::new();
     for (proto, file) in FILES {
         match std::fs::read_to_string(file) {
-            Ok(text) => all.extend(parse(proto, &text)),
+            Ok(text) => all.extend(
+                text.lines().skip(1).filter(|l| keep(l)).filter_map(|l| parse_line(proto, l)),
+            ),
             // A kernel without IPv6 has no tcp6/udp6: fewer sockets, not an error.
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && file.ends_with('6') => {}
             Err(e) => return Err(e).with_context(|| format!("could not read {file}")),
@@ -179,6 +191,15 @@ pub fn read_table() -> Result<Vec<Entry>> {
 /// Always, here: only Linux has `/proc/net`.
 #[cfg(not(target_os = "linux"))]
 pub fn read_table() -> Result<Vec<Entry>> {
+    read_table_where(|_| true)
+}
+
+/// Reads the table, parsing only the lines `keep` accepts.
+///
+/// # Errors
+/// Always, here: only Linux has `/proc/net`.
+#[cfg(not(target_os = "linux"))]
+pub fn read_table_where(_keep: impl Fn(&str) -> bool) -> Result<Vec<Entry>> {
     anyhow::bail!(
         "the socket table is read from /proc/net, which only Linux has; on macOS and the BSDs \
          run `netstat -an -p tcp` (or `lsof -i -n -P`), on Windows `netstat -ano`"

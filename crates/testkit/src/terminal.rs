@@ -4,13 +4,14 @@
 //! util-linux's `script` does the terminal work: it opens a pseudo-terminal, starts the command
 //! in a new session with the terminal's other end as its controlling terminal, copies what we
 //! write to its stdin into the terminal (as if typed), and prints everything the program writes
-//! to the terminal on its stdout. So a test types with [`Terminal::type_line`] and reads the
-//! screen line by line with [`Terminal::expect_line`]. Lines from a terminal end in `\r\n`; the
-//! `\r` is removed.
+//! to the terminal on its stdout. So a test types with [`Terminal::type_keys`] and reads the
+//! screen line by line. Lines from a terminal end in `\r\n`; the `\r` is removed.
+//!
+//! A stepped program pauses with `[ROLE] next: CALL`, then `[ROLE] (Enter runs it, …)`;
+//! [`Terminal::prompt`] and [`Terminal::enter`] speak that protocol.
 
 use std::io::Write;
 use std::process::{ChildStdin, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use crate::{Finished, PATIENCE, Proc};
 
@@ -18,70 +19,115 @@ use crate::{Finished, PATIENCE, Proc};
 pub struct Terminal {
     proc: Proc,
     keyboard: ChildStdin,
+    /// Every screen line read so far, for failure messages.
+    seen: Vec<String>,
 }
 
 impl Terminal {
-    /// Starts `program ARGS` on a fresh pseudo-terminal. `None` when `script` is missing (the
-    /// caller reports a skip).
+    /// Starts `program ARGS` on a fresh pseudo-terminal. When `script` is missing, reports a
+    /// skip and returns `None`.
     pub fn spawn(program: &str, args: &[&str]) -> Option<Self> {
         let found =
             Command::new("script").arg("--version").output().is_ok_and(|o| o.status.success());
         if !found {
+            crate::skip("util-linux `script` is not installed: no pseudo-terminal to step on");
             return None;
         }
-        let line: Vec<String> =
+        let words: Vec<String> =
             std::iter::once(program).chain(args.iter().copied()).map(quote).collect();
         let mut proc = Proc::spawn(
             Command::new("script")
                 // -q: no "Script started" banner; -e: exit with the program's status; -f: flush
                 // at once; the transcript file is /dev/null, as only the screen matters.
-                .args(["-q", "-e", "-f", "-c", &line.join(" "), "/dev/null"])
+                .args(["-q", "-e", "-f", "-c", &words.join(" "), "/dev/null"])
                 .stdin(Stdio::piped()),
         );
         let keyboard = proc.take_stdin().expect("stdin is piped");
-        Some(Self { proc, keyboard })
+        Some(Self { proc, keyboard, seen: Vec::new() })
+    }
+
+    /// Types `keys` as they are: `"\n"` is Enter, `"c\n"` runs on, `"\x03"` is Ctrl-C (the
+    /// terminal turns it into SIGINT for the program in the foreground).
+    pub fn type_keys(&mut self, keys: &str) {
+        self.keyboard.write_all(keys.as_bytes()).expect("type into the terminal");
+        self.keyboard.flush().expect("flush the keyboard");
     }
 
     /// Types `text` and Enter.
     pub fn type_line(&mut self, text: &str) {
-        self.type_raw(&format!("{text}\n"));
+        self.type_keys(&format!("{text}\n"));
     }
 
-    /// Types `text` as it is: `"\x03"` is Ctrl-C, which the terminal turns into SIGINT for the
-    /// program in the foreground.
-    pub fn type_raw(&mut self, text: &str) {
-        self.keyboard.write_all(text.as_bytes()).expect("type into the terminal");
-        self.keyboard.flush().expect("flush the keyboard");
+    /// The next screen line, without its `\r`; fails the test after [`PATIENCE`].
+    pub fn line(&mut self) -> String {
+        let Some(line) = self.proc.next_line(PATIENCE) else {
+            panic!("the terminal showed nothing more; so far:\n{}", self.seen());
+        };
+        let line = line.trim_end_matches('\r').to_owned();
+        self.seen.push(line.clone());
+        line
     }
 
-    /// Waits for the next screen line that contains `needle` and returns it, with every line
-    /// before it (all without `\r`). Panics after [`PATIENCE`].
-    pub fn expect_line(&self, needle: &str) -> (Vec<String>, String) {
-        let deadline = Instant::now() + PATIENCE;
-        let mut before = Vec::new();
+    /// Skips lines up to the one starting with `prefix` and returns it.
+    pub fn until(&mut self, prefix: &str) -> String {
         loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.proc.next_line(left.max(Duration::from_millis(1))) {
-                Some(line) => {
-                    let line = line.trim_end_matches('\r').to_owned();
-                    if line.contains(needle) {
-                        return (before, line);
-                    }
-                    before.push(line);
-                }
-                None => panic!(
-                    "the terminal never showed {needle:?} within {PATIENCE:?}; it showed:\n{}",
-                    before.join("\n")
-                ),
+            let line = self.line();
+            if line.starts_with(prefix) {
+                return line;
             }
         }
     }
 
-    /// Waits for the program to exit, and returns what it left on the screen after the lines
-    /// already read, with its exit status (`script -e` passes it on).
+    /// Waits for the next line that contains `needle`; returns the lines before it and it.
+    pub fn expect_line(&mut self, needle: &str) -> (Vec<String>, String) {
+        let mut before = Vec::new();
+        loop {
+            let line = self.line();
+            if line.contains(needle) {
+                return (before, line);
+            }
+            before.push(line);
+        }
+    }
+
+    /// Waits for the next pause of `role`, `[ROLE] next: CALL`, and the "Enter runs it" line
+    /// under it; returns `CALL`.
+    pub fn prompt(&mut self, role: &str) -> String {
+        let prompt = self.until(&format!("[{role}] next: "));
+        self.until(&format!("[{role}] (Enter runs it"));
+        prompt[format!("[{role}] next: ").len()..].to_owned()
+    }
+
+    /// Presses Enter at a pause of `role`; returns the narration lines of `role` printed
+    /// before its next pause (not the kernel's view under them), and that pause's call.
+    pub fn enter(&mut self, role: &str) -> (Vec<String>, String) {
+        self.type_keys("\n");
+        let mut said = Vec::new();
+        loop {
+            let line = self.line();
+            if let Some(call) = line.strip_prefix(&format!("[{role}] next: ")) {
+                let call = call.to_owned();
+                self.until(&format!("[{role}] (Enter runs it"));
+                return (said, call);
+            }
+            if line.starts_with(&format!("[{role}] ")) && !line.contains("  kernel: ") {
+                said.push(line);
+            }
+        }
+    }
+
+    /// Everything the terminal showed so far.
+    pub fn seen(&self) -> String {
+        self.seen.join("\n")
+    }
+
+    /// Waits for the program to exit (`script -e` passes its status on) and returns what it
+    /// showed after the lines already read, without `\r`.
     pub fn finish(self) -> Finished {
         drop(self.keyboard);
-        self.proc.finish()
+        let mut done = self.proc.finish();
+        done.stdout = done.stdout.replace('\r', "");
+        done
     }
 }
 

@@ -163,7 +163,18 @@ pub fn note_backlog<S>(_socket: &S, _backlog: i32) {}
 /// The one line for `keys` (several for a call like `accept()` that involves two sockets),
 /// read from the table as it is now.
 pub fn view(keys: &[Key]) -> String {
-    let table = socket_table::read_table().unwrap_or_default();
+    // Only lines that can be ours are parsed: those naming one of the inodes, or one of the
+    // local ports (` :1F90 ` as the kernel writes port 8080), for a socket in TIME-WAIT.
+    let needles: Vec<String> = keys
+        .iter()
+        .flat_map(|k| {
+            let inode = k.inode.map(|i| format!(" {i} "));
+            let port = k.local.map(|a| format!(":{:04X} ", a.port()));
+            inode.into_iter().chain(port)
+        })
+        .collect();
+    let keep = |line: &str| needles.iter().any(|n| line.contains(n.as_str()));
+    let table = socket_table::read_table_where(keep).unwrap_or_default();
     let unix = if keys.iter().any(|k| k.kind == Some(Kind::Unix)) {
         std::fs::read_to_string("/proc/net/unix").unwrap_or_default()
     } else {
