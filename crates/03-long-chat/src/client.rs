@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, anyhow, bail};
 use common::narrate;
 use common::narrate::Narrator;
+use common::step;
 use common::stop::Stop;
 use common::text::escape_controls;
 
@@ -211,6 +212,7 @@ fn chat(
 /// Leaves politely: half-close, then wait (a bounded time) for the server's own close.
 fn leave(writer: &FrameWriter, news: &mpsc::Receiver<Event>, n: Narrator) -> Result<()> {
     let stream = writer.stream();
+    step!(n, stream, "shutdown({}, SHUT_WR)", narrate::fd(stream));
     match stream.shutdown(Shutdown::Write) {
         // The server closed first (a reset already ended the connection): nothing to say.
         Err(e) if e.kind() == io::ErrorKind::NotConnected => {}
@@ -218,8 +220,9 @@ fn leave(writer: &FrameWriter, news: &mpsc::Receiver<Event>, n: Narrator) -> Res
     }
     narrate!(
         n,
+        stream,
         "shutdown({}, SHUT_WR): no more from us; waiting for the server to close",
-        common::narrate::fd(stream)
+        narrate::fd(stream)
     );
     let deadline = Instant::now() + CLOSE_WAIT;
     loop {
@@ -237,7 +240,9 @@ fn leave(writer: &FrameWriter, news: &mpsc::Receiver<Event>, n: Narrator) -> Res
             Err(RecvTimeoutError::Disconnected) => break,
         }
     }
-    narrate!(n, "close({})", common::narrate::fd(stream));
+    // The descriptor itself closes when its last handle goes (the reader thread's, as it ends);
+    // with --kernel this shows what the kernel keeps: TIME-WAIT, as we closed first.
+    narrate::close(n, stream, "");
     eprintln!("bye");
     Ok(())
 }
@@ -260,13 +265,19 @@ fn spawn_reader(
         let mut conn = Connection::new(stream);
         let mut view = View::default();
         let mut heartbeat = Heartbeat::new(Instant::now());
+        let mut awaited = false; // --step pauses once per frame awaited, not once per tick.
         let end = loop {
+            if !awaited {
+                step!(n, stream, "recv frame");
+                awaited = true;
+            }
             // Each wait ends at the next tick however the bytes trickle in, so the heartbeat
             // is checked on time; only whole frames count as the server being alive.
             match conn.read_frame_before(Instant::now() + live.tick()) {
                 Ok(Some(frame)) => {
+                    awaited = false;
                     heartbeat.heard(Instant::now());
-                    narrate!(n, "recv frame {} {} bytes", frame.kind, frame.wire_len());
+                    narrate!(n, stream, "recv frame {} {} bytes", frame.kind, frame.wire_len());
                     if frame.kind == Kind::Ping {
                         // Answer at once, from this thread: the keyboard may be idle for hours.
                         if let Err(e) = writer.send(&Frame::new(Kind::Pong, frame.text.clone())) {
@@ -282,8 +293,9 @@ fn spawn_reader(
                     // ANCHOR_END: reader
                     narrate!(
                         n,
+                        stream,
                         "recv({}) -> 0 bytes (the server closed)",
-                        common::narrate::fd(stream)
+                        narrate::fd(stream)
                     );
                     break Event::Closed;
                 }

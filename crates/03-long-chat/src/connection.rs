@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use common::narrate;
 use common::narrate::Narrator;
+use common::step;
 
 use crate::frame::{Decoder, Frame, FrameError};
 
@@ -195,9 +196,19 @@ impl FrameWriter {
     /// The socket's error (the peer reset the connection, the write timed out, ...).
     pub fn send(&self, frame: &Frame) -> io::Result<()> {
         let bytes = frame.to_bytes();
+        // Paused before taking the lock: a thread waiting at the prompt holds nothing another
+        // thread needs to send.
+        step!(self.n, &*self.stream, "send frame {} {} bytes", frame.kind, bytes.len());
         let _guard = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
         (&*self.stream).write_all(&bytes)?;
-        narrate!(self.n, "send frame {} {} bytes: {}", frame.kind, bytes.len(), hex(&bytes, 12));
+        narrate!(
+            self.n,
+            &*self.stream,
+            "send frame {} {} bytes: {}",
+            frame.kind,
+            bytes.len(),
+            hex(&bytes, 12)
+        );
         Ok(())
     }
     // ANCHOR_END: send

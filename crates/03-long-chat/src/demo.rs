@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use common::narrate;
 use common::narrate::Narrator;
+use common::step;
 use common::stop::Stop;
 
 use crate::client::{self, View};
@@ -27,6 +28,25 @@ use crate::liveness::Liveness;
 
 /// How long the demo waits for any one expected line.
 const STEP_TIMEOUT: Duration = Duration::from_secs(5);
+/// The same with `--step`, where a class may spend minutes on one call: an hour.
+const STEPPED_TIMEOUT: Duration = Duration::from_secs(3600);
+
+/// How long to wait for the next expected line.
+fn patience() -> Duration {
+    if common::narrate::step::is_on() { STEPPED_TIMEOUT } else { STEP_TIMEOUT }
+}
+
+/// The demo's heartbeat settings. Its scripted clients never answer a PING (the script is over
+/// long before one is due), so with `--step` the clocks stretch to an hour, rather than have the
+/// room drop a client while the class looks at one call.
+fn liveness() -> Liveness {
+    let quiet = Liveness { keepalive: None, ..Liveness::default() };
+    if common::narrate::step::is_on() {
+        Liveness { heartbeat: STEPPED_TIMEOUT, peer_timeout: STEPPED_TIMEOUT, ..quiet }
+    } else {
+        quiet
+    }
+}
 
 /// A client driven by a script instead of a keyboard.
 struct Scripted {
@@ -38,8 +58,8 @@ struct Scripted {
 impl Scripted {
     fn join(addr: SocketAddr, name: &'static str) -> Result<Self> {
         let n = Narrator::new(name, true);
-        let live = Liveness { keepalive: None, ..Liveness::default() };
-        let stream = Arc::new(client::connect(&addr.ip().to_string(), addr.port(), &live, n)?);
+        let stream =
+            Arc::new(client::connect(&addr.ip().to_string(), addr.port(), &liveness(), n)?);
         let writer = Arc::new(FrameWriter::new(Arc::clone(&stream), n));
         writer.send(&Frame::new(Kind::Join, name))?;
         let (tx, seen) = mpsc::channel();
@@ -56,7 +76,7 @@ impl Scripted {
                     }
                     Err(e) if e.is_timeout() => {}
                     Ok(None) | Err(_) => {
-                        narrate!(n, "recv() -> 0 bytes (the server closed)");
+                        narrate!(n, &*stream, "recv() -> 0 bytes (the server closed)");
                         let _ = tx.send(None);
                         return;
                     }
@@ -79,14 +99,14 @@ impl Scripted {
 
     /// Waits until this client has seen a line containing `needle`.
     fn expect(&self, needle: &str) -> Result<()> {
-        let deadline = Instant::now() + STEP_TIMEOUT;
+        let deadline = Instant::now() + patience();
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.seen.recv_timeout(left) {
                 Ok(Some(line)) if line.contains(needle) => return Ok(()),
                 Ok(Some(_)) => {}
                 Ok(None) => bail!("{} was disconnected while waiting for {needle:?}", self.name),
-                Err(_) => bail!("{} did not see {needle:?} within {STEP_TIMEOUT:?}", self.name),
+                Err(_) => bail!("{} did not see {needle:?} in time", self.name),
             }
         }
     }
@@ -94,9 +114,11 @@ impl Scripted {
     /// Leaves with a half-close and waits for the server's close.
     fn leave(&self) -> Result<()> {
         println!("[{} types] /quit", self.name);
-        self.writer.stream().shutdown(Shutdown::Write)?;
-        narrate!(Narrator::new(self.name, true), "shutdown(SHUT_WR)");
-        let deadline = Instant::now() + STEP_TIMEOUT;
+        let (n, stream) = (Narrator::new(self.name, true), self.writer.stream());
+        step!(n, stream, "shutdown(SHUT_WR)");
+        stream.shutdown(Shutdown::Write)?;
+        narrate!(n, stream, "shutdown(SHUT_WR)");
+        let deadline = Instant::now() + patience();
         loop {
             match self.seen.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
                 Ok(None) => return Ok(()),
@@ -117,7 +139,7 @@ pub fn run() -> Result<()> {
         port: 0,
         mode: Mode::Room,
         max_clients: config::DEFAULT_MAX_CLIENTS,
-        liveness: Liveness { keepalive: None, ..Liveness::default() },
+        liveness: liveness(),
         name: "server".into(),
         no_history: true,
         narrator: Narrator::new("server", true),

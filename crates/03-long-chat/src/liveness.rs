@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use common::narrate;
 use common::narrate::Narrator;
+use common::step;
 use socket2::{SockRef, TcpKeepalive};
 
 /// Silence after which we send a PING.
@@ -129,12 +130,12 @@ pub fn set_keepalive(socket: SockRef<'_>, idle: Option<Duration>, n: Narrator) {
     let keepalive = keepalive.with_interval(KEEPALIVE_INTERVAL.min(idle));
     #[cfg(any(target_os = "linux", target_os = "macos"))]
     let keepalive = keepalive.with_retries(KEEPALIVE_PROBES);
+    let (idle, interval) = (idle.as_secs(), KEEPALIVE_INTERVAL.min(idle).as_secs());
+    step!(n, "setsockopt(SO_KEEPALIVE, 1; TCP_KEEPIDLE {idle}s, TCP_KEEPINTVL {interval}s, …)");
     match socket.set_tcp_keepalive(&keepalive) {
         Ok(()) => narrate!(
             n,
-            "setsockopt(SO_KEEPALIVE, 1; TCP_KEEPIDLE {}s, TCP_KEEPINTVL {}s, TCP_KEEPCNT {KEEPALIVE_PROBES})",
-            idle.as_secs(),
-            KEEPALIVE_INTERVAL.min(idle).as_secs()
+            "setsockopt(SO_KEEPALIVE, 1; TCP_KEEPIDLE {idle}s, TCP_KEEPINTVL {interval}s, TCP_KEEPCNT {KEEPALIVE_PROBES})"
         ),
         // Not fatal: the heartbeat still notices a dead peer.
         Err(e) => narrate!(n, "setsockopt(SO_KEEPALIVE) failed: {e}"),

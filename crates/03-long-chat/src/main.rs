@@ -13,6 +13,7 @@
 //! This file is only the command line; the sockets are in `room.rs`, `one_to_one.rs` and
 //! `client.rs`, the wire format in `frame.rs`.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -22,7 +23,7 @@ use ch03_long_chat::console::History;
 use ch03_long_chat::liveness::{self, Liveness};
 use ch03_long_chat::{bench, client, demo, server};
 use clap::{Args, CommandFactory, Parser, Subcommand};
-use common::narrate::Narrator;
+use common::narrate::{Narrator, TraceArgs};
 
 /// The largest `--max-clients` (and bench `--clients`): far more than one event loop's chat
 /// room needs, and a bound on what a typo can ask for.
@@ -46,14 +47,14 @@ const MAX_SECS: f64 = 86_400.0;
     after_help = "At the client's prompt: /nick NAME, /who, /quit (or `exit`, Ctrl-D, Ctrl-C).\n\n\
                   Examples:\n  \
                   03-long-chat server --trace                 narrate socket calls and frames\n  \
+                  03-long-chat server --step --kernel         pause at each call; show the kernel's view\n  \
                   03-long-chat server --one-to-one            chat with one client yourself\n  \
                   03-long-chat client --name alice\n  \
                   printf 'hi\\nexit\\n' | 03-long-chat client   plain lines when not a terminal"
 )]
 struct Cli {
-    /// Print every socket call and frame as it happens (to stderr).
-    #[arg(long, global = true)]
-    trace: bool,
+    #[command(flatten)]
+    trace: TraceArgs,
 
     #[command(subcommand)]
     command: Command,
@@ -199,9 +200,36 @@ fn name(text: &str) -> Result<String, String> {
     }
 }
 
+/// `--step` and the line editor cannot share a terminal: both would read it (the step prompt
+/// from `/dev/tty`, rustyline from stdin, in raw mode), and each Enter would go to whichever
+/// read first, so a typed chat line could answer a prompt and an Enter meant for the prompt
+/// could send an empty line. Rather than a prompt that sometimes swallows what is typed, the
+/// client (and the one-to-one server, which has the same editor) refuse `--step` while stdin is
+/// a terminal: piped lines (`printf 'hi\n' | 03-long-chat client --step`) leave the terminal to
+/// the prompts. A room server has no editor, and steps in any terminal.
+fn refuse_step_with_an_editor(cli: &Cli) {
+    let edits = match &cli.command {
+        Command::Client(_) => true,
+        Command::Server(args) => args.one_to_one,
+        Command::Demo | Command::Bench(_) => false,
+    };
+    if cli.trace.step && edits && std::io::stdin().is_terminal() {
+        Cli::command()
+            .error(
+                clap::error::ErrorKind::ArgumentConflict,
+                "--step pauses for Enter on this terminal, where the chat's line editor reads \
+                 too: pipe the chat's lines in instead (printf 'hi\\n' | 03-long-chat client \
+                 --step), or step the room server and chat from another terminal",
+            )
+            .exit();
+    }
+}
+
 fn main() -> ExitCode {
     common::report::install_panic_hook();
     let cli = Cli::parse();
+    refuse_step_with_an_editor(&cli);
+    let trace = cli.trace.start::<Cli>();
     let result = match cli.command {
         Command::Server(args) => server::run(Config {
             host: args.host,
@@ -211,7 +239,7 @@ fn main() -> ExitCode {
             liveness: args.liveness.liveness(),
             name: args.name,
             no_history: args.no_history,
-            narrator: Narrator::new("server", cli.trace),
+            narrator: Narrator::new("server", trace),
         }),
         Command::Client(args) => client::run(&client::Options {
             host: args.host,
@@ -224,7 +252,7 @@ fn main() -> ExitCode {
                 (false, Some(file)) => History::File(file),
                 (false, None) => History::default_file(),
             },
-            narrator: Narrator::new("client", cli.trace),
+            narrator: Narrator::new("client", trace),
         }),
         Command::Demo => demo::run(),
         Command::Bench(args) => bench::run(&bench::Load {

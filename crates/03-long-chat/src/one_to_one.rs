@@ -21,6 +21,7 @@ use anyhow::{Context, Result};
 use common::accept::AcceptPolicy;
 use common::narrate;
 use common::narrate::Narrator;
+use common::step;
 use common::stop::Stop;
 use common::text::{escape_controls, plural};
 
@@ -115,6 +116,7 @@ fn accept_loop(listener: &TcpListener, desk: &Arc<Desk>, stop: &Stop) {
     let mut readers = Vec::new();
     let mut accept_errors = AcceptPolicy::new(n);
     while !stop.is_stopping() {
+        step!(n, listener, "accept()");
         let (stream, peer) = match listener.accept() {
             Ok(accepted) => accepted,
             // Out of descriptors, retrying at once would burn a core: common::accept pauses.
@@ -128,7 +130,7 @@ fn accept_loop(listener: &TcpListener, desk: &Arc<Desk>, stop: &Stop) {
             common::stop::discard_woken(&stream);
             break;
         }
-        narrate!(n, "accept() -> {}, peer {peer}", common::narrate::fd(&stream));
+        narrate!(n, (listener, &stream), "accept() -> {}, peer {peer}", narrate::fd(&stream));
         if desk.current().is_some() {
             let busy =
                 Frame::new(Kind::Error, "busy: this one-to-one server is talking to someone else");
@@ -169,11 +171,13 @@ fn accept_loop(listener: &TcpListener, desk: &Arc<Desk>, stop: &Stop) {
 /// half-close (our FIN follows the message), then read and discard until the client closes
 /// too, for at most [`BUSY_LINGER`].
 fn turn_away(mut stream: &TcpStream, n: Narrator) {
+    step!(n, stream, "shutdown({}, SHUT_WR)", narrate::fd(stream));
     let _ = stream.shutdown(Shutdown::Write);
     narrate!(
         n,
+        stream,
         "shutdown({}, SHUT_WR); draining until the client closes",
-        common::narrate::fd(stream)
+        narrate::fd(stream)
     );
     let deadline = Instant::now() + BUSY_LINGER;
     let mut scratch = [0u8; 1024];
@@ -242,13 +246,20 @@ fn welcome(
 fn converse(mut conn: Connection<TcpStream>, writer: &FrameWriter, mut name: String, desk: &Desk) {
     let (live, me, n, printer) = (desk.live, desk.me.as_str(), desk.n, &desk.printer);
     let mut heartbeat = Heartbeat::new(Instant::now());
+    let mut awaited = false; // --step pauses once per frame awaited, not once per tick.
     let reason = loop {
+        if !awaited {
+            step!(n, conn.get_ref(), "recv frame from {name}");
+            awaited = true;
+        }
         // Each wait ends at the next tick, however the bytes trickle in: whole frames only
         // count as signs of life.
         match conn.read_frame_before(Instant::now() + live.tick()) {
             Ok(Some(frame)) => {
+                awaited = false;
                 heartbeat.heard(Instant::now());
-                narrate!(n, "recv frame {} {} bytes from {name}", frame.kind, frame.wire_len());
+                let (kind, len) = (frame.kind, frame.wire_len());
+                narrate!(n, conn.get_ref(), "recv frame {kind} {len} bytes from {name}");
                 let reply = match frame.kind {
                     Kind::Text => {
                         desk.received.fetch_add(1, Ordering::Relaxed);
@@ -308,9 +319,11 @@ fn converse(mut conn: Connection<TcpStream>, writer: &FrameWriter, mut name: Str
         }
     };
     // Gone: forget it first (the keyboard stops sending to it), then close our side.
+    // (The descriptors close when their last handles go; shutdown is what sends our FIN now.)
     desk.current().take();
+    step!(n, writer.stream(), "close({})", narrate::fd(writer.stream()));
     let _ = writer.stream().shutdown(Shutdown::Both);
-    narrate!(n, "close({})", common::narrate::fd(writer.stream()));
+    narrate!(n, writer.stream(), "close({})", narrate::fd(writer.stream()));
     if reason.is_empty() {
         printer.line(&format!("* {name} left"));
     } else {
@@ -349,8 +362,10 @@ fn keyboard(news: &mpsc::Receiver<Input>, desk: &Desk) {
 /// The operator leaves: half-close, so the client reads our FIN after our last line.
 fn hang_up(desk: &Desk) {
     if let Some(peer) = desk.current().take() {
-        let _ = peer.writer.stream().shutdown(Shutdown::Write);
-        narrate!(desk.n, "shutdown({}, SHUT_WR)", common::narrate::fd(peer.writer.stream()));
+        let stream = peer.writer.stream();
+        step!(desk.n, stream, "shutdown({}, SHUT_WR)", narrate::fd(stream));
+        let _ = stream.shutdown(Shutdown::Write);
+        narrate!(desk.n, stream, "shutdown({}, SHUT_WR)", narrate::fd(stream));
     }
 }
 

@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use common::accept::{AcceptPolicy, AcceptStep};
 use common::narrate;
+use common::step;
 use common::stop::Stop;
 use mio::event::Event;
 use mio::net::TcpListener;
@@ -29,7 +30,7 @@ use mio::{Events, Interest, Poll, Registry, Token, Waker};
 pub use self::fanout::{MAX_OUTBOX_BYTES, MAX_READER_STALL, PAUSE_READING_AT};
 use self::fanout::{flush, holds_back, queue};
 pub use self::state::Stats;
-use self::state::{Client, Room};
+use self::state::{Client, Room, would_block};
 use crate::config::Config;
 use crate::frame::{Frame, Kind};
 use crate::liveness;
@@ -53,8 +54,9 @@ pub fn serve(listener: std::net::TcpListener, config: &Config, stop: &Arc<Stop>)
     listener.set_nonblocking(true).context("could not make the listener non-blocking")?;
     let mut listener = TcpListener::from_std(listener);
     let mut poll = Poll::new().context("could not create the poller (epoll/kqueue)")?;
+    step!(n, "register(listener, READABLE)");
     poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
-    narrate!(n, "register(listener, READABLE)");
+    narrate!(n, &listener, "register(listener, READABLE)");
     // Ctrl-C arrives on another thread; the waker makes our poll() return.
     let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
     let _wake = stop.watch(move || {
@@ -135,19 +137,28 @@ impl Room {
     ) -> io::Result<Option<Instant>> {
         let n = self.n;
         loop {
+            step!(n, listener, "accept()");
             let (mut stream, peer) = match listener.accept() {
                 Ok(accepted) => accepted,
                 // Queue empty, a client that gave up while queued, out of descriptors, or a
                 // broken listener: common::accept decides, the same way in every chapter.
                 Err(e) => match accept_errors.after_error(&e) {
-                    AcceptStep::WaitForReadiness => return Ok(None),
+                    AcceptStep::WaitForReadiness => {
+                        would_block(
+                            n,
+                            listener,
+                            || "accept()".into(),
+                            "the queue is empty: back to poll",
+                        );
+                        return Ok(None);
+                    }
                     AcceptStep::AcceptAgain => continue,
                     AcceptStep::BackOff(pause) => return Ok(Some(Instant::now() + pause)),
                     AcceptStep::GiveUp => return Err(e),
                 },
             };
             accept_errors.accepted();
-            narrate!(n, "accept() -> {}, peer {peer}", common::narrate::fd(&stream));
+            narrate!(n, (listener, &stream), "accept() -> {}, peer {peer}", narrate::fd(&stream));
             if self.live() >= config.max_clients {
                 self.stats.refused += 1;
                 let refusal = Frame::new(
@@ -155,15 +166,22 @@ impl Room {
                     format!("the room is full ({} clients, --max-clients)", config.max_clients),
                 );
                 // Best effort: a fresh socket's send buffer is empty, so this fits.
+                step!(n, &stream, "send frame ERROR: room full; close({})", narrate::fd(&stream));
                 let _ = stream.write(&refusal.to_bytes());
-                narrate!(n, "send frame ERROR: room full; close({})", common::narrate::fd(&stream));
-                continue;
+                narrate!(
+                    n,
+                    &stream,
+                    "send frame ERROR: room full; close({})",
+                    narrate::fd(&stream)
+                );
+                continue; // Dropping `stream` closes it.
             }
             // Chat lines are small and should go out at once, not wait for Nagle's algorithm.
             let _ = stream.set_nodelay(true);
             liveness::set_keepalive(socket2::SockRef::from(&stream), config.liveness.keepalive, n);
             let slot = self.insert(Client::new(stream, peer, Instant::now()));
             let Some(client) = self.get(slot) else { continue };
+            step!(n, "register({}, READABLE)", client.fd());
             if let Err(e) = registry.register(
                 &mut client.stream,
                 Token(slot + FIRST_CLIENT),
@@ -206,12 +224,17 @@ impl Room {
             if client.closing.is_some() {
                 return; // It said goodbye, or we did: nothing more is read from it.
             }
+            step!(n, &client.stream, "recv({})", client.fd());
             let got = match client.stream.read(scratch) {
                 Ok(got) => got,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    let call = || format!("recv({})", client.fd());
+                    would_block(n, &client.stream, call, "nothing more has arrived");
+                    return;
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
-                    narrate!(n, "recv({}) -> {e}", client.fd());
+                    narrate!(n, &client.stream, "recv({}) -> {e}", client.fd());
                     self.leave(slot, e.to_string(), true);
                     return;
                 }
@@ -221,7 +244,7 @@ impl Room {
             if got == 0 {
                 // recv() returned 0: the client closed its sending side. Between frames that
                 // is a goodbye; inside one, the frame is lost.
-                narrate!(n, "recv({}) -> 0 bytes (peer closed)", client.fd());
+                narrate!(n, &client.stream, "recv({}) -> 0 bytes (peer closed)", client.fd());
                 let reason = match client.decoder.unfinished() {
                     None => String::new(),
                     Some((have, want)) => {
@@ -232,7 +255,7 @@ impl Room {
                 return;
             }
             // ANCHOR_END: peer_closed
-            narrate!(n, "recv({}) -> {got} bytes", client.fd());
+            narrate!(n, &client.stream, "recv({}) -> {got} bytes", client.fd());
             client.decoder.extend(&scratch[..got]);
             // A short read means the receive buffer is empty now (epoll(7)); the next data
             // raises a new edge. Not when the event also reported the FIN: read on to find it.
@@ -305,6 +328,7 @@ impl Room {
             };
             if wanted != client.interest {
                 let token = Token(slot + FIRST_CLIENT);
+                step!(n, "reregister({}, {wanted:?})", client.fd());
                 if registry.reregister(&mut client.stream, token, wanted).is_ok() {
                     narrate!(
                         n,
@@ -325,7 +349,7 @@ impl Room {
         for slot in doomed {
             let Some(mut client) = self.remove(slot) else { continue };
             let _ = registry.deregister(&mut client.stream);
-            narrate!(self.n, "close({}) peer {}", client.fd(), client.peer);
+            narrate::close(self.n, client.stream, &format!(" peer {}", client.peer));
         }
     }
 

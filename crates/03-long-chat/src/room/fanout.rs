@@ -20,9 +20,10 @@ use std::time::{Duration, Instant};
 
 use common::narrate;
 use common::narrate::Narrator;
+use common::step;
 use common::text::{escape_controls, human_bytes};
 
-use super::state::{Client, Room};
+use super::state::{Client, Room, would_block};
 use crate::frame::{Frame, Kind};
 
 // ANCHOR: outbox_limit
@@ -183,9 +184,16 @@ pub(super) fn holds_back(client: &Client, now: Instant) -> bool {
 /// send is normal on a non-blocking socket.
 pub(super) fn flush(client: &mut Client, n: Narrator) -> io::Result<()> {
     while client.pending() > 0 {
+        step!(n, &client.stream, "send({}, {} bytes)", client.fd(), client.pending());
         match client.stream.write(&client.out[client.sent..]) {
             Ok(written) => {
-                narrate!(n, "send({}, {} bytes) -> {written}", client.fd(), client.pending());
+                narrate!(
+                    n,
+                    &client.stream,
+                    "send({}, {} bytes) -> {written}",
+                    client.fd(),
+                    client.pending()
+                );
                 let short = written < client.pending();
                 client.sent += written;
                 if written > 0 {
@@ -195,7 +203,11 @@ pub(super) fn flush(client: &mut Client, n: Narrator) -> io::Result<()> {
                     break; // The send buffer is full: write interest tells us when it is not.
                 }
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                let call = || format!("send({}, {} bytes)", client.fd(), client.pending());
+                would_block(n, &client.stream, call, "the send buffer is full");
+                break;
+            }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         }
