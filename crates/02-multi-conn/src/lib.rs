@@ -10,7 +10,6 @@
 //! - [`shared`] and [`limits`]: the settings and counters the modes share, and the
 //!   open-files limit the server and the client both raise;
 //! - [`slots`]: the slot table the event loop keeps its clients in (chapter 03's room too);
-//! - [`stepping`]: under `--step`, a line for a non-blocking call that found nothing to do.
 
 pub mod client;
 pub mod demo;
@@ -19,5 +18,4 @@ pub mod poll;
 pub mod server;
 pub mod shared;
 pub mod slots;
-pub mod stepping;
 pub mod threads;

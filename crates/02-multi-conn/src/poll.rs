@@ -35,7 +35,7 @@ use mio::{Events, Interest, Poll, Registry, Token, Waker};
 
 use crate::shared::{Config, Stats};
 use crate::slots::Slots;
-use crate::stepping::would_block;
+use common::narrate::would_block;
 
 mod connection;
 
@@ -165,7 +165,7 @@ impl EventLoop<'_> {
                 // back-off timer, instead of spinning on an error that will repeat.
                 Err(e) => match self.accept_errors.after_error(&e) {
                     AcceptStep::WaitForReadiness => {
-                        would_block(n, &self.listener, format_args!("accept()"), "queue empty");
+                        would_block(n, &self.listener, || "accept()".to_owned(), "queue empty");
                         return Ok(());
                     }
                     AcceptStep::AcceptAgain => continue,

@@ -125,7 +125,7 @@ fn each_enter_runs_one_call_and_c_runs_on() {
     // The loop accepts until the queue is empty: the call that finds it empty says so.
     assert_eq!(next, "accept()");
     let (said, next) = term.enter("server");
-    assert_eq!(said, ["[server] accept() -> WouldBlock (queue empty)"]);
+    assert_eq!(said, ["[server] accept() -> EAGAIN (queue empty)"]);
     assert!(next.starts_with("recv(fd "), "{next}");
     let (said, next) = term.enter("server");
     assert_eq!(said.len(), 1);

@@ -30,10 +30,11 @@ use mio::{Events, Interest, Poll, Registry, Token, Waker};
 pub use self::fanout::{MAX_OUTBOX_BYTES, MAX_READER_STALL, PAUSE_READING_AT};
 use self::fanout::{flush, holds_back, queue};
 pub use self::state::Stats;
-use self::state::{Client, Room, would_block};
+use self::state::{Client, Room};
 use crate::config::Config;
 use crate::frame::{Frame, Kind};
 use crate::liveness;
+use common::narrate::would_block;
 
 /// Bytes asked for in each `recv`.
 const READ_CHUNK: usize = 64 << 10;

@@ -108,7 +108,7 @@ fn each_enter_runs_one_call_of_the_event_loop_and_c_runs_on() {
     let (between, _) = term.expect_line("[server] close(fd");
     assert!(!between.iter().any(|l| l.contains("next:")), "paused after `c`: {between:?}");
 
-    term.type_raw("\x03");
+    term.type_keys("\x03");
     term.expect_line("server stopped: 1 client joined");
     let done = term.finish();
     assert!(done.status.success(), "Ctrl-C is a clean stop: {done:?}");
@@ -177,7 +177,7 @@ fn step_without_a_terminal_is_a_usage_error() {
 #[test]
 fn step_with_the_line_editor_on_the_terminal_is_a_usage_error() {
     // stdin is the terminal: the chat's editor would read it too. Refused before connecting.
-    let Some(term) = on_terminal(&["client", "--port", "1", "--step"]) else { return };
+    let Some(mut term) = on_terminal(&["client", "--port", "1", "--step"]) else { return };
     term.expect_line("where the chat's line editor reads too");
     let done = term.finish();
     assert_eq!(done.status.code(), Some(2), "{done:?}");

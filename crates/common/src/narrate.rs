@@ -209,6 +209,23 @@ macro_rules! step {
     };
 }
 
+/// A call that found nothing to do on a non-blocking socket: `accept` with an empty queue,
+/// `recv` with nothing received, `send` with a full send buffer. It returns `EAGAIN` at once
+/// and the event loop goes back to `poll`. `--trace` leaves these out (they follow every burst
+/// of work and say only "come back later"), but under `--step` the class was shown the call
+/// before it ran, so each Enter shows what its call returned. `call` is a closure so that,
+/// off, nothing is formatted: this sits on the event loops' hot path.
+pub fn would_block<S: Watch + ?Sized>(
+    n: Narrator,
+    socket: &S,
+    call: impl FnOnce() -> String,
+    why: &str,
+) {
+    if n.is_on() && step::is_on() {
+        crate::narrate!(n, socket, "{} -> EAGAIN ({why})", call());
+    }
+}
+
 /// `close()`: pauses before it (`--step`), narrates it, closes `socket` by dropping it, then
 /// shows what the kernel keeps of the connection (`--kernel`): FIN-WAIT, TIME-WAIT or nothing.
 /// `note` follows the call on the line, as in `close(fd 3) (the listening socket)`.

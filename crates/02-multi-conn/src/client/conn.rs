@@ -15,7 +15,7 @@ use mio::{Interest, Registry, Token};
 
 use super::report::Histogram;
 use super::{Job, TUTORIAL_MESSAGES};
-use crate::stepping::would_block;
+use common::narrate::would_block;
 
 /// What every connection of a run does alike.
 pub(super) struct Plan {
@@ -186,7 +186,7 @@ fn send_due(conn: &mut Conn, plan: &Plan) -> Result<()> {
                 conn.sent += written;
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                let call = format_args!("connection {id}: send({size} bytes)");
+                let call = || format!("connection {id}: send({size} bytes)");
                 would_block(n, &conn.stream, call, "send buffer full");
                 break;
             }
@@ -232,7 +232,7 @@ fn receive_echo(conn: &mut Conn, scratch: &mut [u8], plan: &Plan) -> Result<()> 
                 conn.received += got;
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                let call = format_args!("connection {id}: recv({})", scratch.len());
+                let call = || format!("connection {id}: recv({})", scratch.len());
                 would_block(n, &conn.stream, call, "nothing received");
                 break;
             }

@@ -16,7 +16,7 @@ use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
 
 use crate::shared::Stats;
-use crate::stepping::would_block;
+use common::narrate::would_block;
 
 /// Pending output per connection before we stop reading from it: a slow reader costs us at
 /// most this much memory (plus one read).
@@ -122,12 +122,7 @@ pub(super) fn pump(
                 }
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                would_block(
-                    n,
-                    &conn.stream,
-                    format_args!("recv({})", fd(conn)),
-                    "nothing received",
-                );
+                would_block(n, &conn.stream, || format!("recv({})", fd(conn)), "nothing received");
                 break;
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -163,7 +158,7 @@ pub(super) fn flush(conn: &mut Connection, n: Narrator) -> io::Result<()> {
                 }
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                let call = format_args!("send({})", fd(conn));
+                let call = || format!("send({})", fd(conn));
                 would_block(n, &conn.stream, call, "send buffer full");
                 break;
             }

@@ -23,8 +23,9 @@ use common::narrate::Narrator;
 use common::step;
 use common::text::{escape_controls, human_bytes};
 
-use super::state::{Client, Room, would_block};
+use super::state::{Client, Room};
 use crate::frame::{Frame, Kind};
+use common::narrate::would_block;
 
 // ANCHOR: outbox_limit
 /// Bytes waiting to be sent to one client before the server gives up on it: about 5,000

@@ -9,8 +9,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use common::narrate;
-use common::narrate::{Narrator, Watch};
+use common::narrate::Narrator;
 use common::text::plural;
 use mio::Interest;
 use mio::net::TcpStream;
@@ -87,16 +86,6 @@ impl Client {
             Some(name) => format!("{name} ({})", self.peer),
             None => self.peer.to_string(),
         }
-    }
-}
-
-/// A call that found nothing to do on a non-blocking socket (`EAGAIN`): the event loop makes
-/// these all the time, so `--trace` does not print them. With `--step` it does: the class was
-/// shown the call before it ran, and each Enter shows what its call returned.
-/// `call` is a closure so that, off, nothing is formatted.
-pub(super) fn would_block(n: Narrator, socket: &impl Watch, call: impl Fn() -> String, why: &str) {
-    if n.is_on() && narrate::step::is_on() {
-        narrate!(n, socket, "{} -> EAGAIN ({why})", call());
     }
 }
 
