@@ -14,8 +14,8 @@ use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use common::narrate;
 use common::timeout::is_timeout;
+use common::{narrate, step};
 
 use crate::error::{Kind, fail, fail_because, kind_of_io};
 use crate::target::Origin;
@@ -164,13 +164,14 @@ impl Connection {
         let wait = self.timeouts.next_wait(self.timeouts.idle)?;
         self.stream.tcp().set_write_timeout(Some(wait))?;
         self.wire.sent(data);
+        step!(self.wire.narrator, self.stream.tcp(), "sendall({} bytes)", data.len());
         let result = match &mut self.stream {
             Stream::Plain(tcp) => tcp.write_all(data),
             Stream::Tls(tls) => tls.write_all(data).and_then(|()| tls.flush()),
         };
         match result {
             Ok(()) => {
-                narrate!(self.wire.narrator, "sendall({} bytes)", data.len());
+                narrate!(self.wire.narrator, self.stream.tcp(), "sendall({} bytes)", data.len());
                 Ok(())
             }
             Err(e) if is_timeout(&e) => Err(self.timeouts.timeout_error("sending", wait)),
@@ -213,6 +214,9 @@ impl Connection {
         if !self.buffered().is_empty() {
             return IdleState::Unsolicited(self.buffered().len());
         }
+        // With --kernel, the pause shows what the kernel holds: a FIN from the server turns
+        // the connection to CLOSE-WAIT before any recv() notices it.
+        step!(self.wire.narrator, self.stream.tcp(), "recv(non-blocking)");
         if self.eof || self.stream.tcp().set_nonblocking(true).is_err() {
             return IdleState::Closed;
         }
@@ -228,16 +232,28 @@ impl Connection {
         }
         match result {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                narrate!(self.wire.narrator, "recv(non-blocking) -> EAGAIN (idle, reusable)");
+                narrate!(
+                    self.wire.narrator,
+                    self.stream.tcp(),
+                    "recv(non-blocking) -> EAGAIN (idle, reusable)"
+                );
                 IdleState::Quiet
             }
             Ok(0) | Err(_) => {
-                narrate!(self.wire.narrator, "recv(non-blocking) -> 0 bytes (peer closed)");
+                narrate!(
+                    self.wire.narrator,
+                    self.stream.tcp(),
+                    "recv(non-blocking) -> 0 bytes (peer closed)"
+                );
                 self.eof = true;
                 IdleState::Closed
             }
             Ok(n) => {
-                narrate!(self.wire.narrator, "recv(non-blocking) -> {n} bytes (unasked for)");
+                narrate!(
+                    self.wire.narrator,
+                    self.stream.tcp(),
+                    "recv(non-blocking) -> {n} bytes (unasked for)"
+                );
                 self.wire.received(&self.buf[..n]);
                 self.start = 0;
                 self.end = n;
@@ -268,6 +284,8 @@ impl Connection {
         }
         let wait = self.timeouts.next_wait(self.timeouts.idle)?;
         self.stream.tcp().set_read_timeout(Some(wait))?;
+        let call = if matches!(self.stream, Stream::Plain(_)) { "recv" } else { "tls read" };
+        step!(self.wire.narrator, self.stream.tcp(), "{call}({})", self.buf.len() - self.end);
         let into = &mut self.buf[self.end..];
         let result = match &mut self.stream {
             Stream::Plain(tcp) => tcp.read(into),
@@ -286,9 +304,8 @@ impl Connection {
         // ANCHOR: fill_result
         match result {
             Ok(n) => {
-                let call =
-                    if matches!(self.stream, Stream::Plain(_)) { "recv" } else { "tls read" };
-                narrate!(self.wire.narrator, "{call}({}) -> {n} bytes", self.buf.len() - self.end);
+                let (conn, left) = (self.stream.tcp(), self.buf.len() - self.end);
+                narrate!(self.wire.narrator, conn, "{call}({left}) -> {n} bytes");
                 self.wire.received(&self.buf[self.end..self.end + n]);
                 self.end += n;
                 self.eof = n == 0;
@@ -310,11 +327,19 @@ impl Connection {
     // ANCHOR_END: fill_result
 
     /// Closes the connection; for TLS, says goodbye with a close_notify alert first.
-    pub fn close(mut self) {
-        if let Stream::Tls(tls) = &mut self.stream {
-            tls.conn.send_close_notify();
-            let _ = tls.conn.write_tls(&mut tls.sock);
-        }
-        narrate!(self.wire.narrator, "close({})", common::narrate::fd(self.stream.tcp()));
+    ///
+    /// With `--kernel`, the line after `close()` shows what the kernel keeps: FIN-WAIT while
+    /// the server has not closed its side yet (we closed first, as a client usually does),
+    /// gone when it had already closed.
+    pub fn close(self) {
+        let tcp = match self.stream {
+            Stream::Plain(tcp) => tcp,
+            Stream::Tls(mut tls) => {
+                tls.conn.send_close_notify();
+                let _ = tls.conn.write_tls(&mut tls.sock);
+                tls.sock
+            }
+        };
+        narrate::close(self.wire.narrator, tcp, "");
     }
 }

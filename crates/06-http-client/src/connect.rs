@@ -11,7 +11,7 @@ use std::thread;
 
 use anyhow::Context;
 use ch01_echo::connect::connect_addrs;
-use common::narrate;
+use common::{narrate, step};
 use rustls::pki_types::ServerName;
 
 use crate::conn::{Connection, Stream, Timeouts};
@@ -136,8 +136,9 @@ fn connect_first(
                 // The request head goes out in one write, but a body may follow in a second:
                 // without TCP_NODELAY, Nagle's algorithm would hold it back until the first
                 // is acknowledged, and the server's delayed ACK can make that 40 ms.
+                step!(wire.narrator, &tcp, "setsockopt(IPPROTO_TCP, TCP_NODELAY, 1)");
                 tcp.set_nodelay(true).context("could not set TCP_NODELAY")?;
-                narrate!(wire.narrator, "setsockopt(IPPROTO_TCP, TCP_NODELAY, 1)");
+                narrate!(wire.narrator, &tcp, "setsockopt(IPPROTO_TCP, TCP_NODELAY, 1)");
                 wire.info(&format!(
                     "Connected to {} ({}) port {} (#{id})",
                     target.host,

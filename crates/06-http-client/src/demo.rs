@@ -18,8 +18,8 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use ch01_echo::listen::{ListenOptions, listen};
 use common::accept::AcceptPolicy;
-use common::narrate;
 use common::narrate::Narrator;
+use common::{narrate, step};
 
 use crate::client;
 use crate::options::Options;
@@ -61,6 +61,14 @@ pub fn run(trace: bool) -> Result<()> {
     client::run(options, Wire::new(true, Narrator::new("client", trace), None))?;
 
     narrate!(demo, "2. the tutorial's loop: recv(1024) until a recv returns fewer than 1024 bytes");
+    if narrate::step::is_on() {
+        // The lesson is timing: a server paused at Enter would make every reply look late.
+        narrate!(
+            demo,
+            "--step runs on from here: part 2 is about timing, and a pause would change it"
+        );
+        narrate::step::run_on();
+    }
     for (path, total) in [("/slow", SLOW_BODY_LEN), ("/exact", EXACT_RESPONSE_LEN)] {
         let mut stream =
             TcpStream::connect(addr).context("could not connect to the demo server")?;
@@ -96,6 +104,7 @@ const EXACT_RESPONSE_LEN: usize = 1024;
 fn serve(listener: &TcpListener, n: Narrator) {
     let mut accept_errors = AcceptPolicy::new(n);
     loop {
+        step!(n, listener, "accept()");
         let stream = match listener.accept() {
             Ok((stream, _)) => stream,
             // Out of descriptors, retrying at once would burn a core: common::accept pauses.
@@ -106,7 +115,7 @@ fn serve(listener: &TcpListener, n: Narrator) {
         };
         accept_errors.accepted();
         let peer = stream.peer_addr().map(|p| p.to_string()).unwrap_or_default();
-        narrate!(n, "accept() -> {}, peer {peer}", common::narrate::fd(&stream));
+        narrate!(n, (listener, &stream), "accept() -> {}, peer {peer}", narrate::fd(&stream));
         // One thread per connection, as in chapter 02: the tutorial's hung loop keeps its
         // connection open while the next one is served.
         thread::spawn(move || {
@@ -120,9 +129,14 @@ fn serve_client(mut stream: TcpStream, n: Narrator) -> std::io::Result<()> {
     let mut buf = Vec::new();
     loop {
         let Some(path) = read_request_path(&mut stream, &mut buf)? else {
-            narrate!(n, "recv() -> 0 bytes (the client closed); close()");
+            // With --kernel: CLOSE-WAIT, the client's FIN has arrived; returning drops the
+            // stream, which sends ours.
+            narrate!(n, &stream, "recv() -> 0 bytes (the client closed); close()");
             return Ok(());
         };
+        // One pause per response: with --kernel it shows the request already read and the
+        // connection ESTABLISHED, before the response goes out.
+        step!(n, &stream, "sendall(the response to GET {path})");
         let body = "Hello from the demo server!\n";
         match path.as_str() {
             "/" => {
@@ -151,7 +165,11 @@ fn serve_client(mut stream: TcpStream, n: Narrator) -> std::io::Result<()> {
                 let body = vec![b's'; SLOW_BODY_LEN];
                 stream.write_all(head.as_bytes())?;
                 stream.write_all(&body[..1000])?;
-                narrate!(n, "GET /slow -> sent the head and 1000 bytes; the other 2000 in 200 ms");
+                narrate!(
+                    n,
+                    &stream,
+                    "GET /slow -> sent the head and 1000 bytes; the other 2000 in 200 ms"
+                );
                 thread::sleep(Duration::from_millis(200));
                 stream.write_all(&body[1000..])?;
             }

@@ -30,7 +30,7 @@ use ch06_http_client::target::Target;
 use ch06_http_client::tls::Trust;
 use ch06_http_client::wire::Wire;
 use clap::{Args, Parser, Subcommand};
-use common::narrate::Narrator;
+use common::narrate::{Narrator, TraceArgs};
 
 /// One day: the longest `--connect-timeout`, `--max-time` or `--idle-timeout`, so a typo
 /// (`-m 36000000`) is caught rather than waited out.
@@ -50,6 +50,7 @@ const MAX_SECONDS: f64 = 86_400.0;
                   `06-http-client demo` starts a tiny server in the process and fetches from it.",
     after_help = "Examples:\n  \
                   06-http-client -v http://127.0.0.1:8000/\n  \
+                  06-http-client --step --kernel http://127.0.0.1:8000/   pause at each call\n  \
                   06-http-client -i -H 'Accept: text/plain' http://[::1]:8000/\n  \
                   06-http-client -d 'name=ada' -L http://127.0.0.1:8000/post\n  \
                   06-http-client --json '{\"a\":1}' http://127.0.0.1:8000/post\n  \
@@ -62,6 +63,10 @@ const MAX_SECONDS: f64 = 86_400.0;
                   verified, 63 body larger than --max-filesize."
 )]
 struct Cli {
+    /// `--trace`, `--step` and `--kernel`, for fetches and the demo alike.
+    #[command(flatten)]
+    trace: TraceArgs,
+
     #[command(subcommand)]
     command: Option<Command>,
 
@@ -71,12 +76,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// A tiny HTTP server in this process, and the client fetching from it with -v.
-    Demo {
-        /// Also print every socket call of the client (connect, send, recv, close).
-        #[arg(long)]
-        trace: bool,
-    },
+    /// A tiny HTTP server in this process, and the client fetching from it with -v (the
+    /// server's calls are always narrated; --trace adds the client's).
+    Demo,
 }
 
 #[derive(Args)]
@@ -130,10 +132,6 @@ struct FetchArgs {
     /// Write every byte sent and received to FILE (`-` = stderr), as offset + text rows.
     #[arg(long = "trace-ascii", value_name = "FILE")]
     trace_ascii: Option<PathBuf>,
-
-    /// Print every socket call (connect, send, recv, close), as in every chapter.
-    #[arg(long)]
-    trace: bool,
 
     /// Follow redirects (301, 302, 303, 307, 308).
     #[arg(short = 'L', long = "location")]
@@ -200,7 +198,7 @@ fn data_arg(text: &str, strip_newlines: bool) -> anyhow::Result<Vec<u8>> {
     Ok(data)
 }
 
-fn options(args: FetchArgs) -> anyhow::Result<(Options, Wire)> {
+fn options(args: FetchArgs, narrated: bool) -> anyhow::Result<(Options, Wire)> {
     let urls = args.urls.iter().map(|text| Target::parse(text)).collect::<anyhow::Result<_>>()?;
     let mut options = Options::new(urls);
     let body = if !args.json.is_empty() {
@@ -257,7 +255,7 @@ fn options(args: FetchArgs) -> anyhow::Result<(Options, Wire)> {
             fail_because(Kind::Write, format!("could not create {}", path.display()), e)
         })?)),
     };
-    let wire = Wire::new(args.verbose, Narrator::new("client", args.trace), trace);
+    let wire = Wire::new(args.verbose, Narrator::new("client", narrated), trace);
     Ok((options, wire))
 }
 
@@ -317,9 +315,10 @@ fn hint(kind: Kind, err: &anyhow::Error) -> Option<&'static str> {
 fn main() -> ExitCode {
     common::report::install_panic_hook();
     let cli = Cli::parse();
+    let trace = cli.trace.start::<Cli>();
     let result = match cli.command {
-        Some(Command::Demo { trace }) => demo::run(trace),
-        None => options(cli.fetch).and_then(|(options, wire)| client::run(options, wire)),
+        Some(Command::Demo) => demo::run(trace),
+        None => options(cli.fetch, trace).and_then(|(options, wire)| client::run(options, wire)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -14,8 +14,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use common::narrate;
-use common::narrate::Narrator;
+use common::narrate::{Narrator, family, fd};
+use common::{narrate, step};
 use serde::Serialize;
 use socket2::{Domain, Protocol, Socket, Type};
 
@@ -64,19 +64,18 @@ pub fn run(
 ) -> Result<Outcome> {
     let (server, client) = (Narrator::new("server", trace), Narrator::new("client", trace));
     let any_port = SocketAddr::new(host, 0);
+    step!(server, "socket({}, SOCK_STREAM)", family(host));
     let listener = Socket::new(Domain::for_address(any_port), Type::STREAM, Some(Protocol::TCP))
         .context("could not create a socket")?;
-    narrate!(
-        server,
-        "socket({}, SOCK_STREAM) -> {}",
-        common::narrate::family(host),
-        common::narrate::fd(&listener)
-    );
+    narrate!(server, "socket({}, SOCK_STREAM) -> {}", family(host), fd(&listener));
+    step!(server, "bind({any_port})");
     listener.bind(&any_port.into()).with_context(|| format!("could not bind {any_port}"))?;
     let addr = listener.local_addr()?.as_socket().context("a TCP socket has an IP address")?;
     narrate!(server, "bind({any_port}) -> port {}", addr.port());
+    step!(server, "listen(backlog={backlog})");
     listener.listen(backlog).context("could not listen")?;
-    narrate!(server, "listen(backlog={backlog})");
+    narrate::kernel::note_backlog(&listener, backlog);
+    narrate!(server, &listener, "listen(backlog={backlog})");
     println!("listening on {addr} with listen(backlog={backlog}); accept() is never called");
 
     // ANCHOR_END: backlog
@@ -87,18 +86,28 @@ pub fn run(
     for i in 1..=connections {
         let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))
             .context("could not create a socket")?;
+        // With --kernel, the pause shows the listener's accept queue before each connect(),
+        // and the line after it both sockets: queued (ESTAB), or SYN-SENT when the SYN was
+        // dropped.
+        step!(client, &listener, "connect({addr})");
         let started = Instant::now();
         match socket.connect_timeout(&addr.into(), timeout) {
             Ok(()) => {
-                narrate!(client, "connect({addr}) -> ok, {}", common::narrate::fd(&socket));
+                // Timed before the narration: --kernel's look at the socket table takes time.
+                let took = started.elapsed();
+                narrate!(client, (&listener, &socket), "connect({addr}) -> ok, {}", fd(&socket));
                 println!(
                     "connection {i}: connected in {:.1} ms: the kernel finished the handshake and queued it",
-                    started.elapsed().as_secs_f64() * 1000.0
+                    took.as_secs_f64() * 1000.0
                 );
                 open.push(socket);
             }
             Err(e) if common::timeout::is_timeout(&e) => {
-                narrate!(client, "connect({addr}) -> no answer in {timeout:?}");
+                narrate!(
+                    client,
+                    (&listener, &socket),
+                    "connect({addr}) -> no answer in {timeout:?}"
+                );
                 println!(
                     "connection {i}: timed out after {} ms: the queue is full, the kernel dropped the SYN",
                     timeout.as_millis()
@@ -150,6 +159,7 @@ pub fn run(
          retrying,\nso a busy server looks slow rather than down; accept() faster, or raise \
          the backlog (and somaxconn)."
     );
+    step!(server, &listener, "close() (the listener and its {} queued connections)", open.len());
     narrate!(server, "close() (the listener and its {} queued connections)", open.len());
     Ok(outcome)
 }

@@ -20,8 +20,8 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use common::narrate;
-use common::narrate::Narrator;
+use common::narrate::{Narrator, family, fd};
+use common::{narrate, step};
 use serde::Serialize;
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
@@ -133,26 +133,24 @@ impl Outcome {
 /// on this machine, or the port is taken.
 pub fn listen(spec: BindSpec, port: u16, n: Narrator) -> Result<Socket> {
     let addr = SocketAddr::new(spec.addr, port);
+    step!(n, "socket({}, SOCK_STREAM)", family(spec.addr));
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))
-        .with_context(|| {
-            format!("could not create an {} socket", common::narrate::family(spec.addr))
-        })?;
-    narrate!(
-        n,
-        "socket({}, SOCK_STREAM) -> {}",
-        common::narrate::family(spec.addr),
-        common::narrate::fd(&socket)
-    );
+        .with_context(|| format!("could not create an {} socket", family(spec.addr)))?;
+    narrate!(n, &socket, "socket({}, SOCK_STREAM) -> {}", family(spec.addr), fd(&socket));
     if spec.addr.is_ipv6() {
         // Whether a `::` socket also takes IPv4 differs between systems (Linux: no by default
         // via net.ipv6.bindv6only=0, i.e. it does; Windows: it does not), so we always say.
+        step!(n, &socket, "setsockopt(IPPROTO_IPV6, IPV6_V6ONLY, {})", u8::from(spec.v6only));
         socket.set_only_v6(spec.v6only).context("could not set IPV6_V6ONLY")?;
         narrate!(n, "setsockopt(IPPROTO_IPV6, IPV6_V6ONLY, {})", u8::from(spec.v6only));
     }
+    step!(n, &socket, "bind({addr})");
     socket.bind(&addr.into()).with_context(|| format!("could not bind {addr}"))?;
-    narrate!(n, "bind({addr})");
+    narrate!(n, &socket, "bind({addr})");
+    step!(n, &socket, "listen(backlog={BACKLOG})");
     socket.listen(BACKLOG).with_context(|| format!("could not listen on {addr}"))?;
-    narrate!(n, "listen(backlog={BACKLOG})");
+    narrate::kernel::note_backlog(&socket, BACKLOG);
+    narrate!(n, &socket, "listen(backlog={BACKLOG})");
     Ok(socket)
 }
 // ANCHOR_END: listen
@@ -161,19 +159,16 @@ pub fn listen(spec: BindSpec, port: u16, n: Narrator) -> Result<Socket> {
 /// `socket()` and `connect()` to `target`, bounded by [`CONNECT_TIMEOUT`]. The returned socket
 /// (on success) keeps the connection open until it is dropped.
 pub fn connect(target: SocketAddr, n: Narrator) -> (Outcome, Option<Socket>) {
+    step!(n, "socket({}, SOCK_STREAM)", family(target.ip()));
     let socket = match Socket::new(Domain::for_address(target), Type::STREAM, Some(Protocol::TCP)) {
         Ok(socket) => socket,
         Err(e) => return (Outcome::Error { error: e.to_string() }, None),
     };
-    narrate!(
-        n,
-        "socket({}, SOCK_STREAM) -> {}",
-        common::narrate::family(target.ip()),
-        common::narrate::fd(&socket)
-    );
+    narrate!(n, &socket, "socket({}, SOCK_STREAM) -> {}", family(target.ip()), fd(&socket));
+    step!(n, &socket, "connect({target})");
     match socket.connect_timeout(&target.into(), CONNECT_TIMEOUT) {
         Ok(()) => {
-            narrate!(n, "connect({target}) -> ok");
+            narrate!(n, &socket, "connect({target}) -> ok");
             (Outcome::Ok { seen_as: None }, Some(socket))
         }
         Err(e) => {
@@ -229,15 +224,12 @@ pub fn run_row(spec: BindSpec, targets: &[IpAddr], trace: bool) -> Row {
         if conn.is_some() {
             // Prove the connection reached *this* listener, and see the client's address as
             // the server sees it.
+            step!(server, &listener, "accept()");
             match listener.accept() {
                 Ok((accepted, peer)) => {
                     let peer = peer.as_socket().map(|p| p.ip().to_string());
-                    narrate!(
-                        server,
-                        "accept() -> {}, peer {}",
-                        common::narrate::fd(&accepted),
-                        peer.as_deref().unwrap_or("?")
-                    );
+                    let (seen, conn) = (peer.as_deref().unwrap_or("?"), fd(&accepted));
+                    narrate!(server, (&listener, &accepted), "accept() -> {conn}, peer {seen}");
                     outcome = Outcome::Ok { seen_as: peer };
                 }
                 Err(e) => {
@@ -249,7 +241,7 @@ pub fn run_row(spec: BindSpec, targets: &[IpAddr], trace: bool) -> Row {
         cells.push(Cell { target: target.to_string(), outcome, why });
         // The accepted socket and the client socket close here, at the end of the iteration.
     }
-    narrate!(server, "close({}) (the listener)", common::narrate::fd(&listener));
+    narrate::close(server, listener, " (the listener)");
     let listener_addr = local.map_or_else(|| spec.to_string(), |a| a.to_string());
     Row { bind: spec.to_string(), listener: Ok(listener_addr), cells }
 }

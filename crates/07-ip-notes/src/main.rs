@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use anyhow::{Result, bail};
 use clap::{Parser, Subcommand};
+use common::narrate::TraceArgs;
 
 use ch07_ip_notes::bind_matrix::{self, BindSpec};
 use ch07_ip_notes::classify::{self, Input};
@@ -43,14 +44,15 @@ use ch07_ip_notes::{backlog, demo, interfaces, lab, resolve, reuseaddr, sockopts
                   07-ip-notes classify 192.168.1.77/26 100.64.0.1 fe80::1\n  \
                   07-ip-notes classify --json 10.0.0.1 | jq .\n  \
                   07-ip-notes bind-matrix --trace\n  \
+                  07-ip-notes backlog --step --kernel   pause at each call; show the kernel's view\n  \
                   07-ip-notes bind-matrix --bind ::+v6only --targets 127.0.0.1,::1\n  \
                   07-ip-notes sockets --state listen\n  \
                   sudo 07-ip-notes lab"
 )]
 struct Cli {
-    /// Print every socket call as it happens (to stderr), named as in C and Python.
-    #[arg(long, global = true)]
-    trace: bool,
+    /// `--trace`, `--step` and `--kernel`, for the experiments that make socket calls.
+    #[command(flatten)]
+    trace: TraceArgs,
 
     #[command(subcommand)]
     command: Command,
@@ -216,7 +218,7 @@ fn print_json<T: serde::Serialize>(value: &T) -> Result<()> {
 }
 
 fn run(cli: Cli) -> Result<()> {
-    let trace = cli.trace;
+    let trace = cli.trace.start::<Cli>();
     match cli.command {
         Command::Classify { addresses, json } => {
             let reports: Vec<_> = addresses.into_iter().map(classify::classify).collect();

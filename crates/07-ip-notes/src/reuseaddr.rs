@@ -18,8 +18,8 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use common::narrate;
-use common::narrate::Narrator;
+use common::narrate::{Narrator, family, fd};
+use common::{narrate, step};
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::sockets;
@@ -30,14 +30,11 @@ const TIME_WAIT_PATIENCE: Duration = Duration::from_secs(2);
 
 /// A TCP socket for `addr`'s family, with or without `SO_REUSEADDR`, narrated.
 fn new_socket(addr: SocketAddr, reuse: bool, n: Narrator) -> Result<Socket> {
+    step!(n, "socket({}, SOCK_STREAM)", family(addr.ip()));
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))
         .context("could not create a socket")?;
-    narrate!(
-        n,
-        "socket({}, SOCK_STREAM) -> {}",
-        common::narrate::family(addr.ip()),
-        common::narrate::fd(&socket)
-    );
+    narrate!(n, "socket({}, SOCK_STREAM) -> {}", family(addr.ip()), fd(&socket));
+    step!(n, "setsockopt(SOL_SOCKET, SO_REUSEADDR, {})", u8::from(reuse));
     socket.set_reuse_address(reuse).context("could not set SO_REUSEADDR")?;
     narrate!(n, "setsockopt(SOL_SOCKET, SO_REUSEADDR, {})", u8::from(reuse));
     Ok(socket)
@@ -55,35 +52,36 @@ pub fn run(host: std::net::IpAddr, trace: bool) -> Result<()> {
     // 1. A server with SO_REUSEADDR (as std and most servers do) accepts one client.
     let any_port = SocketAddr::new(host, 0);
     let listener = new_socket(any_port, true, server)?;
+    step!(server, "bind({any_port})");
     listener.bind(&any_port.into()).with_context(|| format!("could not bind {any_port}"))?;
     let addr = listener.local_addr()?.as_socket().context("a TCP socket has an IP address")?;
     narrate!(server, "bind({any_port}) -> port {}", addr.port());
+    step!(server, "listen(backlog=1)");
     listener.listen(1).context("could not listen")?;
-    narrate!(server, "listen(backlog=1)");
+    narrate::kernel::note_backlog(&listener, 1);
+    narrate!(server, &listener, "listen(backlog=1)");
     println!("1. a server listens on {addr} (SO_REUSEADDR=1), and a client connects");
+    step!(client, "connect({addr})");
     let mut conn_client =
         TcpStream::connect(addr).with_context(|| format!("could not connect to {addr}"))?;
-    narrate!(client, "connect({addr})");
+    narrate!(client, &conn_client, "connect({addr})");
+    step!(server, &listener, "accept()");
     let (conn_server, peer) = listener.accept().context("could not accept")?;
-    narrate!(
-        server,
-        "accept() -> {}, peer {}",
-        common::narrate::fd(&conn_server),
-        crate::bind_matrix::show_addr(&peer)
-    );
+    let (conn, seen) = (fd(&conn_server), crate::bind_matrix::show_addr(&peer));
+    narrate!(server, (&listener, &conn_server), "accept() -> {conn}, peer {seen}");
 
     // ANCHOR_END: listen_and_connect
     // ANCHOR: close_first
     // 2. The server closes first: *its* side goes to TIME_WAIT once the client closes too.
-    drop(conn_server);
-    narrate!(server, "close() (the connection: the server closes first)");
+    // With --kernel, each close() line shows what the kernel keeps of that side: the server's
+    // side is in FIN-WAIT until the client's FIN comes, then in TIME-WAIT (step 3).
+    narrate::close(server, conn_server, " (the connection: the server closes first)");
     let mut buf = [0u8; 1];
+    step!(client, &conn_client, "recv(1)");
     let got = conn_client.read(&mut buf).context("could not read")?;
-    narrate!(client, "recv(1) -> {got} bytes (the server's FIN)");
-    drop(conn_client);
-    narrate!(client, "close()");
-    drop(listener);
-    narrate!(server, "close() (the listener: the server has stopped)");
+    narrate!(client, &conn_client, "recv(1) -> {got} bytes (the server's FIN)");
+    narrate::close(client, conn_client, "");
+    narrate::close(server, listener, " (the listener: the server has stopped)");
     println!("2. the server closes the connection first, then stops listening");
 
     // 3. The socket table shows the server's port held by a connection nobody owns.
@@ -100,6 +98,7 @@ pub fn run(host: std::net::IpAddr, trace: bool) -> Result<()> {
     // ANCHOR: rebind
     // 4. A restart without SO_REUSEADDR fails ...
     let again = new_socket(addr, false, server)?;
+    step!(server, "bind({addr})");
     match again.bind(&addr.into()) {
         Ok(()) => println!(
             "4. bind({addr}) without SO_REUSEADDR -> ok (this system does not keep the port \
@@ -114,12 +113,15 @@ pub fn run(host: std::net::IpAddr, trace: bool) -> Result<()> {
 
     // 5. ... and with it, works.
     let again = new_socket(addr, true, server)?;
+    step!(server, "bind({addr})");
     again
         .bind(&addr.into())
         .with_context(|| format!("could not bind {addr} even with SO_REUSEADDR"))?;
     narrate!(server, "bind({addr})");
+    step!(server, "listen(backlog=1)");
     again.listen(1).context("could not listen")?;
-    narrate!(server, "listen(backlog=1)");
+    narrate::kernel::note_backlog(&again, 1);
+    narrate!(server, &again, "listen(backlog=1)");
     println!("5. bind({addr}) with SO_REUSEADDR    -> ok, listening again");
     println!(
         "\nstd's TcpListener::bind sets SO_REUSEADDR for you on Unix (not on Windows, where it \

@@ -9,8 +9,8 @@ use std::fmt::Write as _;
 use std::io;
 
 use anyhow::{Context, Result};
-use common::narrate;
 use common::narrate::Narrator;
+use common::{narrate, step};
 use socket2::{Domain, Protocol, Socket, Type};
 
 /// The four kinds of fresh socket compared, as column headings.
@@ -97,9 +97,10 @@ pub fn run(trace: bool) -> Result<String> {
     ];
     let mut sockets = Vec::new();
     for (domain, ty, proto, name) in specs {
+        step!(n, "socket({name})");
         let socket = Socket::new(domain, ty, Some(proto));
         if let Ok(s) = &socket {
-            narrate!(n, "socket({name}) -> {}", common::narrate::fd(s));
+            narrate!(n, s, "socket({name}) -> {}", common::narrate::fd(s));
         }
         sockets.push(socket.ok());
     }
@@ -107,6 +108,8 @@ pub fn run(trace: bool) -> Result<String> {
         Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP))
             .context("could not create a TCP socket")?;
     }
+    // One pause for the whole table: the calls below are the same getsockopt() over and over.
+    step!(n, "getsockopt() x {}, then close()", OPTIONS.len());
     let mut out = String::new();
     let _ = write!(out, "{:<18}", "option");
     for kind in KINDS {
