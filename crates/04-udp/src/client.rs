@@ -20,6 +20,7 @@ use anyhow::{Context, Result, bail};
 use common::narrate;
 use common::narrate::Narrator;
 use common::report::{Doing, Transport, doing};
+use common::step;
 use common::timeout::is_timeout;
 use socket2::{Domain, Protocol, Socket, Type};
 
@@ -67,7 +68,8 @@ pub struct Target {
 
 /// A UDP socket aimed at one server.
 pub struct UdpClient {
-    socket: UdpSocket,
+    /// Always `Some` until `drop` takes it to close it, narrated.
+    socket: Option<UdpSocket>,
     server: SocketAddr,
     connected: bool,
     n: Narrator,
@@ -82,10 +84,12 @@ impl UdpClient {
     pub fn open(target: &Target, n: Narrator) -> Result<Self> {
         let server = common::host::resolve(&target.host, target.port)?[0];
         let domain = Domain::for_address(server);
+        step!(n, "socket({}, SOCK_DGRAM)", common::narrate::family(server.ip()));
         let socket = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP))
             .context("could not create a socket")?;
         narrate!(
             n,
+            &socket,
             "socket({}, SOCK_DGRAM) -> {}",
             common::narrate::family(server.ip()),
             common::narrate::fd(&socket)
@@ -93,6 +97,7 @@ impl UdpClient {
         if target.broadcast {
             // Without SO_BROADCAST the kernel refuses to send to a broadcast address (EACCES),
             // so a program cannot flood a network by accident.
+            step!(n, "setsockopt(SOL_SOCKET, SO_BROADCAST, 1)");
             socket.set_broadcast(true).context("could not set SO_BROADCAST")?;
             narrate!(n, "setsockopt(SOL_SOCKET, SO_BROADCAST, 1)");
         }
@@ -104,26 +109,35 @@ impl UdpClient {
         } else {
             (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
         };
+        step!(n, &socket, "bind({any})");
         socket
             .bind(&any.into())
             .with_context(|| doing(Doing::Bind(Transport::Udp), "could not bind a local port"))?;
         let socket = UdpSocket::from(socket);
         narrate!(
             n,
+            &socket,
             "bind({any}) -> {}",
             socket.local_addr().map(|a| a.to_string()).unwrap_or_default()
         );
         if target.connect {
             // No handshake and no packet: the kernel only records the peer.
+            step!(n, &socket, "connect({server})");
             socket.connect(server).with_context(|| format!("could not connect to {server}"))?;
-            narrate!(n, "connect({server}) (UDP: no packet is sent)");
+            narrate!(n, &socket, "connect({server}) (UDP: no packet is sent)");
         }
         // SO_RCVTIMEO: a reply may never come, so no recv may wait forever.
+        step!(n, "setsockopt(SOL_SOCKET, SO_RCVTIMEO, {} ms)", target.timeout.as_millis());
         socket.set_read_timeout(Some(target.timeout)).context("could not set SO_RCVTIMEO")?;
         narrate!(n, "setsockopt(SOL_SOCKET, SO_RCVTIMEO, {} ms)", target.timeout.as_millis());
-        Ok(Self { socket, server, connected: target.connect, n })
+        Ok(Self { socket: Some(socket), server, connected: target.connect, n })
     }
     // ANCHOR_END: open_bind
+
+    /// The socket, open for as long as the client lives.
+    fn socket(&self) -> &UdpSocket {
+        self.socket.as_ref().expect("the socket is taken only when the client is dropped")
+    }
 
     /// The server's address.
     pub fn server(&self) -> SocketAddr {
@@ -137,9 +151,14 @@ impl UdpClient {
     /// When the kernel refuses it (too large, broadcast without `--broadcast`, an earlier
     /// ICMP error on a connected socket).
     pub fn send(&self, datagram: &[u8]) -> Result<()> {
+        let socket = self.socket();
+        match self.connected {
+            true => step!(self.n, socket, "send({} bytes)", datagram.len()),
+            false => step!(self.n, socket, "sendto({} bytes, {})", datagram.len(), self.server),
+        }
         let sent = match self.connected {
-            true => self.socket.send(datagram),
-            false => self.socket.send_to(datagram, self.server),
+            true => socket.send(datagram),
+            false => socket.send_to(datagram, self.server),
         };
         if let Err(e) = &sent {
             match self.connected {
@@ -154,8 +173,8 @@ impl UdpClient {
             doing(Doing::Send(Transport::Udp), what)
         })?;
         match self.connected {
-            true => narrate!(self.n, "send({} bytes)", datagram.len()),
-            false => narrate!(self.n, "sendto({} bytes, {})", datagram.len(), self.server),
+            true => narrate!(self.n, socket, "send({} bytes)", datagram.len()),
+            false => narrate!(self.n, socket, "sendto({} bytes, {})", datagram.len(), self.server),
         }
         Ok(())
     }
@@ -168,17 +187,19 @@ impl UdpClient {
     /// On a connected socket, `Connection refused` when the server's host answered an earlier
     /// datagram with ICMP port unreachable.
     pub fn recv(&self, buf: &mut [u8]) -> Result<Option<(usize, SocketAddr)>> {
+        let socket = self.socket();
+        step!(self.n, socket, "{}({})", self.recv_name(), buf.len());
         let received = match self.connected {
-            true => self.socket.recv(buf).map(|len| (len, self.server)),
-            false => self.socket.recv_from(buf),
+            true => socket.recv(buf).map(|len| (len, self.server)),
+            false => socket.recv_from(buf),
         };
         match received {
             Ok((len, from)) if self.connected => {
-                narrate!(self.n, "recv({}) -> {len} bytes", buf.len());
+                narrate!(self.n, socket, "recv({}) -> {len} bytes", buf.len());
                 Ok(Some((len, from)))
             }
             Ok((len, from)) => {
-                narrate!(self.n, "recvfrom({}) -> {len} bytes from {from}", buf.len());
+                narrate!(self.n, socket, "recvfrom({}) -> {len} bytes from {from}", buf.len());
                 Ok(Some((len, from)))
             }
             // SO_RCVTIMEO expired: Unix says EAGAIN (WouldBlock), Windows says TimedOut.
@@ -235,7 +256,7 @@ impl UdpClient {
     fn set_timeout(&self, timeout: Duration) -> Result<()> {
         // A zero timeout means "block forever" to the kernel, so wait at least a microsecond.
         let timeout = timeout.max(Duration::from_micros(1));
-        self.socket.set_read_timeout(Some(timeout)).context("could not set SO_RCVTIMEO")
+        self.socket().set_read_timeout(Some(timeout)).context("could not set SO_RCVTIMEO")
     }
 
     fn check_size(&self, size: usize) -> Result<()> {
@@ -284,7 +305,10 @@ pub fn messages(client: &UdpClient, count: u32, timeout: Duration) -> Result<()>
 // ANCHOR_END: messages
 
 impl Drop for UdpClient {
+    /// close(): a UDP socket leaves nothing behind in the kernel, no FIN and no TIME-WAIT.
     fn drop(&mut self) {
-        narrate!(self.n, "close({})", common::narrate::fd(&self.socket));
+        if let Some(socket) = self.socket.take() {
+            narrate::close(self.n, socket, "");
+        }
     }
 }

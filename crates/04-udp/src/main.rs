@@ -18,7 +18,7 @@ use ch04_udp::client::{self, Target, UdpClient};
 use ch04_udp::netsim::Impairments;
 use ch04_udp::{demo, server, shared};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use common::narrate::Narrator;
+use common::narrate::{Narrator, TraceArgs};
 
 /// The largest `--rcvbuf` to ask for: `SO_RCVBUF` is a C `int`.
 const MAX_RCVBUF: usize = 0x7fff_ffff;
@@ -35,6 +35,7 @@ const MAX_RCVBUF: usize = 0x7fff_ffff;
                   `04-udp demo` to watch both, narrated.",
     after_help = "Examples:\n  \
                   04-udp server --reply over             answer every datagram with b'over'\n  \
+                  04-udp server --step --kernel          pause at each call; show the receive queue\n  \
                   04-udp server --drop 0.3 --seed 7      lose 30% of datagrams, the same ones each run\n  \
                   04-udp client ping --count 20          ping(8)-style loss, duplicates, RTT\n  \
                   04-udp server -q                       quiet: printing each datagram would slow it\n  \
@@ -42,9 +43,8 @@ const MAX_RCVBUF: usize = 0x7fff_ffff;
                   04-udp client --connect --port 9       connected UDP hears 'Connection refused'"
 )]
 struct Cli {
-    /// Print every socket call as it happens (to stderr), named as in C and Python.
-    #[arg(long, global = true)]
-    trace: bool,
+    #[command(flatten)]
+    trace: TraceArgs,
 
     #[command(subcommand)]
     command: Command,
@@ -246,9 +246,11 @@ fn run_client(args: ClientArgs, trace: bool) -> anyhow::Result<()> {
 fn main() -> ExitCode {
     common::report::install_panic_hook();
     let cli = Cli::parse();
+    // The demo narrates whether or not --trace is given; --step and --kernel apply to it too.
+    let trace = cli.trace.start::<Cli>();
     let result = match cli.command {
-        Command::Server(args) => run_server(args, cli.trace),
-        Command::Client(args) => run_client(args, cli.trace),
+        Command::Server(args) => run_server(args, trace),
+        Command::Client(args) => run_client(args, trace),
         Command::Demo => demo::run(),
     };
     common::report::exit_code(result)

@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use common::narrate;
 use common::narrate::Narrator;
+use common::step;
 
 /// Bytes the delay queue may hold (payloads plus each entry's bookkeeping); a reply that does
 /// not fit is dropped and counted. Counted in bytes, not replies, because a datagram can be
@@ -195,9 +196,11 @@ fn send_when_due(socket: &UdpSocket, shared: &(Mutex<Queue>, Condvar), n: Narrat
             Some(Reverse(next)) if next.due <= now => {
                 let Some(Reverse(reply)) = queue.pending.pop() else { continue };
                 queue.bytes -= Pending::cost(reply.data.len());
-                drop(queue); // Never hold the lock across a system call.
-                let _ = socket.send_to(&reply.data, reply.peer);
-                narrate!(n, "sendto({} bytes, {}) (delayed reply)", reply.data.len(), reply.peer);
+                drop(queue); // Never hold the lock across a system call (or a --step pause).
+                let (len, peer) = (reply.data.len(), reply.peer);
+                step!(n, socket, "sendto({len} bytes, {peer}) (delayed reply)");
+                let _ = socket.send_to(&reply.data, peer);
+                narrate!(n, socket, "sendto({len} bytes, {peer}) (delayed reply)");
                 queue = lock.lock().unwrap_or_else(PoisonError::into_inner);
             }
             Some(Reverse(next)) => {

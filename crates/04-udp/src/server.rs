@@ -15,6 +15,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use common::narrate;
 use common::report::{Doing, Transport, doing};
+use common::step;
 use common::stop::Stop;
 use common::text::human_bytes;
 use socket2::{Domain, Protocol, Socket, Type};
@@ -82,10 +83,12 @@ impl Server {
         let n = config.narrator;
         let addr = common::host::resolve(&config.host, config.port)?[0];
         let domain = Domain::for_address(addr);
+        step!(n, "socket({}, SOCK_DGRAM)", common::narrate::family(addr.ip()));
         let socket = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP))
             .context("could not create a socket")?;
         narrate!(
             n,
+            &socket,
             "socket({}, SOCK_DGRAM) -> {}",
             common::narrate::family(addr.ip()),
             common::narrate::fd(&socket)
@@ -99,6 +102,7 @@ impl Server {
         let rcvbuf_note = match config.rcvbuf {
             None => format!("SO_RCVBUF: {default} bytes (the kernel's default)"),
             Some(asked) => {
+                step!(n, "setsockopt(SOL_SOCKET, SO_RCVBUF, {asked})");
                 socket.set_recv_buffer_size(asked).context("could not set SO_RCVBUF")?;
                 narrate!(n, "setsockopt(SOL_SOCKET, SO_RCVBUF, {asked})");
                 let granted = socket.recv_buffer_size().context("could not read SO_RCVBUF")?;
@@ -114,13 +118,15 @@ impl Server {
         // Bound to "::", a dual-stack socket also receives IPv4 datagrams (from ::ffff:a.b.c.d).
         // Systems disagree on the default, so we say it, as chapter 01 does.
         if addr.is_ipv6() && addr.ip().is_unspecified() {
+            step!(n, "setsockopt(IPPROTO_IPV6, IPV6_V6ONLY, 0)");
             socket.set_only_v6(false).context("could not clear IPV6_V6ONLY")?;
             narrate!(n, "setsockopt(IPPROTO_IPV6, IPV6_V6ONLY, 0)");
         }
+        step!(n, &socket, "bind({addr})");
         socket.bind(&addr.into()).with_context(|| {
             doing(Doing::Bind(Transport::Udp), format!("could not bind {addr}"))
         })?;
-        narrate!(n, "bind({addr})");
+        narrate!(n, &socket, "bind({addr})");
         let socket = UdpSocket::from(socket);
         let local = socket.local_addr().context("could not read the bound address")?;
         Ok(Self { socket, local, rcvbuf_note, config })
@@ -142,7 +148,8 @@ impl Server {
         let _wake = wake_on_stop(self.local, stop);
         let mut summary = serve_loop(&self.socket, &self.config, stop);
         summary.kernel_drops = kernel_drops(&self.socket);
-        narrate!(self.config.narrator, "close({})", common::narrate::fd(&self.socket));
+        // A UDP socket leaves nothing behind when closed: no FIN, no TIME-WAIT.
+        narrate::close(self.config.narrator, self.socket, "");
         summary
     }
 }
@@ -167,6 +174,8 @@ fn serve_loop(socket: &UdpSocket, config: &Config, stop: &Arc<Stop>) -> Summary 
     // ANCHOR: recvfrom_one
     loop {
         // recvfrom() returns one whole datagram (or its first buf.len() bytes) and its sender.
+        // With --step --kernel, the pause shows the datagrams waiting in the receive queue.
+        step!(n, socket, "recvfrom({})", config.buf_size);
         let (len, peer) = match socket.recv_from(&mut buf) {
             Ok(received) => received,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -187,7 +196,7 @@ fn serve_loop(socket: &UdpSocket, config: &Config, stop: &Arc<Stop>) -> Summary 
         if peers.len() < MAX_TRACKED_PEERS {
             peers.insert(peer);
         }
-        narrate!(n, "recvfrom({}) -> {} bytes from {peer}", config.buf_size, data.len());
+        narrate!(n, socket, "recvfrom({}) -> {} bytes from {peer}", config.buf_size, data.len());
         // ANCHOR: print_datagram
         if !config.quiet {
             println!("Received from {peer}: {}", describe(data));
@@ -245,12 +254,13 @@ fn serve_loop(socket: &UdpSocket, config: &Config, stop: &Arc<Stop>) -> Summary 
                 _ => {
                     // ANCHOR: sendto_one
                     // sendto(): a new datagram to the address recvfrom() reported.
+                    step!(n, socket, "sendto({} bytes, {peer})", reply.len());
                     if let Err(e) = socket.send_to(reply, peer) {
                         eprintln!("sendto {peer} failed: {e}");
                         continue;
                     }
                     // ANCHOR_END: sendto_one
-                    narrate!(n, "sendto({} bytes, {peer})", reply.len());
+                    narrate!(n, socket, "sendto({} bytes, {peer})", reply.len());
                 }
             }
             summary.replies += 1;
@@ -290,22 +300,17 @@ fn rcvbuf_rule() -> String {
 }
 
 /// Datagrams the kernel dropped for this socket because its receive buffer was full: the
-/// last column of `/proc/net/udp`, found by the socket's inode. Linux only.
-#[cfg(target_os = "linux")]
+/// last column of `/proc/net/udp`, found by the socket's inode (`--kernel` reads the same
+/// table after every call). Linux only.
+#[cfg(unix)]
 fn kernel_drops(socket: &UdpSocket) -> Option<u64> {
     use std::os::fd::AsRawFd;
-    let link = std::fs::read_link(format!("/proc/self/fd/{}", socket.as_raw_fd())).ok()?;
-    let inode = link.to_str()?.strip_prefix("socket:[")?.strip_suffix(']')?.to_owned();
-    ["/proc/net/udp", "/proc/net/udp6"].iter().find_map(|table| {
-        let text = std::fs::read_to_string(table).ok()?;
-        text.lines().skip(1).find_map(|line| {
-            let fields: Vec<&str> = line.split_whitespace().collect();
-            (fields.get(9) == Some(&inode.as_str())).then(|| fields.last()?.parse().ok())?
-        })
-    })
+    let inode = common::socket_table::inode_of(socket.as_raw_fd())?;
+    let table = common::socket_table::read_table().ok()?;
+    table.into_iter().find(|entry| entry.inode == inode)?.drops
 }
 
-#[cfg(not(target_os = "linux"))]
+#[cfg(not(unix))]
 fn kernel_drops(_socket: &UdpSocket) -> Option<u64> {
     None
 }

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use common::narrate;
 use common::narrate::fd;
+use common::step;
 
 use crate::exchange::Exchange;
 use crate::request::{Next, RequestReader};
@@ -39,6 +40,10 @@ pub fn serve_connection(stream: &TcpStream, peer: SocketAddr, shared: &Shared) -
     let mut out = Vec::with_capacity(SMALL_BODY as usize + 1024);
     loop {
         let had_pipelined = reader.buffered();
+        // One pause for the whole head, however many recv() calls it takes to arrive. With
+        // --kernel, it shows the bytes already waiting, or, between two requests of a kept-alive
+        // connection, nothing yet.
+        step!(shared.narrator, stream, "recv({})", fd(stream));
         match reader.next_request(stream)? {
             Next::Request => {}
             Next::Closed => return Ok(()),
@@ -48,6 +53,7 @@ pub fn serve_connection(stream: &TcpStream, peer: SocketAddr, shared: &Shared) -
                 let (code, reason) = (status.code, status.reason);
                 narrate!(
                     shared.narrator,
+                    stream,
                     "recv({}) -> a head that fails: {code} {reason}",
                     fd(stream)
                 );
@@ -145,6 +151,7 @@ fn narrate_head(reader: &RequestReader, pipelined: bool, stream: &TcpStream, sha
     let head = &reader.head;
     narrate!(
         shared.narrator,
+        stream,
         "recv({}) -> head of {} bytes{}: {} {} HTTP/1.{}",
         fd(stream),
         head.len,

@@ -14,6 +14,7 @@ use std::thread;
 use anyhow::{Context, Result};
 use common::narrate;
 use common::narrate::Narrator;
+use common::step;
 use common::stop::Stop;
 use common::text::py_bytes_preview;
 
@@ -50,15 +51,19 @@ pub fn run() -> Result<()> {
 
     let n = Narrator::new("client", true);
     let outcome = (|| -> Result<()> {
+        step!(n, "socket(AF_INET, SOCK_STREAM) and connect({addr})");
         let stream =
             TcpStream::connect(addr).with_context(|| format!("could not connect to {addr}"))?;
-        narrate!(n, "connect({addr}) -> {}", common::narrate::fd(&stream));
+        narrate!(n, &stream, "connect({addr}) -> {}", narrate::fd(&stream));
         let mut reader = BufReader::new(&stream);
         for (path, last) in [("/", false), ("/hello.txt", false), ("/missing.txt", true)] {
             let status = fetch(&stream, &mut reader, addr, path, last, n)?;
             println!("GET {path} -> {status}");
         }
-        narrate!(n, "close({})", common::narrate::fd(&stream));
+        drop(reader);
+        // The last request said `Connection: close`: the server has sent its FIN (--kernel
+        // shows CLOSE-WAIT above), and this close() ends the connection.
+        narrate::close(n, stream, "");
         Ok(())
     })();
 
@@ -85,6 +90,7 @@ fn fetch(
         "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: 05-http-server-demo\r\n{connection}\r\n"
     );
     // Narrated before the call, so the line comes before the server's answer to it.
+    step!(n, stream, "sendall({} bytes)", request.len());
     narrate!(n, "sendall({} bytes): {}", request.len(), py_bytes_preview(request.as_bytes(), 120));
     stream.write_all(request.as_bytes())?;
     let mut status = String::new();
@@ -92,11 +98,12 @@ fn fetch(
     let mut line = String::new();
     loop {
         line.clear();
+        step!(n, stream, "recv");
         if (&mut *reader).take(8 << 10).read_line(&mut line)? == 0 {
             return Err(io::Error::from(io::ErrorKind::UnexpectedEof))
                 .context("the server closed mid-response");
         }
-        narrate!(n, "recv -> {}", py_bytes_preview(line.as_bytes(), 100));
+        narrate!(n, stream, "recv -> {}", py_bytes_preview(line.as_bytes(), 100));
         let text = line.trim_end();
         if text.is_empty() {
             break;
@@ -111,8 +118,9 @@ fn fetch(
     }
     anyhow::ensure!(length <= MAX_RESPONSE, "a {length}-byte body is more than the demo reads");
     let mut body = vec![0u8; length as usize];
+    step!(n, stream, "recv of the {length}-byte body");
     reader.read_exact(&mut body)?;
-    narrate!(n, "recv -> body, {length} bytes: {}", py_bytes_preview(&body, 80));
+    narrate!(n, stream, "recv -> body, {length} bytes: {}", py_bytes_preview(&body, 80));
     Ok(status)
 }
 // ANCHOR_END: fetch

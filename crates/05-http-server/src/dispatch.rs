@@ -14,6 +14,7 @@ use std::io;
 
 use common::narrate;
 use common::narrate::fd;
+use common::step;
 
 use crate::exchange::Exchange;
 use crate::files::{self, PathError};
@@ -50,8 +51,15 @@ impl Exchange<'_> {
         }
         reader.consume_head();
         if body > 0 {
+            step!(
+                self.shared.narrator,
+                self.stream,
+                "recv({}) of a {body}-byte body",
+                fd(self.stream)
+            );
             narrate!(
                 self.shared.narrator,
+                self.stream,
                 "recv({}) -> {body} bytes of request body, dropped",
                 fd(self.stream)
             );

@@ -12,6 +12,7 @@ use std::time::SystemTime;
 
 use common::narrate;
 use common::narrate::fd;
+use common::step;
 use httpdate::HttpDate;
 
 use crate::deadline::SendDeadline;
@@ -135,9 +136,18 @@ impl Exchange<'_> {
         let count = part.end - part.start;
         self.deadline = Some(SendDeadline::new(&self.shared.limits, self.out.len() as u64 + count));
         self.write_out()?;
+        let n = self.shared.narrator;
+        step!(
+            n,
+            self.stream,
+            "sendfile({}, file, offset {}, {count} bytes)",
+            fd(self.stream),
+            part.start
+        );
         let sent = self.send_file_range(file, part.start, count)?;
         narrate!(
             self.shared.narrator,
+            self.stream,
             "sendfile({}, file, offset {}) -> {sent} bytes",
             fd(self.stream),
             part.start

@@ -20,6 +20,7 @@ use ch01_echo::listen::ListenOptions;
 use common::accept::AcceptPolicy;
 use common::narrate;
 use common::narrate::Narrator;
+use common::step;
 use common::stop::Stop;
 use common::text::{plural, py_bytes};
 use common::timeout::is_timeout;
@@ -90,6 +91,7 @@ pub fn run(config: &Config) -> Result<()> {
     let mut accept_errors = AcceptPolicy::new(n);
     // ANCHOR: run_loop
     while !stop.is_stopping() {
+        step!(n, &listener, "accept()");
         let (stream, peer) = match listener.accept() {
             Ok(accepted) => accepted,
             // Out of descriptors, retrying at once would burn a core: common::accept pauses.
@@ -103,12 +105,12 @@ pub fn run(config: &Config) -> Result<()> {
             common::stop::discard_woken(&stream);
             break;
         }
-        narrate!(n, "accept() -> {}, peer {peer}", common::narrate::fd(&stream));
+        narrate!(n, (&listener, &stream), "accept() -> {}, peer {peer}", narrate::fd(&stream));
         println!("connect from {peer}");
         if let Err(e) = answer(&stream, config.broken, n) {
             eprintln!("connection from {peer}: {e}");
         }
-        narrate!(n, "close({})", common::narrate::fd(&stream));
+        narrate::close(n, stream, "");
         served += 1;
     }
     // ANCHOR_END: run_loop
@@ -123,20 +125,22 @@ fn answer(mut stream: &TcpStream, broken: bool, n: Narrator) -> io::Result<()> {
     let mut request = Vec::new();
     let mut chunk = [0u8; 1024];
     while !request.windows(4).any(|w| w == b"\r\n\r\n") && request.len() < MAX_REQUEST {
+        step!(n, stream, "recv(1024)");
         let got = match stream.read(&mut chunk) {
             Ok(got) => got,
             Err(e) if is_timeout(&e) => break,
             Err(e) => return Err(e),
         };
-        narrate!(n, "recv(1024) -> {got} bytes: {}", py_bytes(&chunk[..got]));
+        narrate!(n, stream, "recv(1024) -> {got} bytes: {}", py_bytes(&chunk[..got]));
         if got == 0 {
             break;
         }
         request.extend_from_slice(&chunk[..got]);
     }
     let response = if broken { BROKEN_RESPONSE } else { RESPONSE };
+    step!(n, stream, "sendall({} bytes)", response.len());
     stream.write_all(response)?;
-    narrate!(n, "sendall({} bytes): {}", response.len(), py_bytes(response));
+    narrate!(n, stream, "sendall({} bytes): {}", response.len(), py_bytes(response));
     Ok(())
 }
 // ANCHOR_END: answer

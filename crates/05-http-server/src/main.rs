@@ -21,7 +21,7 @@ use ch05_http_server::config::{self, Limits};
 use ch05_http_server::{demo, hello, server};
 use clap::{Args, Parser, Subcommand};
 use common::cli::{count, seconds, size};
-use common::narrate::Narrator;
+use common::narrate::{Narrator, TraceArgs};
 
 /// HTTP on the wire: a fixed hello, then a static-file server.
 /// The longest timeout a flag takes, in seconds: a day. Anything longer is a typo, and a
@@ -48,13 +48,14 @@ const LARGEST_HEAD: usize = 1 << 20;
                   05-http-server hello                          then: curl -v http://127.0.0.1:9990/\n  \
                   05-http-server hello --broken --trace         the body alone; every byte shown\n  \
                   05-http-server serve                          the current folder on 127.0.0.1:9990\n  \
+                  05-http-server serve --step --kernel          pause at each call; show the kernel's view\n  \
                   05-http-server serve -b :: -p 8000 -d site    every address, IPv6 and IPv4\n  \
                   05-http-server demo                           server and client in one process"
 )]
 struct Cli {
-    /// Print every socket call as it happens (to stderr); with `hello`, every byte too.
-    #[arg(long, global = true)]
-    trace: bool,
+    // --trace, --step and --kernel; with `hello`, --trace shows every byte read and written too.
+    #[command(flatten)]
+    trace: TraceArgs,
 
     #[command(subcommand)]
     command: Command,
@@ -186,12 +187,14 @@ fn rate(text: &str) -> Result<u64, String> {
 fn main() -> ExitCode {
     common::report::install_panic_hook();
     let cli = Cli::parse();
+    // The demo narrates whether or not --trace is given; --step and --kernel apply to it too.
+    let trace = cli.trace.start::<Cli>();
     let result = match cli.command {
         Command::Hello(args) => hello::run(&hello::Config {
             host: args.address.host,
             port: args.address.port,
             broken: args.broken,
-            narrator: Narrator::new("server", cli.trace),
+            narrator: Narrator::new("server", trace),
         }),
         Command::Serve(args) => server::run(config::Config {
             host: args.address.host,
@@ -210,7 +213,7 @@ fn main() -> ExitCode {
                 max_connections: args.max_connections,
                 max_body: args.max_body,
             },
-            narrator: Narrator::new("server", cli.trace),
+            narrator: Narrator::new("server", trace),
         }),
         Command::Demo => demo::run(),
     };

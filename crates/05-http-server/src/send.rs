@@ -16,6 +16,7 @@ use std::time::Instant;
 
 use common::narrate;
 use common::narrate::fd;
+use common::step;
 
 use crate::deadline::SendDeadline;
 #[cfg(target_os = "linux")]
@@ -76,6 +77,7 @@ impl Exchange<'_> {
             .get_or_insert_with(|| SendDeadline::new(&shared.limits, self.out.len() as u64));
         let mut stream = self.stream;
         let mut rest = &self.out[..];
+        step!(shared.narrator, self.stream, "sendall({}, {} bytes)", fd(self.stream), rest.len());
         while !rest.is_empty() {
             match deadline.write(self.stream, || stream.write(rest)) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
@@ -86,6 +88,7 @@ impl Exchange<'_> {
         }
         narrate!(
             self.shared.narrator,
+            self.stream,
             "sendall({}, {} bytes) -> status {}",
             fd(self.stream),
             self.out.len(),

@@ -23,6 +23,7 @@ use anyhow::{Context, Result};
 use ch01_echo::listen::ListenOptions;
 use common::accept::AcceptPolicy;
 use common::narrate;
+use common::step;
 use common::stop::Stop;
 use common::text::plural;
 
@@ -96,6 +97,7 @@ pub fn serve(listener: TcpListener, shared: &Arc<Shared>) -> Result<()> {
     let _wake = shared.stop.watch(move || common::stop::wake_accept(bound));
     let mut accept_errors = AcceptPolicy::new(n);
     while !shared.stop.is_stopping() {
+        step!(n, &listener, "accept()");
         let (stream, peer) = match listener.accept() {
             Ok(accepted) => accepted,
             // A client that gave up while queued (ECONNABORTED): next. Out of descriptors
@@ -113,7 +115,7 @@ pub fn serve(listener: TcpListener, shared: &Arc<Shared>) -> Result<()> {
             common::stop::discard_woken(&stream);
             break;
         }
-        narrate!(n, "accept() -> {}, peer {peer}", common::narrate::fd(&stream));
+        narrate!(n, (&listener, &stream), "accept() -> {}, peer {peer}", narrate::fd(&stream));
         if shared.open.len() >= shared.limits.max_connections {
             refuse(stream, shared);
             continue;
@@ -147,12 +149,14 @@ fn start_connection(
     let started =
         thread::Builder::new().name("http".into()).stack_size(THREAD_STACK).spawn(move || {
             let shared = shared_for_thread;
-            let fd = common::narrate::fd(&*stream);
+            let n = shared.narrator;
             if let Err(e) = crate::connection::serve_connection(&stream, peer, &shared) {
-                narrate!(shared.narrator, "connection on {fd}: {e}");
+                narrate!(n, &*stream, "connection on {}: {e}", narrate::fd(&*stream));
             }
-            narrate!(shared.narrator, "close({fd})");
-            drop(stream);
+            // The list of open connections holds a second handle: taken out, ours is the
+            // last, so close() really closes the socket, and --kernel shows what is left.
+            drop(shared.open.take(id));
+            narrate::close(n, stream, "");
             shared.open.remove(id);
         });
     if let Err(e) = started {
@@ -200,7 +204,8 @@ fn drain(shared: &Shared) {
             plural(busy as u64, "response")
         );
     }
-    for stream in open.values() {
+    // (A `None` is a connection its own thread is closing.)
+    for stream in open.values().flatten() {
         let _ = stream.shutdown(Shutdown::Read);
     }
     let open = shared.open.wait_all_closed(open, DRAIN_TIMEOUT);
@@ -209,7 +214,7 @@ fn drain(shared: &Shared) {
             "stopping: cutting {} connection(s) still busy after {DRAIN_TIMEOUT:?}",
             open.len()
         );
-        for stream in open.values() {
+        for stream in open.values().flatten() {
             let _ = stream.shutdown(Shutdown::Both);
         }
         drop(shared.open.wait_all_closed(open, Duration::from_secs(1)));

@@ -68,14 +68,16 @@ pub struct Stats {
 /// to wait for the threads to finish.
 #[derive(Debug, Default)]
 pub struct OpenConnections {
-    streams: Mutex<HashMap<u64, Arc<TcpStream>>>,
+    /// `None` once the connection's thread has taken the socket back to close it: the
+    /// connection still counts as open (a drain waits for it) until it is removed.
+    streams: Mutex<HashMap<u64, Option<Arc<TcpStream>>>>,
     /// Notified whenever a connection closes, for the drain.
     closed: Condvar,
     next_id: AtomicU64,
 }
 
 /// The open connections, locked: no connection starts or ends while it is held.
-pub type OpenGuard<'a> = MutexGuard<'a, HashMap<u64, Arc<TcpStream>>>;
+pub type OpenGuard<'a> = MutexGuard<'a, HashMap<u64, Option<Arc<TcpStream>>>>;
 
 impl OpenConnections {
     /// The open connections, locked.
@@ -96,8 +98,15 @@ impl OpenConnections {
     /// Adds a connection; returns its id, for [`OpenConnections::remove`].
     pub fn insert(&self, stream: Arc<TcpStream>) -> u64 {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        self.lock().insert(id, stream);
+        self.lock().insert(id, Some(stream));
         id
+    }
+
+    /// Takes back the handle kept for a connection, so that its thread holds the last one
+    /// and its `close()` really closes the socket. The connection stays listed until
+    /// [`OpenConnections::remove`].
+    pub fn take(&self, id: u64) -> Option<Arc<TcpStream>> {
+        self.lock().get_mut(&id).and_then(Option::take)
     }
 
     /// Removes a connection that has closed, and tells a drain that waits for it.

@@ -27,10 +27,10 @@ const BLAST_RCVBUF: usize = 8 << 20;
 pub fn blast(client: &UdpClient, count: u32, size: usize, timeout: Duration) -> Result<()> {
     client.check_size(size)?;
     // Make our own receive buffer large, so that the replies we lose are lost at the server.
-    let sock = SockRef::from(&client.socket);
+    let sock = SockRef::from(client.socket());
     let _ = sock.set_recv_buffer_size(BLAST_RCVBUF);
     let granted = sock.recv_buffer_size().unwrap_or_default();
-    let sender = client.socket.try_clone().context("could not clone the socket")?;
+    let sender = client.socket().try_clone().context("could not clone the socket")?;
     let (server, connected) = (client.server, client.connected);
     let started = Instant::now();
     let sending = thread::spawn(move || -> io::Result<Duration> {
@@ -51,7 +51,7 @@ pub fn blast(client: &UdpClient, count: u32, size: usize, timeout: Duration) -> 
     let mut buf = vec![0u8; RECV_BUF_SIZE];
     client.set_timeout(timeout)?;
     while !tally.complete() {
-        match client.socket.recv(&mut buf) {
+        match client.socket().recv(&mut buf) {
             Ok(len) => {
                 tally.record(&buf[..len], nanos(started, Instant::now()));
             }
