@@ -5,13 +5,11 @@
 // Test helpers may unwrap: a panic in a test is a failure with a message, which is the point.
 #![allow(clippy::unwrap_used)]
 
-mod support;
-
 use std::net::UdpSocket;
 use std::process::Command;
 
-use support::{OnTerminal, narration};
 use testkit::Proc;
+use testkit::terminal::{Terminal, narration};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_04-udp");
 
@@ -60,11 +58,11 @@ fn kernel_shows_the_receive_queue_and_its_drops() {
 #[test]
 fn step_runs_one_call_per_enter_and_c_runs_on() {
     let args = ["server", "--port", "0", "--step", "--kernel", "--quiet", "--rcvbuf", "4096"];
-    let Some(mut term) = OnTerminal::spawn(BINARY, &args) else { return };
+    let Some(mut term) = Terminal::spawn(BINARY, &args) else { return };
     // Each Enter runs exactly the call the prompt named: one narration line (and its kernel
     // view) between two prompts.
     let mut listening = None;
-    let mut lines = term.until("(Enter runs it");
+    let mut lines = term.lines_through("(Enter runs it");
     for call in [
         "socket(AF_INET, SOCK_DGRAM)",
         "setsockopt(SOL_SOCKET, SO_RCVBUF, 4096)",
@@ -72,7 +70,7 @@ fn step_runs_one_call_per_enter_and_c_runs_on() {
     ] {
         assert!(lines.iter().any(|l| l == &format!("[server] next: {call}")), "{lines:?}");
         term.type_line("");
-        lines = term.until("(Enter runs it");
+        lines = term.lines_through("(Enter runs it");
         let before_next = lines.iter().position(|l| l.contains("] next: ")).unwrap();
         let ran: Vec<_> = narration(&lines[..before_next])
             .into_iter()
@@ -90,7 +88,7 @@ fn step_runs_one_call_per_enter_and_c_runs_on() {
     let addr = listening.expect("the server printed its address before recvfrom()");
     burst(&addr, 50);
     term.type_line("");
-    lines = term.until("(Enter runs it");
+    lines = term.lines_through("(Enter runs it");
     assert!(lines[0].starts_with("[server] recvfrom(65535) -> 64 bytes from"), "{lines:?}");
     assert!(lines[1].contains("datagrams dropped (queue full)"), "{lines:?}");
     assert!(lines.iter().any(|l| l.starts_with("[server] next: sendto(64 bytes")), "{lines:?}");
@@ -98,10 +96,10 @@ fn step_runs_one_call_per_enter_and_c_runs_on() {
     // c + Enter: no more pauses; the queued datagrams are answered until the queue is empty
     // (a datagram sent before that could be dropped too), then one more.
     term.type_line("c");
-    term.until("receive queue 0 bytes");
+    term.lines_through("receive queue 0 bytes");
     let last = UdpSocket::bind("127.0.0.1:0").unwrap();
     last.send_to(b"last", &addr).unwrap();
-    let rest = term.until("recvfrom(65535) -> 4 bytes");
+    let rest = term.lines_through("recvfrom(65535) -> 4 bytes");
     assert!(!rest.iter().any(|l| l.contains("] next: ")), "c runs on: {rest:?}");
     let done = term.ctrl_c();
     assert!(done.status.success(), "Ctrl-C stops a stepped server cleanly: {done:?}");

@@ -12,8 +12,8 @@ use std::io::Write;
 use std::net::{Shutdown, TcpStream};
 use std::path::Path;
 
-use support::terminal::{OnTerminal, narration};
 use support::{connect, get, read_response, read_until_closed, serve};
+use testkit::terminal::{Terminal, narration};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_05-http-server");
 
@@ -64,8 +64,8 @@ fn kernel_shows_keep_alive_then_time_wait_on_the_side_that_closed_first() {
 #[test]
 fn step_runs_one_call_per_enter_and_c_runs_on() {
     let args = ["hello", "--port", "0", "--step", "--kernel"];
-    let Some(mut term) = OnTerminal::spawn(BINARY, &args) else { return };
-    let mut lines = term.until("(Enter runs it");
+    let Some(mut term) = Terminal::spawn(BINARY, &args) else { return };
+    let mut lines = term.lines_through("(Enter runs it");
     // `hello` has one thread, so every Enter runs exactly the call its prompt named: one
     // narration line (and its kernel view) before the next prompt.
     for call in [
@@ -99,7 +99,7 @@ fn step_runs_one_call_per_enter_and_c_runs_on() {
     let mut client = connect(&addr);
     client.write_all(&request).unwrap();
     assert!(read_until_closed(&mut client).starts_with(b"HTTP/1.1 200 OK"));
-    let rest = term.until("sendall(90 bytes): ");
+    let rest = term.lines_through("sendall(90 bytes): ");
     assert!(!rest.iter().any(|l| l.contains("] next: ")), "c runs on: {rest:?}");
     let done = term.ctrl_c();
     assert!(done.status.success(), "Ctrl-C stops a stepped server cleanly: {done:?}");
@@ -109,11 +109,11 @@ fn step_runs_one_call_per_enter_and_c_runs_on() {
 /// At the prompt for `call` (in `lines`), presses Enter; checks that exactly that call ran
 /// (one narration line, naming it, before the next prompt), and leaves the terminal's lines up
 /// to the next prompt in `lines`.
-fn run_one(term: &mut OnTerminal, lines: &mut Vec<String>, call: &str) {
+fn run_one(term: &mut Terminal, lines: &mut Vec<String>, call: &str) {
     let prompt = format!("[server] next: {call}");
     assert!(lines.iter().any(|l| l.starts_with(&prompt)), "no {prompt:?} in {lines:?}");
     term.type_line("");
-    *lines = term.until("(Enter runs it");
+    *lines = term.lines_through("(Enter runs it");
     let before_next = lines.iter().position(|l| l.contains("] next: ")).unwrap();
     let ran: Vec<_> =
         narration(&lines[..before_next]).into_iter().filter(|l| !l.contains("kernel:")).collect();
@@ -125,12 +125,12 @@ fn run_one(term: &mut OnTerminal, lines: &mut Vec<String>, call: &str) {
 fn step_shows_close_wait_when_the_client_ends_a_kept_alive_connection() {
     let dir = folder();
     let args = ["serve", &path(dir.path()), "--port", "0", "--step", "--kernel"];
-    let Some(mut term) = OnTerminal::spawn(BINARY, &args) else { return };
+    let Some(mut term) = Terminal::spawn(BINARY, &args) else { return };
     // Two threads pause here, the accept loop and the connection's, one prompt at a time and
     // in no fixed order: Enter at every prompt, and act when a line shows up.
     let (mut addr, mut client, mut sent) = (None, None::<TcpStream>, false);
     for _ in 0..30 {
-        let lines = term.until("(Enter runs it");
+        let lines = term.lines_through("(Enter runs it");
         addr = addr.or_else(|| {
             lines.iter().find_map(|l| l.strip_prefix("listening on ").map(str::to_owned))
         });
@@ -151,7 +151,7 @@ fn step_shows_close_wait_when_the_client_ends_a_kept_alive_connection() {
                 "before close(), the client's FIN is in: {lines:?}"
             );
             term.type_line("c");
-            term.until("] close(fd ");
+            term.lines_through("] close(fd ");
             let done = term.ctrl_c();
             assert!(done.status.success(), "{done:?}");
             return;

@@ -90,6 +90,23 @@ impl Terminal {
         }
     }
 
+    /// The screen's lines up to and including the first that contains `needle`, leaving out
+    /// the blank lines that echo a typed Enter.
+    pub fn lines_through(&mut self, needle: &str) -> Vec<String> {
+        let mut lines = Vec::new();
+        loop {
+            let line = self.line();
+            if line.is_empty() {
+                continue;
+            }
+            let found = line.contains(needle);
+            lines.push(line);
+            if found {
+                return lines;
+            }
+        }
+    }
+
     /// Waits for the next pause of `role`, `[ROLE] next: CALL`, and the "Enter runs it" line
     /// under it; returns `CALL`.
     pub fn prompt(&mut self, role: &str) -> String {
@@ -121,6 +138,13 @@ impl Terminal {
         self.seen.join("\n")
     }
 
+    /// Presses Ctrl-C (the terminal sends the program SIGINT), then waits for it to exit, as
+    /// [`Terminal::finish`] does.
+    pub fn ctrl_c(mut self) -> Finished {
+        self.type_keys("\x03");
+        self.finish()
+    }
+
     /// Waits for the program to exit (`script -e` passes its status on) and returns what it
     /// showed after the lines already read, without `\r`.
     pub fn finish(self) -> Finished {
@@ -129,6 +153,14 @@ impl Terminal {
         done.stdout = done.stdout.replace('\r', "");
         done
     }
+}
+
+/// The narration lines among `lines` (those with a `[role]` in front), pauses left out.
+pub fn narration(lines: &[String]) -> Vec<&String> {
+    lines
+        .iter()
+        .filter(|l| l.starts_with('[') && !l.contains("] next: ") && !l.contains("(Enter runs it"))
+        .collect()
 }
 
 /// One shell word: `script -c` runs its command through the shell.

@@ -11,8 +11,6 @@ use std::process::Command;
 
 use testkit::{PATIENCE, Proc};
 
-pub mod terminal;
-
 /// What `outside/secret.txt`, beside the served folder, holds. No response may ever contain it.
 pub const SECRET: &str = "TOP SECRET: outside the served folder";
 /// The size of `big.bin`.
