@@ -21,6 +21,7 @@ pub mod classify;
 pub mod demo;
 pub mod interfaces;
 pub mod lab;
+pub mod packet;
 pub mod ranges;
 pub mod resolve;
 pub mod reuseaddr;
