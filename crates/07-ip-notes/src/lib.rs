@@ -17,11 +17,13 @@
 
 pub mod backlog;
 pub mod bind_matrix;
+pub mod capture;
 pub mod classify;
 pub mod demo;
 pub mod interfaces;
 pub mod lab;
 pub mod packet;
+pub mod pcap;
 pub mod ranges;
 pub mod resolve;
 pub mod reuseaddr;

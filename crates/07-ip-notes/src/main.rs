@@ -22,7 +22,9 @@ use clap::{Parser, Subcommand};
 use ch07_ip_notes::bind_matrix::{self, BindSpec};
 use ch07_ip_notes::classify::{self, Input};
 use ch07_ip_notes::sockets::{self, Proto};
-use ch07_ip_notes::{backlog, demo, interfaces, lab, resolve, reuseaddr, sockopts, special};
+use ch07_ip_notes::{
+    backlog, capture, demo, interfaces, lab, resolve, reuseaddr, sockopts, special,
+};
 
 /// The IP address notes as experiments: classes, special ranges, loopback vs 0.0.0.0, NAT,
 /// TIME_WAIT, the backlog, DNS, and the socket table.
@@ -35,7 +37,8 @@ use ch07_ip_notes::{backlog, demo, interfaces, lab, resolve, reuseaddr, sockopts
                   which addresses the machine has (interfaces), which listener a connection can \
                   reach (bind-matrix, and lab for the two-machine example), TIME_WAIT and \
                   SO_REUSEADDR (reuseaddr), the accept queue (backlog), what a name resolves to \
-                  (resolve), a fresh socket's options (sockopts) and the socket table (sockets).\n\n\
+                  (resolve), a fresh socket's options (sockopts), the socket table (sockets) \
+                  and the packets on the wire (capture).\n\n\
                   Start with `07-ip-notes demo`. Every experiment uses loopback addresses only, \
                   except `lab`, which builds its own network in two namespaces.",
     after_help = "Examples:\n  \
@@ -44,6 +47,7 @@ use ch07_ip_notes::{backlog, demo, interfaces, lab, resolve, reuseaddr, sockopts
                   07-ip-notes bind-matrix --trace\n  \
                   07-ip-notes bind-matrix --bind ::+v6only --targets 127.0.0.1,::1\n  \
                   07-ip-notes sockets --state listen\n  \
+                  sudo 07-ip-notes capture --port 65432\n  \
                   sudo 07-ip-notes lab"
 )]
 struct Cli {
@@ -149,6 +153,41 @@ enum Command {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
+    },
+    /// The packets on loopback to or from one port, one line each, like tcpdump (Linux, root).
+    #[command(
+        long_about = "The packets on loopback (lo) to or from one port, one line each, as they \
+                      cross: the wire under the socket calls. Each line shows:\n  \
+                      time         seconds since the first packet shown\n  \
+                      client       the client's address and port (the server is on --port)\n  \
+                      direction    client -> server, or server -> client\n  \
+                      flags        SYN, SYN-ACK, ACK, PSH-ACK (data), FIN-ACK, RST; or UDP\n  \
+                      seq, ack     byte numbers counted from each side's SYN (0), as Wireshark \
+                      does: the first data byte is 1, and ack is the next byte expected\n  \
+                      win          the receive window the sender announces, in bytes\n  \
+                      len          payload bytes, then the first 20 of them as Python shows \
+                      bytes\n\n\
+                      It opens a packet socket (AF_PACKET), which sees every packet on the \
+                      machine: that needs root or CAP_NET_RAW. Linux only.",
+        after_help = "In class, three panes (terminals):\n  \
+                      1. 01-echo server --step --kernel      pause at each socket call\n  \
+                      2. sudo 07-ip-notes capture --port 65432\n  \
+                      3. 01-echo client                      the handshake, data, FIN\n\n\
+                      Examples:\n  \
+                      sudo 07-ip-notes capture --port 65432 --count 10\n  \
+                      sudo 07-ip-notes capture --port 5005 --write udp.pcap   then: tcpdump -nn -r udp.pcap\n  \
+                      sudo setcap cap_net_raw+ep target/debug/07-ip-notes     capture without sudo"
+    )]
+    Capture {
+        /// The server's port: packets from or to it are shown (TCP and UDP, IPv4 and IPv6).
+        #[arg(long)]
+        port: u16,
+        /// Also save the packets to this file (pcap), for tcpdump -r or Wireshark.
+        #[arg(long, value_name = "FILE.pcap")]
+        write: Option<std::path::PathBuf>,
+        /// Stop after this many packets (without it, at Ctrl-C).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+        count: Option<u64>,
     },
     /// A quick narrated tour: classify, a loopback bind-matrix, resolve, sockopts.
     Demo,
@@ -270,6 +309,9 @@ fn run(cli: Cli) -> Result<()> {
                 return print_json(&entries);
             }
             print!("{}", sockets::render(&entries, processes));
+        }
+        Command::Capture { port, write, count } => {
+            capture::run(&capture::Options { port, write, count }, trace)?;
         }
         Command::Demo => demo::run()?,
         Command::LabListen { bind } => lab::listen_until_stdin_closes(&bind, trace)?,
