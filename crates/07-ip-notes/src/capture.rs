@@ -134,7 +134,9 @@ mod linux {
         narrate!(n, "setsockopt(SOL_SOCKET, SO_RCVTIMEO, {} ms)", READ_TIMEOUT.as_millis());
         Ok(socket)
     }
+    // ANCHOR_END: socket
 
+    // ANCHOR: receive
     /// Receives one packet and returns its length if it is one to show: it was on loopback
     /// (index `loopback`), and it is the copy coming *in*. On `lo` the kernel hands the packet
     /// socket every packet twice, once leaving (`PACKET_OUTGOING`) and once arriving; tcpdump
@@ -152,7 +154,7 @@ mod linux {
             Err(err) => Err(io::Error::from(err)).context("could not receive a packet"),
         }
     }
-    // ANCHOR_END: socket
+    // ANCHOR_END: receive
 }
 
 /// How many TCP connections the relative numbers are remembered for; past this (a load test on
@@ -177,13 +179,13 @@ struct Connection {
     scale: [Option<Option<u8>>; 2],
 }
 
-// ANCHOR: line
 impl Conversations {
     /// Lines for packets to or from `port` (the server's).
     pub fn new(port: u16) -> Self {
         Self { port, first: None, connections: HashMap::new() }
     }
 
+    // ANCHOR: line
     /// One packet as a line: time since the first packet, the client's address, direction,
     /// then what the transport header says.
     pub fn line(&mut self, when: SystemTime, packet: &Packet<'_>) -> String {
@@ -205,9 +207,11 @@ impl Conversations {
             }
             Transport::Other => format!("IP protocol {}", packet.ip.protocol),
         };
-        format!("{since:>10.6}  {client:<21}  {direction}  {what}")
+        format!("{since:>10.6}  {client:<15}  {direction}  {what}")
     }
+    // ANCHOR_END: line
 
+    // ANCHOR: relative
     /// A TCP segment: flags, then sequence and acknowledgement numbers counted from each
     /// side's first one, as Wireshark shows them: the SYN is 0 and the first data byte is 1.
     fn tcp(
@@ -246,8 +250,8 @@ impl Conversations {
         }
         text + &preview(payload)
     }
+    // ANCHOR_END: relative
 }
-// ANCHOR_END: line
 
 /// The receive window the sender announces, in bytes. The header has 16 bits for it (64 KiB at
 /// most), so both sides may agree in their SYNs to shift it left (RFC 7323 window scaling):
@@ -341,7 +345,7 @@ mod tests {
         let syn = line(&mut c, 1000, true, segment(true, SYN, 7000, 0, Some(10)), b"");
         assert_eq!(
             syn,
-            "  0.000000  127.0.0.1:50000        client -> server  SYN      seq=0 win=64 len=0 wscale=10"
+            "  0.000000  127.0.0.1:50000  client -> server  SYN      seq=0 win=64 len=0 wscale=10"
         );
         let syn_ack = line(&mut c, 1001, false, segment(false, SYN | ACK, 90, 7001, Some(7)), b"");
         assert!(syn_ack.contains("server -> client  SYN-ACK  seq=0 ack=1 win=64 "), "{syn_ack}");

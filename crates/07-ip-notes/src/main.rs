@@ -162,8 +162,7 @@ enum Command {
                       client       the client's address and port (the server is on --port)\n  \
                       direction    client -> server, or server -> client\n  \
                       flags        SYN, SYN-ACK, ACK, PSH-ACK (data), FIN-ACK, RST; or UDP\n  \
-                      seq, ack     byte numbers counted from each side's SYN (0), as Wireshark \
-                      does: the first data byte is 1, and ack is the next byte expected\n  \
+                      seq, ack     byte numbers from each side's SYN (0): data starts at 1\n  \
                       win          the receive window the sender announces, in bytes\n  \
                       len          payload bytes, then the first 20 of them as Python shows \
                       bytes\n\n\

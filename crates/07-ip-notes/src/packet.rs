@@ -168,6 +168,7 @@ fn parse_ipv6(bytes: &[u8]) -> Result<(IpHeader, &[u8], bool), ParseError> {
     // A fragment header (44) is not skipped: what follows it may not start with TCP or UDP.
     Ok((ip, &bytes[start..end], protocol != 44))
 }
+// ANCHOR_END: ipv6
 
 /// Follows the chain of extension headers (hop-by-hop 0, routing 43, destination options 60),
 /// each `[next header, length in 8-byte units beyond the first 8, ...]`, to the protocol.
@@ -181,7 +182,6 @@ fn skip_extensions(mut next: u8, bytes: &[u8], mut at: usize) -> Result<(u8, usi
     }
     Ok((next, at))
 }
-// ANCHOR_END: ipv6
 
 /// TCP's flag bits, in the 14th byte of its header.
 pub mod flags {

@@ -36,8 +36,8 @@ impl Writer<BufWriter<File>> {
     }
 }
 
-// ANCHOR: pcap
 impl<W: Write> Writer<W> {
+    // ANCHOR: header
     /// Writes the 24-byte global header to `out`.
     ///
     /// # Errors
@@ -52,7 +52,9 @@ impl<W: Write> Writer<W> {
         out.write_all(&LINKTYPE_RAW.to_ne_bytes())?;
         Ok(Self { out })
     }
+    // ANCHOR_END: header
 
+    // ANCHOR: record
     /// Appends one packet, received at `when`, and flushes it, so the file is whole whenever
     /// the capture stops. A packet longer than [`SNAPLEN`] is cut, and its record says so.
     ///
@@ -71,8 +73,8 @@ impl<W: Write> Writer<W> {
         self.out.write_all(&packet[..kept as usize])?;
         self.out.flush()
     }
+    // ANCHOR_END: record
 }
-// ANCHOR_END: pcap
 
 #[cfg(test)]
 mod tests {
