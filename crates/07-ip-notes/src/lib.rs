@@ -11,6 +11,9 @@
 //! - [`resolve`]: every answer `getaddrinfo()` gives for a name;
 //! - [`sockopts`]: the options a fresh socket starts with;
 //! - [`sockets`]: the socket table, read from `/proc/net` (Linux);
+//! - [`capture`]: the packets on loopback to or from one port, one line each (Linux, root);
+//! - [`packet`]: the IPv4, IPv6, TCP and UDP headers `capture` reads;
+//! - [`pcap`]: the file format `capture --write` saves, which tcpdump and Wireshark read;
 //! - [`demo`]: a short tour of the quick, loopback-only experiments.
 //!
 //! The binary (`src/main.rs`) only parses the command line and calls these.

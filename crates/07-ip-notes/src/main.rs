@@ -8,6 +8,7 @@
 //! cargo run -p ch07-ip-notes -- classify 10.1.2.3/8 ::1   # what kind of address is it?
 //! cargo run -p ch07-ip-notes -- bind-matrix --trace       # who can reach which listener?
 //! sudo target/debug/07-ip-notes lab                       # the pc1/pc2 example, for real
+//! sudo target/debug/07-ip-notes capture --port 65432     # the packets on the wire
 //! ```
 //!
 //! This file is only the command line; each experiment is a module of the library.
