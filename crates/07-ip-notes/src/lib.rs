@@ -12,16 +12,22 @@
 //! - [`sockopts`]: the options a fresh socket starts with;
 //! - [`sockets`]: the socket table, read from `/proc/net` (Linux);
 //! - [`watch`]: that table refreshed in place, with each change marked;
+//! - [`capture`]: the packets on loopback to or from one port, one line each (Linux, root);
+//! - [`packet`]: the IPv4, IPv6, TCP and UDP headers `capture` reads;
+//! - [`pcap`]: the file format `capture --write` saves, which tcpdump and Wireshark read;
 //! - [`demo`]: a short tour of the quick, loopback-only experiments.
 //!
 //! The binary (`src/main.rs`) only parses the command line and calls these.
 
 pub mod backlog;
 pub mod bind_matrix;
+pub mod capture;
 pub mod classify;
 pub mod demo;
 pub mod interfaces;
 pub mod lab;
+pub mod packet;
+pub mod pcap;
 pub mod ranges;
 pub mod resolve;
 pub mod reuseaddr;

@@ -8,6 +8,7 @@
 //! cargo run -p ch07-ip-notes -- classify 10.1.2.3/8 ::1   # what kind of address is it?
 //! cargo run -p ch07-ip-notes -- bind-matrix --trace       # who can reach which listener?
 //! sudo target/debug/07-ip-notes lab                       # the pc1/pc2 example, for real
+//! sudo target/debug/07-ip-notes capture --port 65432     # the packets on the wire
 //! ```
 //!
 //! This file is only the command line; each experiment is a module of the library.
@@ -23,7 +24,9 @@ use common::narrate::TraceArgs;
 use ch07_ip_notes::bind_matrix::{self, BindSpec};
 use ch07_ip_notes::classify::{self, Input};
 use ch07_ip_notes::sockets::{self, Proto};
-use ch07_ip_notes::{backlog, demo, interfaces, lab, resolve, reuseaddr, sockopts, special, watch};
+use ch07_ip_notes::{
+    backlog, capture, demo, interfaces, lab, resolve, reuseaddr, sockopts, special, watch,
+};
 
 /// The IP address notes as experiments: classes, special ranges, loopback vs 0.0.0.0, NAT,
 /// TIME_WAIT, the backlog, DNS, and the socket table.
@@ -36,8 +39,8 @@ use ch07_ip_notes::{backlog, demo, interfaces, lab, resolve, reuseaddr, sockopts
                   which addresses the machine has (interfaces), which listener a connection can \
                   reach (bind-matrix, and lab for the two-machine example), TIME_WAIT and \
                   SO_REUSEADDR (reuseaddr), the accept queue (backlog), what a name resolves to \
-                  (resolve), a fresh socket's options (sockopts) and the socket table (sockets; \
-                  watch shows it change).\n\n\
+                  (resolve), a fresh socket's options (sockopts), the socket table (sockets; \
+                  watch shows it change) and the packets on the wire (capture).\n\n\
                   Start with `07-ip-notes demo`. Every experiment uses loopback addresses only, \
                   except `lab`, which builds its own network in two namespaces.",
     after_help = "Examples:\n  \
@@ -47,6 +50,7 @@ use ch07_ip_notes::{backlog, demo, interfaces, lab, resolve, reuseaddr, sockopts
                   07-ip-notes backlog --step --kernel   pause at each call; show the kernel's view\n  \
                   07-ip-notes bind-matrix --bind ::+v6only --targets 127.0.0.1,::1\n  \
                   07-ip-notes sockets --state listen\n  \
+                  sudo 07-ip-notes capture --port 65432\n  \
                   sudo 07-ip-notes lab"
 )]
 struct Cli {
@@ -173,6 +177,40 @@ enum Command {
         /// Only UDP sockets.
         #[arg(long)]
         udp: bool,
+    },
+    /// The packets on loopback to or from one port, one line each, like tcpdump (Linux, root).
+    #[command(
+        long_about = "The packets on loopback (lo) to or from one port, one line each, as they \
+                      cross: the wire under the socket calls. Each line shows:\n  \
+                      time         seconds since the first packet shown\n  \
+                      client       the client's address and port (the server is on --port)\n  \
+                      direction    client -> server, or server -> client\n  \
+                      flags        SYN, SYN-ACK, ACK, PSH-ACK (data), FIN-ACK, RST; or UDP\n  \
+                      seq, ack     byte numbers from each side's SYN (0): data starts at 1\n  \
+                      win          the receive window the sender announces, in bytes\n  \
+                      len          payload bytes, then the first 20 of them as Python shows \
+                      bytes\n\n\
+                      It opens a packet socket (AF_PACKET), which sees every packet on the \
+                      machine: that needs root or CAP_NET_RAW. Linux only.",
+        after_help = "In class, three panes (terminals):\n  \
+                      1. 01-echo server --step --kernel      pause at each socket call\n  \
+                      2. sudo 07-ip-notes capture --port 65432\n  \
+                      3. 01-echo client                      the handshake, data, FIN\n\n\
+                      Examples:\n  \
+                      sudo 07-ip-notes capture --port 65432 --count 10\n  \
+                      sudo 07-ip-notes capture --port 5005 --write udp.pcap   then: tcpdump -nn -r udp.pcap\n  \
+                      sudo setcap cap_net_raw+ep target/debug/07-ip-notes     capture without sudo"
+    )]
+    Capture {
+        /// The server's port: packets from or to it are shown (TCP and UDP, IPv4 and IPv6).
+        #[arg(long)]
+        port: u16,
+        /// Also save the packets to this file (pcap), for tcpdump -r or Wireshark.
+        #[arg(long, value_name = "FILE.pcap")]
+        write: Option<std::path::PathBuf>,
+        /// Stop after this many packets (without it, at Ctrl-C).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+        count: Option<u64>,
     },
     /// A quick narrated tour: classify, a loopback bind-matrix, resolve, sockopts.
     Demo,
@@ -302,6 +340,9 @@ fn run(cli: Cli) -> Result<()> {
         Command::Watch { port, interval, count, tcp, udp } => {
             let filter = sockets::Filter { port, state: None, proto: proto(tcp, udp) };
             watch::run(&watch::Options { filter, interval, count })?;
+        }
+        Command::Capture { port, write, count } => {
+            capture::run(&capture::Options { port, write, count }, trace)?;
         }
         Command::Demo => demo::run()?,
         Command::LabListen { bind } => lab::listen_until_stdin_closes(&bind, trace)?,

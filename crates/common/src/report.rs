@@ -63,6 +63,8 @@ pub enum Doing {
     Connect(Transport),
     /// Sending on a socket of this kind.
     Send(Transport),
+    /// Opening a packet socket to capture traffic (chapter 07's `capture`).
+    Capture,
 }
 
 /// The kind of socket an operation was on.
@@ -142,6 +144,12 @@ pub fn hint_while(kind: io::ErrorKind, doing: Doing) -> Option<&'static str> {
         (PermissionDenied, Doing::Connect(Unix)) => {
             "connecting to a Unix socket needs write permission on the socket file"
         }
+        (PermissionDenied, Doing::Capture) => {
+            "a packet socket sees every packet on the machine, so the kernel opens one only for \
+             root or a program with CAP_NET_RAW: run it with sudo (`sudo 07-ip-notes capture \
+             --port PORT`), or give the binary that capability once (`sudo setcap cap_net_raw+ep \
+             $(command -v 07-ip-notes)`)"
+        }
         (NotFound, Doing::Connect(Unix)) => {
             "nothing exists at that path: a Unix socket file appears when a server binds it, \
              so start the server (with --unix PATH) first"
@@ -219,6 +227,8 @@ mod tests {
         assert!(no_folder.contains("folder") && !no_folder.contains("start the server"));
         let no_server = hint_while_doing(NotFound, Doing::Connect(Transport::Unix));
         assert!(no_server.contains("start the server"), "{no_server}");
+        let capture = hint_while_doing(PermissionDenied, Doing::Capture);
+        assert!(capture.contains("CAP_NET_RAW") && capture.contains("sudo"), "{capture}");
         let low_port = hint_while_doing(PermissionDenied, Doing::Bind(Transport::Tcp));
         assert!(low_port.contains("below 1024") && !low_port.contains("SO_BROADCAST"));
     }
