@@ -162,12 +162,7 @@ fn kernel_shows_time_wait_on_the_side_that_closed_first() {
     let done = testkit::run(echo().args(["demo", "--kernel"]));
     assert!(done.status.success(), "{done:?}");
     let lines: Vec<&str> = done.stderr.lines().collect();
-    let view_after = |call: &str| {
-        let at = lines.iter().position(|l| l.starts_with(call)).unwrap_or_else(|| {
-            panic!("no {call:?} in:\n{}", done.stderr);
-        });
-        lines[at + 1]
-    };
+    let view_after = |call: &str| testkit::kernel_view_after(&done.stderr, call);
     assert!(view_after("[client B] shutdown(").contains("FIN-WAIT"), "{}", done.stderr);
     let closed = view_after("[client B] close(");
     assert!(closed.contains("TIME-WAIT (this side closed first"), "{closed}");

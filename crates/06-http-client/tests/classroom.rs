@@ -13,6 +13,7 @@ use std::net::TcpStream;
 use std::sync::mpsc;
 
 use support::{code, fetch, read_request, scripted};
+use testkit::kernel_view_after;
 use testkit::terminal::Terminal;
 
 /// A server that answers one request with `ok` (by Content-Length) and then keeps the
@@ -28,30 +29,22 @@ fn keeps_the_connection() -> (support::Scripted, mpsc::Receiver<TcpStream>) {
     (srv, held)
 }
 
-/// The kernel line printed right under the first narration line that starts with `call`.
-fn view_after<'a>(stderr: &'a str, call: &str) -> &'a str {
-    let lines: Vec<&str> = stderr.lines().collect();
-    let at = lines
-        .iter()
-        .position(|l| l.starts_with(call))
-        .unwrap_or_else(|| panic!("no {call:?} in:\n{stderr}"));
-    let view = lines.get(at + 1).copied().unwrap_or_default();
-    assert!(view.starts_with("[client]   kernel: "), "no kernel view after {call:?}:\n{stderr}");
-    view
-}
-
 #[test]
 fn kernel_shows_established_then_fin_wait_when_the_client_closes_first() {
     let (srv, _held) = keeps_the_connection();
     let done = fetch(&["--kernel", &srv.url("/")]);
     assert_eq!(code(&done), 0, "{done:?}");
     assert_eq!(done.stdout, "ok\n", "the flags change nothing on stdout");
-    assert!(view_after(&done.stderr, "[client] connect(").contains("ESTAB"), "{}", done.stderr);
-    let recv = view_after(&done.stderr, "[client] recv(131072) -> ");
+    assert!(
+        kernel_view_after(&done.stderr, "[client] connect(").contains("ESTAB"),
+        "{}",
+        done.stderr
+    );
+    let recv = kernel_view_after(&done.stderr, "[client] recv(131072) -> ");
     assert!(recv.contains("ESTAB · receive queue 0"), "{}", done.stderr);
     // The server still holds its end: our FIN is sent (and on loopback, acknowledged at once),
     // and the kernel keeps our side until the server's FIN comes.
-    let closed = view_after(&done.stderr, "[client] close(fd");
+    let closed = kernel_view_after(&done.stderr, "[client] close(fd");
     assert!(closed.contains("FIN-WAIT"), "{}", done.stderr);
 }
 
@@ -67,7 +60,10 @@ fn kernel_shows_close_wait_when_the_server_ends_the_body_by_closing() {
         .lines()
         .find(|l| l.starts_with("[client] recv(") && l.ends_with("-> 0 bytes"))
         .unwrap_or_else(|| panic!("no recv() -> 0 in:\n{}", done.stderr));
-    assert!(view_after(&done.stderr, eof).contains("CLOSE-WAIT (the peer sent FIN"), "{done:?}");
+    assert!(
+        kernel_view_after(&done.stderr, eof).contains("CLOSE-WAIT (the peer sent FIN"),
+        "{done:?}"
+    );
 }
 
 /// Presses Enter at the current pause and waits for the next, `next: NEXT`; returns the call

@@ -4,6 +4,7 @@
 
 use std::process::Command;
 
+use testkit::kernel_view_after;
 use testkit::terminal::Terminal;
 use testkit::{Finished, run};
 
@@ -13,18 +14,6 @@ fn ip_notes(args: &[&str]) -> Finished {
     let done = run(Command::new(BINARY).args(args));
     assert!(done.status.success(), "07-ip-notes {args:?}: {done:?}");
     done
-}
-
-/// The kernel line printed right under the first narration line that starts with `call`.
-fn view_after<'a>(stderr: &'a str, call: &str) -> &'a str {
-    let lines: Vec<&str> = stderr.lines().collect();
-    let at = lines
-        .iter()
-        .position(|l| l.starts_with(call))
-        .unwrap_or_else(|| panic!("no {call:?} in:\n{stderr}"));
-    let view = lines.get(at + 1).copied().unwrap_or_default();
-    assert!(view.contains("]   kernel: "), "no kernel view after {call:?}:\n{stderr}");
-    view
 }
 
 #[test]
@@ -45,9 +34,9 @@ fn kernel_shows_the_accept_queue_fill_and_the_dropped_syn() {
 #[test]
 fn kernel_shows_fin_wait_and_close_wait_in_the_time_wait_experiment() {
     let done = ip_notes(&["reuseaddr", "--kernel"]);
-    let server = view_after(&done.stderr, "[server] close(fd");
+    let server = kernel_view_after(&done.stderr, "[server] close(fd");
     assert!(server.contains("FIN-WAIT"), "the server closed first: {server}");
-    let client = view_after(&done.stderr, "[client] recv(1) -> 0 bytes");
+    let client = kernel_view_after(&done.stderr, "[client] recv(1) -> 0 bytes");
     assert!(client.contains("CLOSE-WAIT (the peer sent FIN"), "{client}");
     assert!(done.stdout.contains("3. the socket table still holds the port: TIME-WAIT"));
 }

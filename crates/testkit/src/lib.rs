@@ -229,6 +229,19 @@ impl Drop for Proc {
     }
 }
 
+/// The `--kernel` line printed right under the first narration line of `output` that starts
+/// with `call` (`"[client] close("`). Fails the test when there is none.
+pub fn kernel_view_after<'a>(output: &'a str, call: &str) -> &'a str {
+    let lines: Vec<&str> = output.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| l.starts_with(call))
+        .unwrap_or_else(|| panic!("no {call:?} in:\n{output}"));
+    let view = lines.get(at + 1).copied().unwrap_or_default();
+    assert!(view.contains("]   kernel: "), "no kernel view after {call:?}:\n{output}");
+    view
+}
+
 /// Runs `cmd` to completion with stdout and stderr captured (killed after [`PATIENCE`]).
 pub fn run(cmd: &mut Command) -> Finished {
     Proc::spawn(cmd).finish()
