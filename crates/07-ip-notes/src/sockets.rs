@@ -85,12 +85,8 @@ pub fn owners() -> std::collections::HashMap<u64, String> {
         let Ok(fds) = std::fs::read_dir(entry.path().join("fd")) else { continue };
         let name = std::fs::read_to_string(entry.path().join("comm")).unwrap_or_default();
         for fd in fds.flatten() {
-            let Ok(target) = std::fs::read_link(fd.path()) else { continue };
-            let target = target.to_string_lossy();
-            if let Some(inode) = target.strip_prefix("socket:[").and_then(|t| t.strip_suffix(']')) {
-                if let Ok(inode) = inode.parse() {
-                    map.entry(inode).or_insert_with(|| format!("{pid}/{}", name.trim()));
-                }
+            if let Some(inode) = common::socket_table::socket_inode(&fd.path()) {
+                map.entry(inode).or_insert_with(|| format!("{pid}/{}", name.trim()));
             }
         }
     }

@@ -119,15 +119,6 @@ impl Narrator {
 }
 
 impl Narrator {
-    /// Prints the kernel's view of `keys` under the line just said, if `--kernel` is on.
-    /// [`narrate!`](crate::narrate!) calls this when it is given sockets.
-    pub fn kernel_view(&self, keys: &[Option<Key>]) {
-        let keys: Vec<Key> = keys.iter().flatten().cloned().collect();
-        if self.on && kernel::is_on() && !keys.is_empty() {
-            self.say(format_args!("{}", kernel::view(&keys)));
-        }
-    }
-
     /// Prints a call's line and, under it, the kernel's view of `keys`, in one write, so that
     /// another thread's narration cannot come between them.
     pub fn say_with_kernel(&self, line: fmt::Arguments<'_>, keys: &[Option<Key>]) {

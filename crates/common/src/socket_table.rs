@@ -206,11 +206,17 @@ pub fn read_table_where(_keep: impl Fn(&str) -> bool) -> Result<Vec<Entry>> {
     )
 }
 
-/// The inode of the socket behind descriptor `fd` of this process: `/proc/self/fd/N` is a link
-/// to `socket:[INODE]`, the number the table's last column names. `None` off Linux.
+/// The inode of the socket behind descriptor `fd` of this process. `None` off Linux.
 pub fn inode_of(fd: i32) -> Option<u64> {
-    let link = std::fs::read_link(format!("/proc/self/fd/{fd}")).ok()?;
-    link.to_str()?.strip_prefix("socket:[")?.strip_suffix(']')?.parse().ok()
+    socket_inode(std::path::Path::new(&format!("/proc/self/fd/{fd}")))
+}
+
+/// The inode of the socket a descriptor link names: `/proc/PID/fd/N` is a link to
+/// `socket:[INODE]`, the number the table's last column names. `None` for a descriptor that is
+/// not a socket (or that is gone).
+pub fn socket_inode(fd_link: &std::path::Path) -> Option<u64> {
+    let target = std::fs::read_link(fd_link).ok()?;
+    target.to_str()?.strip_prefix("socket:[")?.strip_suffix(']')?.parse().ok()
 }
 
 #[cfg(test)]

@@ -79,16 +79,16 @@ impl Key {
         use std::os::fd::AsRawFd;
         let borrowed = socket.as_fd();
         let sock = socket2::SockRef::from(&borrowed);
-        let unix = sock.local_addr().is_ok_and(|a| a.is_unix());
+        let local_addr = sock.local_addr().ok();
         let kind = match sock.r#type() {
-            _ if unix => Some(Kind::Unix),
+            _ if local_addr.as_ref().is_some_and(|a| a.is_unix()) => Some(Kind::Unix),
             Ok(socket2::Type::STREAM) => Some(Kind::Tcp),
             Ok(socket2::Type::DGRAM) => Some(Kind::Udp),
             _ => None,
         };
-        let fd = socket.as_fd().as_raw_fd();
+        let fd = borrowed.as_raw_fd();
         let inode = socket_table::inode_of(fd);
-        let mut local = sock.local_addr().ok().and_then(|a| a.as_socket());
+        let mut local = local_addr.and_then(|a| a.as_socket());
         let mut peer = sock.peer_addr().ok().and_then(|a| a.as_socket());
         if let Some(inode) = inode {
             let mut pairs = PAIRS.lock().unwrap_or_else(PoisonError::into_inner);
