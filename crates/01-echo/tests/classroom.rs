@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use common::socket_table;
 use support::{echo, port_of};
-use testkit::terminal::Terminal;
+use testkit::terminal::{Terminal, step_without_terminal};
 use testkit::{PATIENCE, Proc};
 
 /// Starts `01-echo server --port 0 ARGS` on a pseudo-terminal, or reports a skip.
@@ -141,17 +141,8 @@ fn ctrl_c_at_a_pause_stops_cleanly() {
 
 #[test]
 fn step_without_a_terminal_is_a_usage_error() {
-    // setsid: a new session with no controlling terminal, as under cron, CI or a service.
-    let done = testkit::run(std::process::Command::new("setsid").args([
-        "-w",
-        env!("CARGO_BIN_EXE_01-echo"),
-        "server",
-        "--port",
-        "0",
-        "--step",
-    ]));
-    assert_eq!(done.status.code(), Some(2), "{done:?}");
-    assert!(done.stderr.contains("--step waits for Enter on this process's terminal"), "{done:?}");
+    let args = ["server", "--port", "0", "--step"];
+    let done = step_without_terminal(env!("CARGO_BIN_EXE_01-echo"), &args);
     assert!(done.stderr.contains("use --trace to narrate without pausing"), "{done:?}");
 }
 

@@ -11,9 +11,9 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::Command;
 
-use testkit::{PATIENCE, Proc, run};
+use testkit::{PATIENCE, Proc};
 
-use testkit::terminal::Terminal;
+use testkit::terminal::{Terminal, step_without_terminal};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_02-multi-conn");
 
@@ -156,18 +156,7 @@ fn each_enter_runs_one_call_and_c_runs_on() {
 
 #[test]
 fn step_without_a_terminal_is_a_usage_error() {
-    if Command::new("setsid").arg("--version").output().is_err() {
-        testkit::skip("util-linux `setsid` is not installed: no way to drop the terminal");
-        return;
-    }
     for command in ["server", "client", "demo"] {
-        let out = run(Command::new("setsid").args(["-w", BINARY, command, "--step"]));
-        assert_eq!(out.status.code(), Some(2), "{command}: {out:?}");
-        assert!(
-            out.stderr
-                .contains("--step waits for Enter on this process's terminal, and it has none"),
-            "{command}: {}",
-            out.stderr
-        );
+        step_without_terminal(BINARY, &[command, "--step"]);
     }
 }

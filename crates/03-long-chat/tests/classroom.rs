@@ -15,7 +15,7 @@ use ch03_long_chat::frame::{Frame, Kind};
 use socket2::{Domain, Socket, Type};
 use support::room;
 use testkit::PATIENCE;
-use testkit::terminal::Terminal;
+use testkit::terminal::{Terminal, step_without_terminal};
 
 /// Starts `03-long-chat ARGS` on a pseudo-terminal, or reports a skip.
 fn on_terminal(args: &[&str]) -> Option<Terminal> {
@@ -166,12 +166,8 @@ fn kernel_shows_a_stuck_readers_send_queue_growing() {
 
 #[test]
 fn step_without_a_terminal_is_a_usage_error() {
-    // setsid: a new session with no controlling terminal, as under cron, CI or a service.
-    let bin = env!("CARGO_BIN_EXE_03-long-chat");
-    let args = ["-w", bin, "server", "--port", "0", "--step"];
-    let done = testkit::run(std::process::Command::new("setsid").args(args));
-    assert_eq!(done.status.code(), Some(2), "{done:?}");
-    assert!(done.stderr.contains("--step waits for Enter on this process's terminal"), "{done:?}");
+    let args = ["server", "--port", "0", "--step"];
+    step_without_terminal(env!("CARGO_BIN_EXE_03-long-chat"), &args);
 }
 
 #[test]

@@ -9,7 +9,7 @@ use std::net::UdpSocket;
 use std::process::Command;
 
 use testkit::Proc;
-use testkit::terminal::{Terminal, narration};
+use testkit::terminal::{Terminal, narration, step_without_terminal};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_04-udp");
 
@@ -108,9 +108,5 @@ fn step_runs_one_call_per_enter_and_c_runs_on() {
 
 #[test]
 fn step_without_a_terminal_is_a_usage_error() {
-    let out = testkit::run(
-        Command::new("setsid").args(["-w", BINARY, "server", "--port", "0", "--step"]),
-    );
-    assert_eq!(out.status.code(), Some(2), "{out:?}");
-    assert!(out.stderr.contains("--step waits for Enter on this process's terminal"), "{out:?}");
+    step_without_terminal(BINARY, &["server", "--port", "0", "--step"]);
 }

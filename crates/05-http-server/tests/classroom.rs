@@ -13,7 +13,7 @@ use std::net::{Shutdown, TcpStream};
 use std::path::Path;
 
 use support::{connect, get, read_response, read_until_closed, serve};
-use testkit::terminal::{Terminal, narration};
+use testkit::terminal::{Terminal, narration, step_without_terminal};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_05-http-server");
 
@@ -163,9 +163,5 @@ fn step_shows_close_wait_when_the_client_ends_a_kept_alive_connection() {
 
 #[test]
 fn step_without_a_terminal_is_a_usage_error() {
-    let out = testkit::run(
-        std::process::Command::new("setsid").args(["-w", BINARY, "hello", "--port", "0", "--step"]),
-    );
-    assert_eq!(out.status.code(), Some(2), "{out:?}");
-    assert!(out.stderr.contains("--step waits for Enter on this process's terminal"), "{out:?}");
+    step_without_terminal(BINARY, &["hello", "--port", "0", "--step"]);
 }

@@ -14,7 +14,7 @@ use std::sync::mpsc;
 
 use support::{code, fetch, read_request, scripted};
 use testkit::kernel_view_after;
-use testkit::terminal::Terminal;
+use testkit::terminal::{Terminal, step_without_terminal};
 
 /// A server that answers one request with `ok` (by Content-Length) and then keeps the
 /// connection open: the receiver holds the server's socket until the test ends, so the
@@ -110,14 +110,6 @@ fn each_enter_runs_one_call_and_c_runs_on() {
 
 #[test]
 fn step_without_a_terminal_is_a_usage_error() {
-    // setsid: a new session with no controlling terminal, as under cron, CI or a service. The
-    // URL is never fetched: the flags are checked first.
-    let done = testkit::run(std::process::Command::new("setsid").args([
-        "-w",
-        env!("CARGO_BIN_EXE_06-http-client"),
-        "--step",
-        "http://127.0.0.1:9/",
-    ]));
-    assert_eq!(done.status.code(), Some(2), "{done:?}");
-    assert!(done.stderr.contains("--step waits for Enter on this process's terminal"), "{done:?}");
+    // The URL is never fetched: the flags are checked first.
+    step_without_terminal(env!("CARGO_BIN_EXE_06-http-client"), &["--step", "http://127.0.0.1:9/"]);
 }

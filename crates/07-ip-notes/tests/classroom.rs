@@ -5,7 +5,7 @@
 use std::process::Command;
 
 use testkit::kernel_view_after;
-use testkit::terminal::Terminal;
+use testkit::terminal::{Terminal, step_without_terminal};
 use testkit::{Finished, run};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_07-ip-notes");
@@ -76,8 +76,5 @@ fn each_enter_runs_one_call_and_c_runs_on() {
 
 #[test]
 fn step_without_a_terminal_is_a_usage_error() {
-    // setsid: a new session with no controlling terminal, as under cron, CI or a service.
-    let done = run(Command::new("setsid").args(["-w", BINARY, "reuseaddr", "--step"]));
-    assert_eq!(done.status.code(), Some(2), "{done:?}");
-    assert!(done.stderr.contains("--step waits for Enter on this process's terminal"), "{done:?}");
+    step_without_terminal(BINARY, &["reuseaddr", "--step"]);
 }

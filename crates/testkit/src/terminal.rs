@@ -155,6 +155,19 @@ impl Terminal {
     }
 }
 
+/// Runs `program ARGS`, with `--step` among the arguments, in a new session with no
+/// controlling terminal (util-linux `setsid`, as under cron, CI or a service), and checks that it
+/// refuses with a usage error (exit 2) that says why. Returns what it printed.
+pub fn step_without_terminal(program: &str, args: &[&str]) -> Finished {
+    let done = crate::run(Command::new("setsid").arg("-w").arg(program).args(args));
+    assert_eq!(done.status.code(), Some(2), "{args:?} with no terminal: {done:?}");
+    assert!(
+        done.stderr.contains("--step waits for Enter on this process's terminal, and it has none"),
+        "{args:?} with no terminal: {done:?}"
+    );
+    done
+}
+
 /// The narration lines among `lines` (those with a `[role]` in front), pauses left out.
 pub fn narration(lines: &[String]) -> Vec<&String> {
     lines
