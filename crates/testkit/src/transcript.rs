@@ -554,8 +554,22 @@ fn replay(shell: &Shell<'_>, block: &Block, client: Option<&Block>) -> Vec<Strin
         let shown: Vec<&String> = step.output.iter().map(|(_, l)| l).collect();
         let interrupt_at = shown.iter().position(|l| l.starts_with("^C"));
         let wait_for = interrupt_at.unwrap_or(shown.len());
+        // With lines left out (`...`), a count of lines says nothing about how far the server
+        // got: Ctrl-C then waits until the last line the page shows before it has been printed
+        // as often as the page shows it (two connections' `close(fd N)` look alike).
+        let before_ctrl_c = &shown[..wait_for];
+        let last = before_ctrl_c
+            .iter()
+            .any(|l| is_elision(l))
+            .then(|| before_ctrl_c.iter().rev().find(|l| !is_elision(l) && !l.trim().is_empty()))
+            .flatten()
+            .map(|l| normalise(l));
+        let count = |lines: &[&String]| {
+            last.as_deref().map_or(0, |want| lines.iter().filter(|l| normalise(l) == want).count())
+        };
+        let shown_times = count(before_ctrl_c);
         let settle = Instant::now() + SETTLE;
-        while seen.len() < wait_for {
+        while seen.len() < wait_for || count(&seen.iter().collect::<Vec<_>>()) < shown_times {
             let left = settle.saturating_duration_since(Instant::now());
             match server.next_line(left) {
                 Some(line) => seen.push(line),
