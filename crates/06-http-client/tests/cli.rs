@@ -212,39 +212,29 @@ fn write_into_a_closed_stdout() -> (Option<i32>, String) {
     (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
-/// Runs the client in a pseudo-terminal (util-linux `script`), so its stdout is a terminal;
-/// returns the exit code and everything the terminal showed.
-fn on_a_terminal(args: &[&str]) -> (i32, String) {
-    let client = env!("CARGO_BIN_EXE_06-http-client");
-    let quoted: Vec<String> = std::iter::once(client)
-        .chain(args.iter().copied())
-        .map(|a| format!("'{}'", a.replace('\'', r"'\''")))
-        .collect();
-    // -q: no "Script started" lines; -e: script exits with the client's own code.
-    let done = testkit::run(std::process::Command::new("script").args([
-        "-qec",
-        &quoted.join(" "),
-        "/dev/null",
-    ]));
-    (code(&done), done.stdout)
+/// Runs the client on a pseudo-terminal, so its stdout is a terminal; returns the exit code and
+/// everything the terminal showed, or `None` (a skip reported) without util-linux `script`.
+fn on_a_terminal(args: &[&str]) -> Option<(i32, String)> {
+    let done = testkit::terminal::run_on_terminal(env!("CARGO_BIN_EXE_06-http-client"), args)?;
+    Some((code(&done), done.stdout))
 }
 
 #[test]
 fn a_binary_body_is_refused_on_a_terminal_with_exit_23_unless_output_is_dash() {
     const BINARY: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\n\x00\x01\x02zqx";
     let srv = support::answer_once(BINARY);
-    let (exit, screen) = on_a_terminal(&[&srv.url("/")]);
+    let Some((exit, screen)) = on_a_terminal(&[&srv.url("/")]) else { return };
     assert_eq!(exit, 23, "{screen}");
     assert!(screen.contains("Binary output can mess up your terminal"), "{screen}");
     assert!(!screen.contains("zqx"), "binary bytes reached the terminal: {screen:?}");
 
     let srv = support::answer_once(BINARY);
-    let (exit, screen) = on_a_terminal(&["-o", "-", &srv.url("/")]);
+    let Some((exit, screen)) = on_a_terminal(&["-o", "-", &srv.url("/")]) else { return };
     assert_eq!(exit, 0, "{screen}");
     assert!(screen.contains("zqx"), "{screen:?}");
 
     let srv = support::answer_once(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nplain");
-    let (exit, screen) = on_a_terminal(&[&srv.url("/")]);
+    let Some((exit, screen)) = on_a_terminal(&[&srv.url("/")]) else { return };
     assert_eq!(exit, 0, "text is not refused: {screen}");
     assert!(screen.contains("plain"), "{screen:?}");
 }

@@ -195,17 +195,12 @@ fn ctrl_c_stops_it_at_once_and_cleanly() {
 #[cfg(target_os = "linux")]
 #[test]
 fn on_a_terminal_every_refresh_redraws_in_place_under_a_header() {
-    if Command::new("script").arg("--version").output().is_err() {
-        return testkit::skip("util-linux `script` (a pseudo-terminal) is not installed");
-    }
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
-    let watch = format!(
-        "'{}' watch --port {port} --count 3 --interval {TEST_INTERVAL}",
-        env!("CARGO_BIN_EXE_07-ip-notes")
-    );
-    // -q: no "Script started" lines; -e: script exits with watch's own code.
-    let done = testkit::run(Command::new("script").args(["-qec", &watch, "/dev/null"]));
+    let port = port.to_string();
+    let args = ["watch", "--port", &port, "--count", "3", "--interval", TEST_INTERVAL];
+    let program = env!("CARGO_BIN_EXE_07-ip-notes");
+    let Some(done) = testkit::terminal::run_on_terminal(program, &args) else { return };
     assert!(done.status.success(), "{done:?}");
     let screens: Vec<&str> = done.stdout.split("\x1b[H\x1b[2J").skip(1).collect();
     assert_eq!(screens.len(), 3, "one redraw per refresh, quiet or not: {:?}", done.stdout);

@@ -27,21 +27,7 @@ impl Terminal {
     /// Starts `program ARGS` on a fresh pseudo-terminal. When `script` is missing, reports a
     /// skip and returns `None`.
     pub fn spawn(program: &str, args: &[&str]) -> Option<Self> {
-        let found =
-            Command::new("script").arg("--version").output().is_ok_and(|o| o.status.success());
-        if !found {
-            crate::skip("util-linux `script` is not installed: no pseudo-terminal to step on");
-            return None;
-        }
-        let words: Vec<String> =
-            std::iter::once(program).chain(args.iter().copied()).map(quote).collect();
-        let mut proc = Proc::spawn(
-            Command::new("script")
-                // -q: no "Script started" banner; -e: exit with the program's status; -f: flush
-                // at once; the transcript file is /dev/null, as only the screen matters.
-                .args(["-q", "-e", "-f", "-c", &words.join(" "), "/dev/null"])
-                .stdin(Stdio::piped()),
-        );
+        let mut proc = Proc::spawn(script(program, args)?.stdin(Stdio::piped()));
         let keyboard = proc.take_stdin().expect("stdin is piped");
         Some(Self { proc, keyboard, seen: Vec::new() })
     }
@@ -174,6 +160,35 @@ pub fn narration(lines: &[String]) -> Vec<&String> {
         .iter()
         .filter(|l| l.starts_with('[') && !l.contains("] next: ") && !l.contains("(Enter runs it"))
         .collect()
+}
+
+/// Runs `program ARGS` to its end on a fresh pseudo-terminal, with nothing typed, so that its
+/// stdout is a terminal; returns its status and the screen (lines still end in `\r\n`). When
+/// `script` is missing, reports a skip and returns `None`.
+pub fn run_on_terminal(program: &str, args: &[&str]) -> Option<Finished> {
+    Some(crate::run(&mut script(program, args)?))
+}
+
+/// The `script` command that runs `program ARGS` on a new pseudo-terminal, or `None` (a skip
+/// reported) when util-linux `script` is not installed.
+fn script(program: &str, args: &[&str]) -> Option<Command> {
+    let found = Command::new("script").arg("--version").output().is_ok_and(|o| o.status.success());
+    if !found {
+        crate::skip("util-linux `script` is not installed: no pseudo-terminal to run on");
+        return None;
+    }
+    let words: Vec<String> =
+        std::iter::once(program).chain(args.iter().copied()).map(quote).collect();
+    // `script -c` hands its command to $SHELL, or to /bin/sh when that is unset (as under CI).
+    // `exec` makes the program the shell's replacement, not its child: dash would otherwise
+    // stay in between, die of the Ctrl-C meant for the program, and `script` would report its
+    // 130 instead of the program's status.
+    let command = format!("exec {}", words.join(" "));
+    let mut script = Command::new("script");
+    // -q: no "Script started" banner; -e: exit with the program's status; -f: flush at once;
+    // the transcript file is /dev/null, as only the screen matters.
+    script.args(["-q", "-e", "-f", "-c", &command, "/dev/null"]);
+    Some(script)
 }
 
 /// One shell word: `script -c` runs its command through the shell.
