@@ -147,6 +147,22 @@ fn step_without_a_terminal_is_a_usage_error() {
 }
 
 #[test]
+fn step_in_the_background_is_a_usage_error_not_a_stopped_job() {
+    // A job-control shell (`set -m`) starts `server --step &` in a process group of its own,
+    // as an interactive shell does: reading the terminal from there would stop the server
+    // (SIGTTIN) with the class none the wiser.
+    let server = format!("'{}' server --port 0 --step", env!("CARGO_BIN_EXE_01-echo"));
+    let shell = format!("set -m; {server} & wait $!; echo \"status=$?\"");
+    let Some(mut term) = Terminal::spawn("bash", &["-c", &shell]) else { return };
+    let (before, status) = term.expect_line("status=");
+    assert_eq!(status, "status=2", "a usage error, not 149 (stopped by SIGTTIN): {before:?}");
+    let said = before.join("\n");
+    assert!(said.contains("but it was started in the background (with &)"), "{said}");
+    assert!(!said.contains("next: socket("), "it paused in the background: {said}");
+    assert!(term.finish().status.success());
+}
+
+#[test]
 fn kernel_shows_time_wait_on_the_side_that_closed_first() {
     // The demo's client B half-closes first, then reads the server's close: its socket is in
     // TIME-WAIT, while the server, which closed second, has nothing left.

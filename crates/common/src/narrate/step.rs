@@ -41,8 +41,9 @@ static RUNNING_ON: AtomicBool = AtomicBool::new(false);
 ///
 /// # Errors
 /// When the process has no controlling terminal (run from a pipe, a service, CI): `--step`
-/// would wait for an Enter nobody can press. The message says so; callers make it a usage
-/// error.
+/// would wait for an Enter nobody can press. When it runs in the background of one (started
+/// with `&`): its first read of the terminal would stop it (SIGTTIN) before any Enter. The
+/// message says which; callers make it a usage error.
 pub fn start() -> Result<(), String> {
     if GATE.get().is_some() {
         return Ok(());
@@ -57,6 +58,12 @@ pub fn start() -> Result<(), String> {
             ));
         }
     };
+    if !in_foreground(&tty) {
+        return Err("--step waits for Enter on this process's terminal, but it was started in \
+                    the background (with &), where reading the terminal would stop it; run it \
+                    in the foreground, or use --trace to narrate without pausing"
+            .into());
+    }
     let (send, answers) = channel();
     let wake = send.clone();
     std::thread::Builder::new()
@@ -78,6 +85,21 @@ pub fn start() -> Result<(), String> {
         wake: Mutex::new(wake),
     });
     Ok(())
+}
+
+/// Does the terminal's keyboard belong to this process's group? Only the foreground group may
+/// read a terminal; the shell moves a job started with `&` into a group of its own, which the
+/// kernel stops (SIGTTIN, "Stopped (tty input)") when it reads.
+#[cfg(unix)]
+fn in_foreground(tty: &File) -> bool {
+    use nix::unistd::{getpgrp, tcgetpgrp};
+    tcgetpgrp(tty).is_ok_and(|group| group == getpgrp())
+}
+
+/// Elsewhere there are no background groups to be stopped in.
+#[cfg(not(unix))]
+fn in_foreground(_tty: &File) -> bool {
+    true
 }
 
 /// Is a prompt due before the next call? (Stepping is on and nobody asked to run on.)
