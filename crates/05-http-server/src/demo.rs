@@ -5,7 +5,7 @@
 //! it opens one connection and sends three requests on it, one after the other, the way a
 //! browser reuses a kept-alive connection. Watch one `accept` serve all three.
 
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -23,6 +23,12 @@ use crate::server;
 
 /// The most a demo response may hold: the demo's files are tiny.
 const MAX_RESPONSE: u64 = 1 << 20;
+
+/// The most one line of a response head may hold, as the server's own head limit is 8 KiB.
+const MAX_LINE: usize = 8 << 10;
+
+/// The client's buffer, so its size in each `recv` (std's `BufReader` default).
+const RECV_SIZE: usize = 8 << 10;
 
 /// Runs the narrated demo.
 ///
@@ -55,7 +61,7 @@ pub fn run() -> Result<()> {
         let stream =
             TcpStream::connect(addr).with_context(|| format!("could not connect to {addr}"))?;
         narrate!(n, &stream, "connect({addr}) -> {}", narrate::fd(&stream));
-        let mut reader = BufReader::new(&stream);
+        let mut reader = BufReader::with_capacity(RECV_SIZE, &stream);
         for (path, last) in [("/", false), ("/hello.txt", false), ("/missing.txt", true)] {
             let status = fetch(&stream, &mut reader, addr, path, last, n)?;
             println!("GET {path} -> {status}");
@@ -95,15 +101,10 @@ fn fetch(
     stream.write_all(request.as_bytes())?;
     let mut status = String::new();
     let mut length = 0u64;
-    let mut line = String::new();
     loop {
-        line.clear();
-        step!(n, stream, "recv");
-        if (&mut *reader).take(8 << 10).read_line(&mut line)? == 0 {
-            return Err(io::Error::from(io::ErrorKind::UnexpectedEof))
-                .context("the server closed mid-response");
-        }
-        narrate!(n, stream, "recv -> {}", py_bytes_preview(line.as_bytes(), 100));
+        let line = next_line(stream, reader, n)?;
+        narrate!(n, "  from the buffer: {}", py_bytes_preview(&line, 100));
+        let line = String::from_utf8_lossy(&line);
         let text = line.trim_end();
         if text.is_empty() {
             break;
@@ -117,13 +118,56 @@ fn fetch(
         }
     }
     anyhow::ensure!(length <= MAX_RESPONSE, "a {length}-byte body is more than the demo reads");
-    let mut body = vec![0u8; length as usize];
-    step!(n, stream, "recv of the {length}-byte body");
-    reader.read_exact(&mut body)?;
-    narrate!(n, stream, "recv -> body, {length} bytes: {}", py_bytes_preview(&body, 80));
+    let mut body = Vec::with_capacity(length as usize);
+    while body.len() < length as usize {
+        let buffered = refill(stream, reader, n)?;
+        let take = buffered.len().min(length as usize - body.len());
+        body.extend_from_slice(&buffered[..take]);
+        reader.consume(take);
+    }
+    narrate!(n, "  from the buffer: body, {length} bytes: {}", py_bytes_preview(&body, 80));
     Ok(status)
 }
 // ANCHOR_END: fetch
+
+/// The next line of the response head, `\n` included, cut from the reader's buffer.
+fn next_line(
+    stream: &TcpStream,
+    reader: &mut BufReader<&TcpStream>,
+    n: Narrator,
+) -> Result<Vec<u8>> {
+    let mut line = Vec::new();
+    loop {
+        let buffered = refill(stream, reader, n)?;
+        let end = buffered.iter().position(|&b| b == b'\n');
+        let take = end.map_or(buffered.len(), |i| i + 1);
+        line.extend_from_slice(&buffered[..take]);
+        reader.consume(take);
+        if end.is_some() {
+            return Ok(line);
+        }
+        anyhow::ensure!(line.len() <= MAX_LINE, "a response line longer than {MAX_LINE} bytes");
+    }
+}
+
+// ANCHOR: refill
+/// The bytes the reader holds, after one `recv` if it held none. A `recv` returns whatever has
+/// arrived, here often a whole response: the lines and the body are then cut from the buffer
+/// with no further call, which is why the narration shows fewer `recv`s than lines.
+fn refill<'r>(
+    stream: &TcpStream,
+    reader: &'r mut BufReader<&TcpStream>,
+    n: Narrator,
+) -> Result<&'r [u8]> {
+    if reader.buffer().is_empty() {
+        step!(n, stream, "recv({RECV_SIZE})");
+        let got = reader.fill_buf()?.len();
+        narrate!(n, stream, "recv({RECV_SIZE}) -> {got} bytes");
+        anyhow::ensure!(got > 0, "the server closed mid-response");
+    }
+    Ok(reader.buffer())
+}
+// ANCHOR_END: refill
 
 /// A scratch folder with a few files to serve, removed when the demo ends.
 struct DemoDir(PathBuf);

@@ -106,6 +106,31 @@ fn step_runs_one_call_per_enter_and_c_runs_on() {
     assert!(done.stdout.contains("server stopped: answered 2 connections"), "{}", done.stdout);
 }
 
+#[test]
+fn the_stepped_demo_pauses_once_per_recv_not_once_per_line() {
+    // The demo's client reads three responses of 8 to 11 head lines each. Its pauses name the
+    // recv calls that happen, one per refill of its buffer, not one per line cut from it.
+    let Some(mut term) = Terminal::spawn(BINARY, &["demo", "--step"]) else { return };
+    let mut screen = Vec::new();
+    loop {
+        let line = term.line();
+        if line.contains("(Enter runs it") {
+            term.type_line("");
+        }
+        let last = line.starts_with("server stopped:");
+        screen.push(line);
+        if last {
+            break;
+        }
+    }
+    assert!(term.finish().status.success(), "{screen:?}");
+    let count = |prefix: &str| screen.iter().filter(|l| l.starts_with(prefix)).count();
+    let (paused, called) = (count("[client] next: recv("), count("[client] recv("));
+    let cut = count("[client]   from the buffer: ");
+    assert_eq!(paused, called, "a pause before each recv, and only there: {screen:#?}");
+    assert!(called < cut, "{called} recv calls for {cut} lines and bodies: {screen:#?}");
+}
+
 /// At the prompt for `call` (in `lines`), presses Enter; checks that exactly that call ran
 /// (one narration line, naming it, before the next prompt), and leaves the terminal's lines up
 /// to the next prompt in `lines`.

@@ -52,6 +52,27 @@ fn the_demo_finishes_by_itself_and_narrates() {
         "{}",
         out.stderr
     );
+    // The client's narration names only the recv calls that happened: their bytes add up to
+    // what the server sent, and there are fewer of them than the lines cut from the buffer.
+    // `[client] recv(8192) -> 847 bytes` and `[server] sendall(fd 6, 847 bytes) -> status 200`.
+    let count = |line: &str, after: &str| -> Option<u64> {
+        line.split_once(after)?.1.split(' ').next()?.parse().ok()
+    };
+    let received: Vec<u64> = out
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("[client] recv("))
+        .filter_map(|l| count(l, ") -> "))
+        .collect();
+    let sent: u64 = out
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("[server] sendall("))
+        .filter_map(|l| count(l, ", "))
+        .sum();
+    assert_eq!(received.iter().sum::<u64>(), sent, "{}", out.stderr);
+    let cut = out.stderr.matches("[client]   from the buffer: ").count();
+    assert!(received.len() < cut, "a recv per line: {}", out.stderr);
 }
 
 #[test]
