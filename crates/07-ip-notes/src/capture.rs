@@ -29,8 +29,11 @@ pub struct Options {
     /// Also save every shown packet to this pcap file.
     pub write: Option<PathBuf>,
     /// Stop after this many packets (otherwise at Ctrl-C).
-    pub count: Option<u64>,
+    pub count: Option<usize>,
 }
+
+/// The most packets `--count` asks for; a capture longer than that is one to stop with Ctrl-C.
+pub const MAX_PACKETS: usize = 1_000_000;
 
 /// The largest packet loopback carries: its MTU (`ip link show lo`), 64 KiB.
 pub const MAX_PACKET: usize = 65_536;
@@ -47,7 +50,7 @@ pub use linux::run;
 /// # Errors
 /// Always, on this system.
 #[cfg(not(target_os = "linux"))]
-pub fn run(_options: &Options, _trace: bool) -> anyhow::Result<u64> {
+pub fn run(_options: &Options, _trace: bool) -> anyhow::Result<usize> {
     anyhow::bail!(
         "`capture` reads packets with a Linux packet socket (AF_PACKET); on this system use \
          tcpdump (`sudo tcpdump -i lo0 -nn port PORT`) or Wireshark"
@@ -77,7 +80,7 @@ mod linux {
     ///
     /// # Errors
     /// Without root or `CAP_NET_RAW`, or when the pcap file cannot be written.
-    pub fn run(options: &Options, trace: bool) -> Result<u64> {
+    pub fn run(options: &Options, trace: bool) -> Result<usize> {
         let n = Narrator::new("capture", trace);
         let stop = Stop::new();
         stop.trigger_on_ctrl_c()?;

@@ -161,7 +161,7 @@ enum Command {
     #[command(after_long_help = watch::HELP)]
     Watch {
         /// Only sockets with this local or remote port.
-        #[arg(long)]
+        #[arg(long, value_parser = port_on_the_wire)]
         port: Option<u16>,
         /// Seconds between refreshes: twice a second shows a step taken in another pane at
         /// once and stays readable; SYN-SENT or LAST-ACK on loopback pass quicker than any.
@@ -203,14 +203,14 @@ enum Command {
     )]
     Capture {
         /// The server's port: packets from or to it are shown (TCP and UDP, IPv4 and IPv6).
-        #[arg(long)]
+        #[arg(long, value_parser = port_on_the_wire)]
         port: u16,
         /// Also save the packets to this file (pcap), for tcpdump -r or Wireshark.
         #[arg(long, value_name = "FILE.pcap")]
         write: Option<std::path::PathBuf>,
         /// Stop after this many packets (without it, at Ctrl-C).
-        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
-        count: Option<u64>,
+        #[arg(long, value_name = "N", value_parser = common::cli::count(capture::MAX_PACKETS))]
+        count: Option<usize>,
     },
     /// A quick narrated tour: classify, a loopback bind-matrix, resolve, sockopts.
     Demo,
@@ -230,6 +230,18 @@ enum Command {
         #[arg(long, value_delimiter = ',', required = true)]
         targets: Vec<IpAddr>,
     },
+}
+
+/// A port to look for in packets or the table: 0 is never there (at `bind()` it asks the
+/// kernel to pick a port), so it is refused rather than shown as nothing at all.
+fn port_on_the_wire(text: &str) -> Result<u16, String> {
+    match text.parse::<u16>() {
+        Ok(0) => Err("0 is no connection's port: at bind() it asks the kernel to pick one; \
+                      give the port the server printed"
+            .into()),
+        Ok(port) => Ok(port),
+        Err(_) => Err(format!("`{text}` is not a port from 1 to 65535")),
+    }
 }
 
 fn parse_state(text: &str) -> Result<String, String> {

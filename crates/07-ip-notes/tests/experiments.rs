@@ -104,6 +104,13 @@ fn bad_input_is_a_usage_error_never_a_panic() {
         &["sockets", "--state", "sleepy"],
         &["sockets", "--port", "70000"],
         &["lab", "--cleanup", "--hold"],
+        &["watch", "--interval", "nan"],
+        &["watch", "--interval", "0"],
+        &["watch", "--count", "0"],
+        &["watch", "--port", "0"],
+        &["capture", "--port", "0"],
+        &["capture", "--port", "65536"],
+        &["capture", "--port", "5", "--count", "0"],
         &["no-such-experiment"],
     ] {
         let out = run(notes().args(args));
@@ -111,6 +118,17 @@ fn bad_input_is_a_usage_error_never_a_panic() {
         assert!(out.stderr.starts_with("error: "), "{args:?}: {}", out.stderr);
         assert!(!out.stderr.contains("panicked"), "{args:?}");
     }
+}
+
+#[test]
+fn port_0_for_watch_or_capture_says_what_0_means() {
+    for command in ["watch", "capture"] {
+        let out = run(notes().args([command, "--port", "0"]));
+        assert_eq!(out.status.code(), Some(2), "{out:?}");
+        assert!(out.stderr.contains("at bind() it asks the kernel to pick one"), "{}", out.stderr);
+    }
+    let out = run(notes().args(["capture", "--port", "5", "--count", "0"]));
+    assert!(out.stderr.contains("`0` is not a count from 1 to 1000000"), "{}", out.stderr);
 }
 
 #[test]
