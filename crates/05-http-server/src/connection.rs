@@ -44,9 +44,13 @@ pub fn serve_connection(stream: &TcpStream, peer: SocketAddr, shared: &Shared) -
         // --kernel, it shows the bytes already waiting, or, between two requests of a kept-alive
         // connection, nothing yet.
         step!(shared.narrator, stream, "recv({})", fd(stream));
-        match reader.next_request(stream)? {
+        let next = reader.next_request(stream)?;
+        match next {
             Next::Request => {}
-            Next::Closed => return Ok(()),
+            Next::Closed | Next::Idle => {
+                narrate_end(&next, stream, shared);
+                return Ok(());
+            }
             Next::Reject(status, detail) => {
                 // Bytes that cannot become a request: say why, then close (nothing after
                 // them can be trusted to start a request).
@@ -144,6 +148,18 @@ fn linger_close(mut stream: &TcpStream) {
     }
 }
 // ANCHOR_END: linger
+
+/// `--trace`: the last `recv` of a connection that ends between requests. With `--kernel`, a
+/// client's close shows as CLOSE-WAIT: its FIN is in, and our `close()` is still to come.
+fn narrate_end(next: &Next, stream: &TcpStream, shared: &Shared) {
+    let why = match next {
+        Next::Idle => "timed out: idle for the keep-alive timeout",
+        // Ctrl-C's drain wakes an idle connection with shutdown(SHUT_RD), which reads as 0 too.
+        _ if shared.stop.is_stopping() => "0 bytes (stopping: our shutdown(SHUT_RD) woke it)",
+        _ => "0 bytes (the client closed)",
+    };
+    narrate!(shared.narrator, stream, "recv({}) -> {why}", fd(stream));
+}
 
 /// `--trace`: the request line of the head just read, and whether it had already arrived
 /// behind the previous one (pipelined).

@@ -103,9 +103,10 @@ impl Head {
 pub enum Next {
     /// A complete head is in [`RequestReader::head`].
     Request,
-    /// The client closed, or stayed idle past the keep-alive timeout, between requests:
-    /// nothing to answer.
+    /// The client closed (`recv` returned 0): nothing to answer.
     Closed,
+    /// The client stayed idle past the keep-alive timeout between requests: nothing to answer.
+    Idle,
     /// The bytes cannot become a request: answer with this status, then close.
     Reject(Status, &'static str),
 }
@@ -176,7 +177,7 @@ impl RequestReader {
                 Ok(n) => self.filled += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) if is_timeout(&e) => {
-                    return Ok(if self.filled == 0 { Next::Closed } else { timed_out() });
+                    return Ok(if self.filled == 0 { Next::Idle } else { timed_out() });
                 }
                 Err(e) => return Err(e),
             }

@@ -171,6 +171,11 @@ fn step_shows_close_wait_when_the_client_ends_a_kept_alive_connection() {
             stream.shutdown(Shutdown::Both).unwrap();
         }
         if let Some(at) = lines.iter().position(|l| l.contains("] next: close(fd ")) {
+            // The Enter before it ran the recv that found the client's FIN: 0 bytes.
+            assert!(
+                lines.iter().any(|l| l.contains("-> 0 bytes (the client closed)")),
+                "{lines:?}"
+            );
             assert!(
                 lines[at + 1].contains("kernel: CLOSE-WAIT (the peer sent FIN"),
                 "before close(), the client's FIN is in: {lines:?}"

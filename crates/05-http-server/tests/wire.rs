@@ -7,7 +7,6 @@
 mod support;
 
 use std::io::{Read, Write};
-use std::net::TcpStream;
 
 use support::*;
 use testkit::{PATIENCE, Proc};
@@ -293,7 +292,7 @@ fn ipv6_works_with_bind() {
 #[test]
 fn ctrl_c_lets_a_download_in_flight_finish() {
     let site = site();
-    let (srv, addr) = serve(&site.root(), &["--quiet"]);
+    let (srv, addr) = serve(&site.root(), &["--quiet", "--trace"]);
     let mut stream = connect(&addr);
     stream.write_all(&get("/big.bin")).unwrap();
     // Read a little, so the server is mid-file, blocked on our full receive buffer.
@@ -313,6 +312,12 @@ fn ctrl_c_lets_a_download_in_flight_finish() {
     assert!(done.status.success(), "{done:?}");
     assert!(
         done.stderr.contains("server stopped: served 2 requests on 2 connections"),
+        "{}",
+        done.stderr
+    );
+    // The idle one's thread was woken by the stop, not by its client, and says so.
+    assert!(
+        done.stderr.contains("-> 0 bytes (stopping: our shutdown(SHUT_RD) woke it)"),
         "{}",
         done.stderr
     );
@@ -341,14 +346,21 @@ fn beyond_max_connections_a_client_gets_503() {
 #[test]
 fn an_idle_connection_is_closed_after_the_keep_alive_timeout() {
     let site = site();
-    let (_srv, addr) = serve(&site.root(), &["--keep-alive-timeout", "0.5"]);
+    let (srv, addr) = serve(&site.root(), &["--keep-alive-timeout", "0.5", "--trace"]);
     let mut stream = connect(&addr);
     stream.write_all(&get("/hello.txt")).unwrap();
     read_response(&mut stream, false);
     let started = std::time::Instant::now();
     assert_eq!(read_until_closed(&mut stream), b"", "closed without a word");
     assert!(started.elapsed() < PATIENCE);
-    let _ = TcpStream::connect(&addr).unwrap();
+    // --trace names the recv that ended it, and the other way a connection ends between
+    // requests: the client's own close.
+    srv.wait_for_stderr("-> timed out: idle for the keep-alive timeout");
+    let mut closing = connect(&addr);
+    closing.write_all(&get("/hello.txt")).unwrap();
+    read_response(&mut closing, false);
+    drop(closing);
+    srv.wait_for_stderr("-> 0 bytes (the client closed)");
 }
 
 /// Issue 15: a strong `ETag` beside `Last-Modified`, and the conditional requests that use it.
