@@ -145,8 +145,10 @@ enum Mark {
     Gone,
 }
 
-/// The state a gone row shows, once: every TCP socket's life ends in CLOSED.
+/// The state a gone TCP row shows, once: every TCP socket's life ends in CLOSED.
 const GONE: &str = "CLOSED (gone)";
+/// A UDP socket has no states to end in (`ss` calls every one UNCONN or ESTAB): it is gone.
+const GONE_UDP: &str = "(gone)";
 
 // ANCHOR: compare
 /// Marks each row of `now` against `before` (nothing is marked on the first refresh) and adds
@@ -165,7 +167,8 @@ fn compare(before: Option<&Table>, now: &Table) -> Vec<(Mark, Entry)> {
         rows.insert(key, (mark, entry.clone()));
     }
     for (key, old) in before.iter().filter(|(key, _)| !now.contains_key(key)) {
-        rows.insert(key, (Mark::Gone, Entry { state: GONE, ..old.clone() }));
+        let state = if key.udp { GONE_UDP } else { GONE };
+        rows.insert(key, (Mark::Gone, Entry { state, ..old.clone() }));
     }
     rows.into_values().collect()
 }
@@ -237,7 +240,7 @@ fn show(text: &str) -> Result<bool> {
 /// `watch --help`'s lesson: what the columns mean, and the three-pane recipe for class.
 pub const HELP: &str = "\
 The columns (as in `ss -tan`):
-  first    + new since the last change, * its state changed, - gone (shown once, as CLOSED)
+  first    + new since the last change, * its state changed, - gone (shown once: CLOSED for TCP)
   state    TCP: LISTEN, SYN-SENT, ESTAB, FIN-WAIT-1/2, CLOSE-WAIT, LAST-ACK, TIME-WAIT, ...
            UDP: UNCONN, or ESTAB after connect()
   recv-q   bytes that arrived and wait for the program's recv(); for a LISTEN socket, the
@@ -306,6 +309,18 @@ mod tests {
         assert!(differs(&first, &second) && !differs(&second, &second));
         let queued = table(&[Entry { recv_q: 5, ..server }]);
         assert!(differs(&table(&[entry("127.0.0.1:9000", "127.0.0.1:40000", "ESTAB")]), &queued));
+    }
+
+    #[test]
+    fn a_gone_udp_socket_is_not_called_closed() {
+        let bound = Entry { proto: Proto::Udp, ..entry("127.0.0.1:5005", "0.0.0.0:0", "UNCONN") };
+        let mut before = Table::new();
+        before.insert(Key { udp: true, local: bound.local, remote: bound.remote, twin: 0 }, bound);
+        let rows = compare(Some(&before), &Table::new());
+        assert_eq!(
+            rows.iter().map(|(m, e)| (*m, e.state)).collect::<Vec<_>>(),
+            [(Mark::Gone, GONE_UDP)]
+        );
     }
 
     #[test]
