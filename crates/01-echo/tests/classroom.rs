@@ -157,7 +157,7 @@ fn step_in_the_background_is_a_usage_error_not_a_stopped_job() {
     let (before, status) = term.expect_line("status=");
     assert_eq!(status, "status=2", "a usage error, not 149 (stopped by SIGTTIN): {before:?}");
     let said = before.join("\n");
-    assert!(said.contains("but it was started in the background (with &)"), "{said}");
+    assert!(said.contains("but it runs in the terminal's background (started with &"), "{said}");
     assert!(!said.contains("next: socket("), "it paused in the background: {said}");
     assert!(term.finish().status.success());
 }

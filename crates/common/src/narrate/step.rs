@@ -59,9 +59,10 @@ pub fn start() -> Result<(), String> {
         }
     };
     if !in_foreground(&tty) {
-        return Err("--step waits for Enter on this process's terminal, but it was started in \
-                    the background (with &), where reading the terminal would stop it; run it \
-                    in the foreground, or use --trace to narrate without pausing"
+        return Err("--step waits for Enter on this process's terminal, but it runs in the \
+                    terminal's background (started with &, say), where reading the terminal \
+                    would stop it; run it in the foreground, or use --trace to narrate without \
+                    pausing"
             .into());
     }
     let (send, answers) = channel();
