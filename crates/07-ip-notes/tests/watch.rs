@@ -31,6 +31,8 @@ struct Row {
     recv_q: u32,
     local: SocketAddr,
     peer: SocketAddr,
+    /// 0 while no descriptor refers to the socket: not yet accept()ed, or already closed.
+    inode: u64,
 }
 
 fn parse_row(line: &str) -> Option<Row> {
@@ -47,6 +49,7 @@ fn parse_row(line: &str) -> Option<Row> {
         recv_q: rest.first()?.parse().ok()?,
         local: rest.get(2)?.parse().ok()?,
         peer: rest.get(3)?.parse().ok()?,
+        inode: rest.last()?.parse().ok()?,
     })
 }
 
@@ -99,7 +102,8 @@ fn watch_marks_a_connection_through_its_states() {
     );
 
     // The handshake: both ends of the connection are new; the kernel completed it without
-    // accept(), so the connection waits in the listener's accept queue (its recv-q).
+    // accept(), so the connection waits in the listener's accept queue (its recv-q), and no
+    // descriptor refers to the server's side yet: its inode is 0.
     let client = TcpStream::connect(server).unwrap();
     let me = client.local_addr().unwrap();
     wait_for(
@@ -107,7 +111,9 @@ fn watch_marks_a_connection_through_its_states() {
         &mut frames,
         &[
             ("client side + ESTAB", &|r| r.mark == '+' && r.state == "ESTAB" && r.local == me),
-            ("server side + ESTAB", &|r| r.mark == '+' && r.state == "ESTAB" && r.peer == me),
+            ("server side + ESTAB, inode 0", &|r| {
+                r.mark == '+' && r.state == "ESTAB" && r.peer == me && r.inode == 0
+            }),
             ("LISTEN with 1 queued", &|r| r.state == "LISTEN" && r.recv_q == 1),
         ],
     );
@@ -122,7 +128,9 @@ fn watch_marks_a_connection_through_its_states() {
             ("client * FIN-WAIT", &|r| {
                 r.mark == '*' && r.state.starts_with("FIN-WAIT-") && r.local == me
             }),
-            ("server * CLOSE-WAIT", &|r| r.mark == '*' && r.state == "CLOSE-WAIT" && r.peer == me),
+            ("server * CLOSE-WAIT, accept()ed", &|r| {
+                r.mark == '*' && r.state == "CLOSE-WAIT" && r.peer == me && r.inode != 0
+            }),
         ],
     );
 
