@@ -30,6 +30,10 @@ const MAX_LINE: usize = 8 << 10;
 /// The client's buffer, so its size in each `recv` (std's `BufReader` default).
 const RECV_SIZE: usize = 8 << 10;
 
+/// How long the client waits for the server's close after `Connection: close`: it comes at
+/// once, so waiting longer would only hide a server that forgot.
+const SERVER_CLOSE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Runs the narrated demo.
 ///
 /// # Errors
@@ -66,9 +70,18 @@ pub fn run() -> Result<()> {
             let status = fetch(&stream, &mut reader, addr, path, last, n)?;
             println!("GET {path} -> {status}");
         }
+        // The last request said `Connection: close`, so the server closes after its answer.
+        // Reading on to that end (recv returns 0) lets the server close first, as HTTP/1.1
+        // means it to: --kernel shows our side in CLOSE-WAIT, and its side in TIME-WAIT.
+        stream.set_read_timeout(Some(SERVER_CLOSE_WAIT))?;
+        step!(n, &stream, "recv({RECV_SIZE})");
+        let extra =
+            reader.fill_buf().context("the server did not close after `Connection: close`")?;
+        let got = extra.len();
+        let closed = if got == 0 { " (the server closed)" } else { "" };
+        narrate!(n, &stream, "recv({RECV_SIZE}) -> {got} bytes{closed}");
+        anyhow::ensure!(got == 0, "{got} bytes after the last response");
         drop(reader);
-        // The last request said `Connection: close`: the server has sent its FIN (--kernel
-        // shows CLOSE-WAIT above), and this close() ends the connection.
         narrate::close(n, stream, "");
         Ok(())
     })();

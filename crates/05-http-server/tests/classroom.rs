@@ -107,6 +107,19 @@ fn step_runs_one_call_per_enter_and_c_runs_on() {
 }
 
 #[test]
+fn the_demo_reads_to_the_servers_close_so_the_server_closes_first() {
+    // After `Connection: close` the demo's client reads on to the end: its recv returns 0 with
+    // the server's FIN in (CLOSE-WAIT), and the server, which closed first, keeps TIME-WAIT.
+    let done = testkit::run(std::process::Command::new(BINARY).args(["demo", "--kernel"]));
+    assert!(done.status.success(), "{done:?}");
+    let after = |call: &str| testkit::kernel_view_after(&done.stderr, call);
+    let eof = after("[client] recv(8192) -> 0 bytes (the server closed)");
+    assert!(eof.contains("CLOSE-WAIT (the peer sent FIN"), "{}", done.stderr);
+    let server_close = after("[server] close(fd ");
+    assert!(server_close.contains("TIME-WAIT (this side closed first"), "{}", done.stderr);
+}
+
+#[test]
 fn the_stepped_demo_pauses_once_per_recv_not_once_per_line() {
     // The demo's client reads three responses of 8 to 11 head lines each. Its pauses name the
     // recv calls that happen, one per refill of its buffer, not one per line cut from it.
