@@ -39,11 +39,36 @@ const RSS_EVERY: Duration = Duration::from_millis(20);
 /// The PIDs of every child still running, so Ctrl-C can end them all (each by its own PID).
 static STARTED: Mutex<BTreeSet<u32>> = Mutex::new(BTreeSet::new());
 
-/// Kills every process the grader started that is still running. For the Ctrl-C handler.
+/// How long Ctrl-C waits for the programs it killed to let go of their sockets.
+pub const KILL_WAIT: Duration = Duration::from_secs(2);
+
+/// Kills every process the grader started that is still running, then waits until each has
+/// closed its descriptors (at most [`KILL_WAIT`]): SIGKILL is delivered when the process next
+/// runs, which on a busy machine can be after the grader has exited, and the student's server
+/// would still be accepting when the prompt comes back. For the Ctrl-C handler.
 pub fn kill_all_started() {
     let pids: Vec<u32> = lock(&STARTED).iter().copied().collect();
-    for pid in pids {
+    for &pid in &pids {
         kill(pid);
+    }
+    let deadline = Instant::now() + KILL_WAIT;
+    for pid in pids {
+        while !has_let_go(pid) && Instant::now() < deadline {
+            // Polling the kernel's process table: the child is reaped elsewhere, so there is
+            // no wait() to block in from this handler.
+            thread::sleep(Duration::from_millis(1));
+        }
+    }
+}
+
+/// Has `pid` closed all its descriptors? A killed child that nobody has reaped yet is a zombie
+/// (state `Z` in `/proc/PID/stat`), and a process closes its files before it becomes one.
+/// Without `/proc` (not Linux) there is nothing to look at, and this does not wait.
+fn has_let_go(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // `PID (name) STATE …`; the name may hold spaces and parentheses, so read after the last `)`.
+        Ok(stat) => stat.rsplit(')').next().is_none_or(|rest| rest.trim_start().starts_with('Z')),
+        Err(_) => true,
     }
 }
 
@@ -404,6 +429,23 @@ mod tests {
         assert!(ended.status.is_none(), "killed, not exited by itself");
         assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists(), "reaped: no zombie left");
         assert!(!lock(&STARTED).contains(&pid));
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_killed_child_has_let_go_once_it_is_a_zombie_before_anyone_reaps_it() {
+        let mut child = Command::new("sleep").arg("30").spawn().expect("sleep starts");
+        let pid = child.id();
+        assert!(!has_let_go(pid), "a sleeping child still holds its descriptors");
+        kill(pid);
+        let deadline = Instant::now() + KILL_WAIT;
+        while !has_let_go(pid) {
+            assert!(Instant::now() < deadline, "SIGKILL never took effect on {pid}");
+            thread::yield_now();
+        }
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("not reaped yet");
+        assert!(stat.contains(") Z "), "a zombie until reaped: {stat}");
+        child.wait().expect("reap it");
     }
 
     #[test]
