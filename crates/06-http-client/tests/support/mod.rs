@@ -116,9 +116,11 @@ pub fn python_http_server(dir: &Path, bind: &str) -> PyServer {
 }
 
 impl PyServer {
-    /// The server's log so far (one line per request).
-    pub fn log(&self) -> String {
-        self.proc.stderr()
+    /// Waits until the server's log (one line per request, on stderr) shows `needle`, and
+    /// fails the test after testkit's patience. Python writes the line before its response,
+    /// but our thread that reads its stderr may not have read it when the response is in.
+    pub fn wait_for_log(&self, needle: &str) {
+        self.proc.wait_for_stderr(needle);
     }
 }
 
