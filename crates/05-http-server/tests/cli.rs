@@ -84,10 +84,11 @@ fn python_spellings_of_the_flags_work() {
     );
     let addr = srv.listening_addr();
     assert_eq!(exchange(&addr, &get("/hello.txt")).body, b"hello world\n");
-    assert!(srv.stderr().contains(&format!(
+    // Waited for, not read at once: the line is the server's, read by another thread.
+    srv.wait_for_stderr(&format!(
         "serving {} at http://",
         std::fs::canonicalize(&root).unwrap().display()
-    )));
+    ));
     srv.stop();
 }
 
