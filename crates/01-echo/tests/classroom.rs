@@ -170,7 +170,15 @@ fn kernel_shows_time_wait_on_the_side_that_closed_first() {
     assert!(done.status.success(), "{done:?}");
     let lines: Vec<&str> = done.stderr.lines().collect();
     let view_after = |call: &str| testkit::kernel_view_after(&done.stderr, call);
-    assert!(view_after("[client B] shutdown(").contains("FIN-WAIT"), "{}", done.stderr);
+    // Right after its FIN: FIN-WAIT, or already TIME-WAIT when the server answered with its
+    // own close before the view was read (a busy machine runs the server thread first).
+    let half_closed = view_after("[client B] shutdown(");
+    assert!(
+        half_closed.contains("FIN-WAIT")
+            || half_closed.contains("TIME-WAIT (this side closed first"),
+        "{}",
+        done.stderr
+    );
     let closed = view_after("[client B] close(");
     assert!(closed.contains("TIME-WAIT (this side closed first"), "{closed}");
     let server_close = lines
