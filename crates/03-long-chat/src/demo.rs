@@ -166,6 +166,9 @@ pub fn run() -> Result<()> {
         bob.type_line("/nick robert")?;
         alice.expect("* bob is now robert")?;
         carol.expect("* bob is now robert")?;
+        // Waited for like the others: bob's own notice is on the page, and bob is not waited
+        // on again, so a slow bob would otherwise print it after the demo has ended.
+        bob.expect("* you are now robert")?;
         carol.type_line("/who")?;
         carol.expect("* in the room:")?;
         bob.type_line("hi alice, bye alice")?;
