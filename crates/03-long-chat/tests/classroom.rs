@@ -17,13 +17,9 @@ use support::room;
 use testkit::PATIENCE;
 use testkit::terminal::{Terminal, step_without_terminal};
 
-/// Starts `03-long-chat ARGS` on a pseudo-terminal, or reports a skip.
+/// Starts `03-long-chat ARGS` on a pseudo-terminal (`None`, a skip reported, without one).
 fn on_terminal(args: &[&str]) -> Option<Terminal> {
-    let terminal = Terminal::spawn(env!("CARGO_BIN_EXE_03-long-chat"), args);
-    if terminal.is_none() {
-        testkit::skip("`script` (util-linux) is not installed: no pseudo-terminal to step on");
-    }
-    terminal
+    Terminal::spawn(env!("CARGO_BIN_EXE_03-long-chat"), args)
 }
 
 /// Presses Enter at the current pause and waits for the next one, `next: NEXT`. Returns the
@@ -181,18 +177,10 @@ fn step_with_the_line_editor_on_the_terminal_is_a_usage_error() {
     // client goes on to connect (to a port nobody listens on: a runtime error, exit 1).
     let bin = env!("CARGO_BIN_EXE_03-long-chat");
     let piped = format!("'{bin}' client --port 1 --step < /dev/null");
-    let Some(mut term) = on_terminal_via_shell(&piped) else { return };
+    // Through a shell, for the redirection.
+    let Some(mut term) = Terminal::spawn("sh", &["-c", &piped]) else { return };
     term.expect_line("[client] next: socket(AF_INET, SOCK_STREAM)");
     term.type_line("c");
     term.expect_line("error: could not connect to 127.0.0.1:1");
     assert_eq!(term.finish().status.code(), Some(1));
-}
-
-/// Runs a shell command line on a pseudo-terminal (for a redirection), or reports a skip.
-fn on_terminal_via_shell(line: &str) -> Option<Terminal> {
-    let terminal = Terminal::spawn("sh", &["-c", line]);
-    if terminal.is_none() {
-        testkit::skip("`script` (util-linux) is not installed: no pseudo-terminal to step on");
-    }
-    terminal
 }
