@@ -24,15 +24,7 @@ fn server_on_terminal(args: &[&str]) -> Option<Terminal> {
 /// call lines the server narrated in between (not its kernel lines), which must be exactly the
 /// one call that was paused before.
 fn enter(terminal: &mut Terminal, next: &str) -> (Vec<String>, Vec<String>) {
-    terminal.type_line("");
-    let (between, _) = terminal.expect_line(&format!("[server] next: {next}"));
-    let calls = between
-        .iter()
-        .filter(|l| l.starts_with("[server] ") && !l.starts_with("[server]   kernel:"))
-        .filter(|l| !l.contains("(Enter runs it"))
-        .cloned()
-        .collect();
-    (calls, between)
+    terminal.enter_until(&format!("[server] next: {next}"))
 }
 
 /// Waits until the kernel's table shows `want` connections in the accept queue of the listener

@@ -26,14 +26,8 @@ fn on_terminal(args: &[&str]) -> Option<Terminal> {
 /// socket calls the server narrated in between, and every line. Frames decoded and queued
 /// (`recv frame`, `queue frame`) are the protocol's work, not socket calls.
 fn enter(term: &mut Terminal, next: &str) -> (Vec<String>, Vec<String>) {
-    term.type_line("");
-    let (between, _) = term.expect_line(&format!("[server] next: {next}"));
-    let calls = between
-        .iter()
-        .filter(|l| l.starts_with("[server] ") && !l.starts_with("[server]   kernel:"))
-        .filter(|l| !l.contains("(Enter runs it") && !l.contains(" frame "))
-        .cloned()
-        .collect();
+    let (mut calls, between) = term.enter_until(&format!("[server] next: {next}"));
+    calls.retain(|l| !l.contains(" frame "));
     (calls, between)
 }
 

@@ -69,13 +69,7 @@ fn kernel_shows_close_wait_when_the_server_ends_the_body_by_closing() {
 /// Presses Enter at the current pause and waits for the next, `next: NEXT`; returns the call
 /// lines narrated in between (not the kernel lines, not the prompts).
 fn enter(terminal: &mut Terminal, next: &str) -> Vec<String> {
-    terminal.type_line("");
-    let (between, _) = terminal.expect_line(&format!("[client] next: {next}"));
-    between
-        .into_iter()
-        .filter(|l| l.starts_with("[client] ") && !l.starts_with("[client]   kernel:"))
-        .filter(|l| !l.contains("(Enter runs it"))
-        .collect()
+    terminal.enter_until(&format!("[client] next: {next}")).0
 }
 
 #[test]

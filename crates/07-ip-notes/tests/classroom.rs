@@ -52,13 +52,7 @@ fn each_enter_runs_one_call_and_c_runs_on() {
         ("[server] listen(backlog=1)", "[client] next: connect(127.0.0.1:"),
     ];
     for (ran, next) in steps {
-        term.type_line("");
-        let (between, _) = term.expect_line(next);
-        let calls: Vec<&String> = between
-            .iter()
-            .filter(|l| l.starts_with('[') && !l.contains("]   kernel:"))
-            .filter(|l| !l.contains("(Enter runs it"))
-            .collect();
+        let (calls, _) = term.enter_until(next);
         assert_eq!(calls.len(), 1, "one Enter ran {calls:?}");
         assert!(calls[0].starts_with(ran), "{calls:?} is not {ran}");
     }

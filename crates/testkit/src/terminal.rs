@@ -113,10 +113,20 @@ impl Terminal {
                 self.until(&format!("[{role}] (Enter runs it"));
                 return (said, call);
             }
-            if line.starts_with(&format!("[{role}] ")) && !line.contains("  kernel: ") {
+            if line.starts_with(&format!("[{role}] ")) && is_call(&line) {
                 said.push(line);
             }
         }
+    }
+
+    /// Presses Enter at the current pause and waits for the next line that contains `next`
+    /// (the next pause: `[ROLE] next: CALL`). Returns the calls narrated in between (see
+    /// [`narration`]), which must be the one call that was paused before, and every line.
+    pub fn enter_until(&mut self, next: &str) -> (Vec<String>, Vec<String>) {
+        self.type_keys("\n");
+        let (between, _) = self.expect_line(next);
+        let calls = narration(&between).into_iter().cloned().collect();
+        (calls, between)
     }
 
     /// Everything the terminal showed so far.
@@ -154,12 +164,15 @@ pub fn step_without_terminal(program: &str, args: &[&str]) -> Finished {
     done
 }
 
-/// The narration lines among `lines` (those with a `[role]` in front), pauses left out.
+/// The calls narrated among `lines`: those with a `[role]` in front, leaving out the pauses
+/// (`next: …` and its prompt) and the kernel's view printed under a call.
 pub fn narration(lines: &[String]) -> Vec<&String> {
-    lines
-        .iter()
-        .filter(|l| l.starts_with('[') && !l.contains("] next: ") && !l.contains("(Enter runs it"))
-        .collect()
+    lines.iter().filter(|l| l.starts_with('[') && is_call(l)).collect()
+}
+
+/// A narration line that is not part of a pause nor a `--kernel` view.
+fn is_call(line: &str) -> bool {
+    !line.contains("] next: ") && !line.contains("(Enter runs it") && !line.contains("]   kernel: ")
 }
 
 /// Runs `program ARGS` to its end on a fresh pseudo-terminal, with nothing typed, so that its
