@@ -107,10 +107,7 @@ fn each_enter_runs_one_call_and_the_kernel_shows_the_queue_before_accept() {
     assert!(!between.iter().any(|l| l.contains("next:")), "paused after `c`: {between:?}");
 
     // Ctrl-C on the terminal stops it cleanly, with its summary.
-    term.type_keys("\x03");
-    term.expect_line("server stopped: served");
-    let done = term.finish();
-    assert!(done.status.success(), "Ctrl-C is a clean stop: {done:?}");
+    term.ctrl_c("server stopped: served");
 }
 
 #[test]
@@ -124,10 +121,7 @@ fn ctrl_c_at_a_pause_stops_cleanly() {
             term.type_line("");
             term.expect_line(&format!("[server] next: {next}"));
         }
-        term.type_keys("\x03");
-        term.expect_line("server stopped: served 0 connections");
-        let done = term.finish();
-        assert!(done.status.success(), "Ctrl-C at pause {pauses_before}: {done:?}");
+        term.ctrl_c("server stopped: served 0 connections");
     }
 }
 

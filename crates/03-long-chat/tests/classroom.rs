@@ -98,10 +98,7 @@ fn each_enter_runs_one_call_of_the_event_loop_and_c_runs_on() {
     let (between, _) = term.expect_line("[server] close(fd");
     assert!(!between.iter().any(|l| l.contains("next:")), "paused after `c`: {between:?}");
 
-    term.type_keys("\x03");
-    term.expect_line("server stopped: 1 client joined");
-    let done = term.finish();
-    assert!(done.status.success(), "Ctrl-C is a clean stop: {done:?}");
+    term.ctrl_c("server stopped: 1 client joined");
 }
 
 /// The send queues `--kernel` showed after each `send` to the socket accepted as `fd`.

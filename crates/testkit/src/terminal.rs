@@ -134,11 +134,15 @@ impl Terminal {
         self.seen.join("\n")
     }
 
-    /// Presses Ctrl-C (the terminal sends the program SIGINT), then waits for it to exit, as
-    /// [`Terminal::finish`] does.
-    pub fn ctrl_c(mut self) -> Finished {
+    /// Presses Ctrl-C (the terminal sends the program SIGINT), waits for it to exit, and
+    /// checks that it stopped cleanly: status 0, and `summary` among what it showed after the
+    /// lines already read. Returns that, as [`Terminal::finish`] does.
+    pub fn ctrl_c(mut self, summary: &str) -> Finished {
         self.type_keys("\x03");
-        self.finish()
+        let done = self.finish();
+        assert!(done.status.success(), "Ctrl-C is a clean stop: {done:?}");
+        assert!(done.stdout.contains(summary), "no {summary:?} after Ctrl-C:\n{}", done.stdout);
+        done
     }
 
     /// Waits for the program to exit (`script -e` passes its status on) and returns what it
