@@ -5,7 +5,7 @@
 //! it opens one connection and sends three requests on it, one after the other, the way a
 //! browser reuses a kept-alive connection. Watch one `accept` serve all three.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{self, BufRead, BufReader, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -74,12 +74,10 @@ pub fn run() -> Result<()> {
         // Reading on to that end (recv returns 0) lets the server close first, as HTTP/1.1
         // means it to: --kernel shows our side in CLOSE-WAIT, and its side in TIME-WAIT.
         stream.set_read_timeout(Some(SERVER_CLOSE_WAIT))?;
-        step!(n, &stream, "recv({RECV_SIZE})");
-        let extra =
-            reader.fill_buf().context("the server did not close after `Connection: close`")?;
-        let got = extra.len();
-        let closed = if got == 0 { " (the server closed)" } else { "" };
-        narrate!(n, &stream, "recv({RECV_SIZE}) -> {got} bytes{closed}");
+        let left = reader.buffer().len();
+        anyhow::ensure!(left == 0, "{left} bytes after the last response");
+        let got = recv(&stream, &mut reader, n)
+            .context("the server did not close after `Connection: close`")?;
         anyhow::ensure!(got == 0, "{got} bytes after the last response");
         drop(reader);
         narrate::close(n, stream, "");
@@ -173,12 +171,19 @@ fn refill<'r>(
     n: Narrator,
 ) -> Result<&'r [u8]> {
     if reader.buffer().is_empty() {
-        step!(n, stream, "recv({RECV_SIZE})");
-        let got = reader.fill_buf()?.len();
-        narrate!(n, stream, "recv({RECV_SIZE}) -> {got} bytes");
+        let got = recv(stream, reader, n)?;
         anyhow::ensure!(got > 0, "the server closed mid-response");
     }
     Ok(reader.buffer())
+}
+
+/// One `recv` into the reader's empty buffer, stepped and narrated; 0 is the server's close.
+fn recv(stream: &TcpStream, reader: &mut BufReader<&TcpStream>, n: Narrator) -> io::Result<usize> {
+    step!(n, stream, "recv({RECV_SIZE})");
+    let got = reader.fill_buf()?.len();
+    let closed = if got == 0 { " (the server closed)" } else { "" };
+    narrate!(n, stream, "recv({RECV_SIZE}) -> {got} bytes{closed}");
+    Ok(got)
 }
 // ANCHOR_END: refill
 
