@@ -28,6 +28,15 @@ fn can_capture() -> bool {
         .is_ok()
 }
 
+/// Reports a skip and says so when this process cannot capture (see [`can_capture`]).
+fn cannot_capture() -> bool {
+    let cannot = !can_capture();
+    if cannot {
+        testkit::skip("capturing needs root or CAP_NET_RAW");
+    }
+    cannot
+}
+
 /// Starts `capture --port PORT ARGS` and waits for its readiness line on stderr.
 fn capture(port: u16, args: &[&str]) -> Proc {
     let proc = Proc::spawn(notes().args(["capture", "--port", &port.to_string()]).args(args));
@@ -97,8 +106,8 @@ fn capture_echo_exchange(args: &[&str]) -> (Vec<String>, String) {
 
 #[test]
 fn chapter_01_exchange_shows_handshake_data_and_close_in_order() {
-    if !can_capture() {
-        return testkit::skip("capturing needs root or CAP_NET_RAW");
+    if cannot_capture() {
+        return;
     }
     let (lines, _) = capture_echo_exchange(&[]);
     let text = lines.join("\n");
@@ -129,8 +138,8 @@ fn chapter_01_exchange_shows_handshake_data_and_close_in_order() {
 
 #[test]
 fn written_pcap_reads_back_in_tcpdump_with_the_same_flags() {
-    if !can_capture() {
-        return testkit::skip("capturing needs root or CAP_NET_RAW");
+    if cannot_capture() {
+        return;
     }
     if Command::new("tcpdump").arg("--version").output().is_err() {
         return testkit::skip("tcpdump is not installed (.ci/run installs it)");
@@ -163,8 +172,8 @@ fn written_pcap_reads_back_in_tcpdump_with_the_same_flags() {
 
 #[test]
 fn linger_zero_close_shows_a_reset() {
-    if !can_capture() {
-        return testkit::skip("capturing needs root or CAP_NET_RAW");
+    if cannot_capture() {
+        return;
     }
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -183,8 +192,8 @@ fn linger_zero_close_shows_a_reset() {
 
 #[test]
 fn udp_datagram_shows_with_its_length_and_count_stops_the_capture() {
-    if !can_capture() {
-        return testkit::skip("capturing needs root or CAP_NET_RAW");
+    if cannot_capture() {
+        return;
     }
     let server = UdpSocket::bind("127.0.0.1:0").unwrap();
     let port = server.local_addr().unwrap().port();
@@ -200,8 +209,8 @@ fn udp_datagram_shows_with_its_length_and_count_stops_the_capture() {
 
 #[test]
 fn ipv6_exchange_shows_too() {
-    if !can_capture() {
-        return testkit::skip("capturing needs root or CAP_NET_RAW");
+    if cannot_capture() {
+        return;
     }
     let Ok(listener) = TcpListener::bind("[::1]:0") else {
         return testkit::skip("no IPv6 loopback (::1)");
