@@ -65,11 +65,7 @@ pub fn kill_all_started() {
 /// (state `Z` in `/proc/PID/stat`), and a process closes its files before it becomes one.
 /// Without `/proc` (not Linux) there is nothing to look at, and this does not wait.
 fn has_let_go(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        // `PID (name) STATE …`; the name may hold spaces and parentheses, so read after the last `)`.
-        Ok(stat) => stat.rsplit(')').next().is_none_or(|rest| rest.trim_start().starts_with('Z')),
-        Err(_) => true,
-    }
+    stat_fields(pid).map_or(true, |fields| fields.first().is_none_or(|state| state == "Z"))
 }
 
 /// A running program: its stdout arrives line by line; both streams are kept up to a cap.
@@ -356,17 +352,25 @@ fn read_line_capped(reader: &mut impl BufRead, line: &mut Vec<u8>) -> std::io::R
 /// # Errors
 /// When the file cannot be read or parsed (the process is gone, or this is not Linux).
 pub fn cpu_time(pid: u32) -> Result<Duration, String> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map_err(|e| format!("could not read /proc/{pid}/stat: {e}"))?;
-    // The command name (field 2) is in parentheses and may hold spaces: count after the last ')'.
-    let after_name = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
-    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let fields = stat_fields(pid)?;
     // Fields 14 and 15 (utime, stime) are the 12th and 13th after the name.
     let ticks: u64 = [11, 12]
         .iter()
         .map(|&i| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0))
         .sum();
     Ok(Duration::from_millis(ticks * 1000 / clock_ticks_per_second()))
+}
+
+/// The fields of `/proc/PID/stat` that follow the command name, the state (field 3) first.
+/// The name (field 2) is in parentheses and may hold spaces: they are counted after the last `)`.
+///
+/// # Errors
+/// When the file cannot be read (the process is gone, or this is not Linux).
+fn stat_fields(pid: u32) -> Result<Vec<String>, String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map_err(|e| format!("could not read /proc/{pid}/stat: {e}"))?;
+    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    Ok(after_name.split_whitespace().map(str::to_owned).collect())
 }
 
 /// Clock ticks per second (`getconf CLK_TCK`): 100 on every Linux we know of, asked anyway.
